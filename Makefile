@@ -1,0 +1,33 @@
+# bucketlens: `make` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PYTEST_ARGS ?=
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(STAMP) ## Create the virtualenv and install bucketlens with its test tools
+
+test: $(STAMP) ## Run the whole test suite (sets up the venv first)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Lint the Python code
+	$(VENV)/bin/ruff check job lambda_submitter tests bench
+	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
+
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	$(PY) bench/exif_bench.py
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,51 @@
+"""Which of two writes about the same S3 key is newer, so an old event never undoes a newer one.
+
+S3 event `sequencer` values order the events of one key: right-pad the shorter with zeros, then compare
+as strings (S3 User Guide, "Event message structure"). We store them padded to a fixed width so
+DynamoDB can compare them in a condition expression. Writes without a sequencer (backfills) order by
+time: the object's LastModified, or the delete event's eventTime.
+"""
+
+from __future__ import annotations
+
+SEQUENCER_WIDTH = 64
+
+
+def pad_sequencer(sequencer: str | None) -> str | None:
+    """Normalize a sequencer for string comparison; None stays None."""
+    if not sequencer:
+        return None
+    value = sequencer.strip().upper()
+    if len(value) > SEQUENCER_WIDTH or any(c not in "0123456789ABCDEF" for c in value):
+        raise ValueError(f"not an S3 sequencer: {sequencer!r}")
+    return value.ljust(SEQUENCER_WIDTH, "0")
+
+
+def newer_condition(sequencer: str | None, order_time: str) -> tuple[str, dict, dict]:
+    """A DynamoDB ConditionExpression that holds when a write of (sequencer, order_time) is not older
+    than what the item holds. Returns (expression, names, values) to merge into a request.
+
+    `order_time` is an ISO-8601 UTC string (they sort as strings).
+    """
+    names = {"#pk": "bucket", "#seq": "sequencer", "#ot": "order_time"}
+    values = {":ot": order_time}
+    if sequencer is None:
+        expr = "attribute_not_exists(#pk) OR attribute_not_exists(#ot) OR #ot <= :ot"
+    else:
+        values[":seq"] = pad_sequencer(sequencer)
+        expr = (
+            "attribute_not_exists(#pk) OR attribute_not_exists(#ot)"
+            " OR (attribute_exists(#seq) AND #seq <= :seq)"
+            " OR (attribute_not_exists(#seq) AND #ot <= :ot)"
+        )
+    return expr, names, values
+
+
+def is_newer(stored: dict | None, sequencer: str | None, order_time: str) -> bool:
+    """The same rule as `newer_condition`, evaluated in Python on an item already read."""
+    if not stored or "order_time" not in stored:
+        return True
+    seq = pad_sequencer(sequencer)
+    if seq is not None and stored.get("sequencer"):
+        return stored["sequencer"] <= seq
+    return stored["order_time"] <= order_time

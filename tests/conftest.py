@@ -1,0 +1,84 @@
+"""Shared AWS fixtures: moto in-process for unit tests, a moto server for multi-process tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from job import clients
+
+REGION = "us-east-1"
+EVENTS = Path(__file__).parent / "events"
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "exif-samples"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials and a region for every test, and no real endpoint is ever reachable."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    clients.reset()
+    yield
+    clients.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto in this process, for logic that only needs AWS answers."""
+    from moto import mock_aws
+
+    with mock_aws(config={"batch": {"use_docker": False}, "lambda": {"use_docker": False}}):
+        yield
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    """One moto HTTP server for the session, for tests whose child processes must share one AWS."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    config = {"batch": {"use_docker": False}, "lambda": {"use_docker": False}}
+    request = urllib.request.Request(
+        f"{url}/moto-api/config", data=json.dumps(config).encode(), method="POST"
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A clean moto server for this test, with AWS_ENDPOINT_URL pointing at it."""
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10
+    ).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)
+    clients.reset()
+    yield moto_server_url
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The shared third-party camera images; the test is skipped where they are absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"EXIF corpus not found at {CORPUS} (it ships beside the repository in CI only)")
+    return CORPUS
