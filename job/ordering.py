@@ -8,7 +8,19 @@ time: the object's LastModified, or the delete event's eventTime.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 SEQUENCER_WIDTH = 64
+
+
+def iso_time(value: datetime | str) -> str:
+    """One sortable UTC form, `2026-01-31T12:00:00.000Z`, for LastModified and eventTime alike."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def pad_sequencer(sequencer: str | None) -> str | None:
