@@ -1,0 +1,78 @@
+"""Compare an ExifRecord with what exiftool read (shared/corpus/.../exiftool-truth-compact.json)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from job.exif import ExifRecord
+
+FILE_TYPES = {"Extended WEBP": "WEBP", "WEBP": "WEBP"}
+
+# truth field -> record attribute
+NUMBERS = {
+    "ExposureTime": "exposure_time",
+    "FNumber": "f_number",
+    "ISO": "iso",
+    "FocalLength": "focal_length",
+    "Orientation": "orientation",
+    "ImageWidth": "width",
+    "ImageHeight": "height",
+}
+STRINGS = {"Make": "make", "Model": "model", "Software": "software", "LensModel": "lens_model"}
+
+
+def _truth_string(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value) if str(value).endswith(".0") else value
+    return str(value).split("\0", 1)[0].rstrip(" ") or None
+
+
+def _close(a: float | None, b: float | None, rel: float = 1e-6, abs_: float = 1e-9) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=abs_)
+
+
+def differences(truth: dict, record: ExifRecord) -> dict[str, tuple[Any, Any]]:
+    """field -> (exiftool's value, ours) for every field that disagrees."""
+    diffs: dict[str, tuple[Any, Any]] = {}
+    file_type = FILE_TYPES.get(truth["FileType"], truth["FileType"])
+    if record.format != file_type:
+        diffs["FileType"] = (file_type, record.format)
+    for field, attr in STRINGS.items():
+        want, got = _truth_string(truth.get(field)), getattr(record, attr)
+        if want != got and not (want and got and _close_number_strings(want, got)):
+            diffs[field] = (want, got)
+    for field, attr in NUMBERS.items():
+        want, got = truth.get(field), getattr(record, attr)
+        if want == "":
+            want = None
+        if not _close(want, got):
+            diffs[field] = (want, got)
+    want = truth.get("DateTimeOriginal") or None
+    got = record.datetime_original
+    expected = None
+    if want:
+        date, _, time = str(want).partition(" ")
+        expected = f"{date.replace(':', '-')}T{time}"
+    if (got[:19] if got else None) != expected:
+        diffs["DateTimeOriginal"] = (want, got)
+    lat, lon = truth.get("GPSLatitude"), truth.get("GPSLongitude")
+    gps = record.gps
+    if lat is None or lon is None:
+        if gps is not None:
+            diffs["GPS"] = (None, gps)
+    elif gps is None or not (_close(lat, gps.latitude, 0, 1e-6) and _close(lon, gps.longitude, 0, 1e-6)):
+        diffs["GPS"] = ((lat, lon), gps)
+    return diffs
+
+
+def _close_number_strings(a: str, b: str) -> bool:
+    """exiftool -n prints a numeric-looking string as a number ("8.30" as 8.3)."""
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
