@@ -72,7 +72,9 @@ class Manifest:
     def from_json(cls, text: str | bytes) -> Manifest:
         data = json.loads(text)
         if data.get("format") != FORMAT:
-            raise ValueError(f"not a bucketlens manifest (format={data.get('format')!r}, expected {FORMAT!r})")
+            raise ValueError(
+                f"not a bucketlens manifest (format={data.get('format')!r}, expected {FORMAT!r})"
+            )
         return cls(
             manifest_id=data["manifest_id"],
             shards=tuple(data["shards"]),

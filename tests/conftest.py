@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import urllib.request
 from collections.abc import Iterator
@@ -76,7 +75,7 @@ def moto_server(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield moto_server_url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def corpus() -> Path:
     """The shared third-party camera images; the test is skipped where they are absent."""
     if not CORPUS.is_dir():

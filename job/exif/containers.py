@@ -121,7 +121,9 @@ def jpeg(src: Source) -> Found:
         body = pos + 4
         if marker == 0xE1 and found.exif is None and src.get(body, 6) == EXIF_PREFIX:
             found.exif = src.get(body + 6, length - 8)
-        elif marker == 0xE2 and src.get(body, 4) == b"MPF\0" and mpf_images(src.get(body + 4, length - 6)) > 1:
+        elif (
+            marker == 0xE2 and src.get(body, 4) == b"MPF\0" and mpf_images(src.get(body + 4, length - 6)) > 1
+        ):
             found.format = "MPO"
         elif marker in _SOF:
             frame = src.get(body, 5)
@@ -337,7 +339,9 @@ def _iinf(data: bytes, start: int, end: int) -> dict[int, bytes]:
     return types
 
 
-def _properties(data: bytes, start: int, end: int) -> tuple[list[tuple[bytes, int, int]], dict[int, list[int]]]:
+def _properties(
+    data: bytes, start: int, end: int
+) -> tuple[list[tuple[bytes, int, int]], dict[int, list[int]]]:
     """The ipco property boxes and the ipma map item id -> property indexes (1-based)."""
     props: list[tuple[bytes, int, int]] = []
     assoc: dict[int, list[int]] = {}
@@ -402,9 +406,13 @@ def isobmff(src: Source) -> Found:
         elif kind == b"idat":
             idat = (start, end)
     for index in assoc.get(primary, []):
-        if 0 < index <= len(props) and props[index - 1][0] == b"ispe":
-            _, start, _ = props[index - 1]
+        kind, start, _ = props[index - 1] if 0 < index <= len(props) else (b"", 0, 0)
+        if kind == b"ispe" and found.width is None:
             found.width, found.height = struct.unpack(">II", meta[start + 4 : start + 12])
+        elif kind == b"clap":  # clean aperture: the encoder padded the coded size
+            wn, wd, hn, hd = struct.unpack(">IIII", meta[start : start + 16])
+            if wd and hd and wn // wd > 0 and hn // hd > 0:
+                found.width, found.height = wn // wd, hn // hd
     exif_item = next((i for i, t in types.items() if t == b"Exif"), None)
     if exif_item is not None and exif_item in locations:
         method, extents = locations[exif_item]

@@ -167,7 +167,9 @@ def iso_datetime(value: str | None, offset: str | None) -> str | None:
     if not match:
         return None
     year, month, day, hour, minute, second = (int(g) for g in match.groups())
-    if not (1 <= year and 1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+    if not (
+        year >= 1 and 1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60
+    ):
         return None
     text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
     if offset and _OFFSET.match(offset):
