@@ -95,6 +95,7 @@ def extract(read: RangeReader, size: int | None = None, max_bytes: int = DEFAULT
     """The EXIF record of one object; never raises on bad data."""
     src = Source(read, size, max_bytes)
     found: containers.Found | None = None
+    kind: str | None = None
     fields: dict[str, Any] = {}
     error = None
     try:
@@ -117,6 +118,8 @@ def extract(read: RangeReader, size: int | None = None, max_bytes: int = DEFAULT
         error = str(exc)
     except (struct.error, ValueError, IndexError, OverflowError, KeyError) as exc:
         error = f"malformed {found.format if found else 'image'} metadata: {type(exc).__name__}: {exc}"
+    if found is None and kind is not None:  # the container walk failed: still say what it was
+        found = containers.Found("HEIF" if kind == "ISOBMFF" else kind)
     return _record(found, fields, src, error)
 
 

@@ -102,6 +102,8 @@ def jpeg(src: Source) -> Found:
             if ahead is not None:
                 pos += ahead
                 continue
+        if len(head) < 2 and found.width is None and found.exif is None:
+            raise FormatError(f"JPEG ends at byte {pos} before any metadata or frame header")
         if len(head) < 2 or head[0] != 0xFF:
             if found.width is None and found.exif is None:
                 raise FormatError(f"JPEG marker expected at byte {pos}")

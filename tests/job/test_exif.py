@@ -412,3 +412,13 @@ def test_cli_usage_error_exits_2():
     result = run_cli("exif")
     assert result.returncode == 2
     assert "PATH" in result.stderr
+
+
+def test_damaged_container_still_names_its_format():
+    # given a JPEG whose first segment claims a length far past the end of the file
+    data = b"\xff\xd8\xff\xe1garbage\0\0\0"
+    # when extracted
+    record = extract_bytes(data)
+    # then the format is known and the error says where the data ended
+    assert record.format == "JPEG"
+    assert record.error.startswith("JPEG ends at byte")
