@@ -1,0 +1,144 @@
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = merge(var.tags, { Project = "bucketlens" })
+  }
+}
+
+locals {
+  source_dir = coalesce(var.source_dir, abspath("${path.module}/.."))
+  extensions = join(",", var.extensions)
+
+  # Every child gets an equal share of the account's Rekognition quota, so together they never exceed it.
+  max_children = coalesce(var.max_concurrent_children, max(1, floor(var.max_vcpus / var.job_vcpu)))
+  max_tps      = format("%.3f", var.rekognition_tps_quota / local.max_children)
+
+  worker_environment = merge(
+    {
+      BUCKETLENS_TABLE          = module.results.table_name
+      BUCKETLENS_RESULTS_URI    = module.manifests.runs_uri
+      BUCKETLENS_MAX_TPS        = local.max_tps
+      BUCKETLENS_MIN_CONFIDENCE = tostring(var.min_confidence)
+      BUCKETLENS_MAX_LABELS     = tostring(var.max_labels)
+      BUCKETLENS_WORKERS        = tostring(var.workers)
+      BUCKETLENS_EXTENSIONS     = local.extensions
+      AWS_RETRY_MODE            = "adaptive"
+      AWS_DEFAULT_REGION        = var.region
+    },
+    var.project_version_arn == null ? {} : { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn },
+  )
+
+  submitter_environment = {
+    BUCKETLENS_JOB_QUEUE        = module.batch.job_queue_arn
+    BUCKETLENS_JOB_DEFINITION   = module.batch.job_definition_arn
+    BUCKETLENS_MANIFESTS_BUCKET = module.manifests.bucket_name
+    BUCKETLENS_MANIFESTS_PREFIX = module.manifests.manifests_prefix
+    BUCKETLENS_TABLE            = module.results.table_name
+    BUCKETLENS_FEATURES         = var.features
+    BUCKETLENS_SHARD_SIZE       = tostring(var.shard_size)
+    BUCKETLENS_EXTENSIONS       = local.extensions
+  }
+}
+
+module "ecr" {
+  source = "./modules/ecr"
+
+  name                 = var.name
+  image_tag_mutability = var.image_tag_mutability
+  force_delete         = var.force_destroy
+  tags                 = var.tags
+}
+
+module "results" {
+  source = "./modules/results"
+
+  name                = var.table_name
+  deletion_protection = var.deletion_protection
+  tags                = var.tags
+}
+
+module "manifests" {
+  source = "./modules/manifests"
+
+  bucket_prefix = "${var.name}-manifests-"
+  expiry_days   = var.manifests_expiry_days
+  force_destroy = var.force_destroy
+  tags          = var.tags
+}
+
+module "triggers" {
+  source = "./modules/triggers"
+
+  name                       = var.name
+  images_bucket_name         = var.images_bucket_name
+  extensions                 = var.extensions
+  visibility_timeout_seconds = 6 * var.submitter_timeout_seconds
+  enable_inventory           = var.enable_inventory
+  inventory_frequency        = var.inventory_frequency
+  inventory_bucket_prefix    = "${var.name}-inventory-"
+  submitter_function_arn     = module.submitter.function_arn
+  force_destroy              = var.force_destroy
+  tags                       = var.tags
+}
+
+module "batch" {
+  source = "./modules/batch"
+
+  name               = var.name
+  compute_type       = var.compute_type
+  max_vcpus          = var.max_vcpus
+  instance_types     = var.instance_types
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
+  assign_public_ip   = var.assign_public_ip
+
+  image              = "${module.ecr.repository_url}:${var.image_tag}"
+  ecr_repository_arn = module.ecr.repository_arn
+  job_vcpu           = var.job_vcpu
+  job_memory         = var.job_memory
+  retry_attempts     = var.retry_attempts
+  timeout_seconds    = var.job_timeout_seconds
+  log_retention_days = var.log_retention_days
+
+  job_parameters = {
+    source       = "s3://${var.images_bucket_name}/"
+    shard_offset = "0"
+    features     = var.features
+  }
+  environment = local.worker_environment
+
+  images_bucket_arn    = module.triggers.images_bucket_arn
+  manifests_bucket_arn = module.manifests.bucket_arn
+  manifests_prefix     = module.manifests.manifests_prefix
+  runs_prefix          = module.manifests.runs_prefix
+  inventory_bucket_arn = module.triggers.inventory_bucket_arn
+  table_arn            = module.results.table_arn
+  project_version_arn  = var.project_version_arn
+  tags                 = var.tags
+}
+
+module "submitter" {
+  source = "./modules/submitter"
+
+  name            = "${var.name}-submitter"
+  source_dir      = local.source_dir
+  python          = var.python
+  timeout_seconds = var.submitter_timeout_seconds
+  environment     = local.submitter_environment
+
+  queue_arn               = module.triggers.queue_arn
+  dead_letter_queue_arn   = module.triggers.dead_letter_queue_arn
+  batching_window_seconds = var.submitter_batching_window_seconds
+
+  job_queue_arn        = module.batch.job_queue_arn
+  job_definition_arns  = [module.batch.job_definition_arn, module.batch.job_definition_arn_prefix]
+  images_bucket_arn    = module.triggers.images_bucket_arn
+  manifests_bucket_arn = module.manifests.bucket_arn
+  manifests_prefix     = module.manifests.manifests_prefix
+  enable_inventory     = var.enable_inventory
+  inventory_bucket_arn = module.triggers.inventory_bucket_arn
+  table_arn            = module.results.table_arn
+  log_retention_days   = var.log_retention_days
+  tags                 = var.tags
+}

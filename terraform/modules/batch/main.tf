@@ -1,0 +1,322 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  fargate = contains(["FARGATE", "FARGATE_SPOT"], var.compute_type)
+  # A list of env pairs sorted by name, so the job definition does not churn on map ordering.
+  environment = [for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }]
+}
+
+# --- Roles ---------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "batch_assume" {
+  statement {
+    sid     = "BatchAssumeRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["batch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "service" {
+  name_prefix        = "${var.name}-batch-svc-"
+  assume_role_policy = data.aws_iam_policy_document.batch_assume.json
+
+  tags = merge(var.tags, { Name = "${var.name}-batch-service" })
+}
+
+resource "aws_iam_role_policy_attachment" "service" {
+  role       = aws_iam_role.service.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSBatchServiceRole"
+}
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    sid     = "Ec2AssumeRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "instance" {
+  count = local.fargate ? 0 : 1
+
+  name_prefix        = "${var.name}-batch-ec2-"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+
+  tags = merge(var.tags, { Name = "${var.name}-batch-instance" })
+}
+
+resource "aws_iam_role_policy_attachment" "instance" {
+  count = local.fargate ? 0 : 1
+
+  role       = aws_iam_role.instance[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  count = local.fargate ? 0 : 1
+
+  name_prefix = "${var.name}-batch-ec2-"
+  role        = aws_iam_role.instance[0].name
+
+  tags = merge(var.tags, { Name = "${var.name}-batch-instance" })
+}
+
+data "aws_iam_policy_document" "task_assume" {
+  statement {
+    sid     = "EcsTasksAssumeRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+# Execution role: what ECS needs to start the container (pull the image, ship its logs).
+resource "aws_iam_role" "execution" {
+  name_prefix        = "${var.name}-batch-exec-"
+  assume_role_policy = data.aws_iam_policy_document.task_assume.json
+
+  tags = merge(var.tags, { Name = "${var.name}-batch-execution" })
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "EcrAuthorizationToken"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
+  }
+
+  statement {
+    sid = "EcrPullWorkerImage"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+
+  statement {
+    sid       = "WriteWorkerLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-image-and-log"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# Job role: what the worker code itself calls.
+resource "aws_iam_role" "job" {
+  name_prefix        = "${var.name}-batch-job-"
+  assume_role_policy = data.aws_iam_policy_document.task_assume.json
+
+  tags = merge(var.tags, { Name = "${var.name}-batch-job" })
+}
+
+data "aws_iam_policy_document" "job" {
+  statement {
+    sid       = "ListImages"
+    actions   = ["s3:ListBucket"]
+    resources = [var.images_bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadImages"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${var.images_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "ReadManifests"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.manifests_bucket_arn}/${var.manifests_prefix}/*"]
+  }
+
+  statement {
+    sid       = "WriteRunSummaries"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.manifests_bucket_arn}/${var.runs_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.inventory_bucket_arn == null ? [] : [var.inventory_bucket_arn]
+    content {
+      sid       = "ReadInventoryReports"
+      actions   = ["s3:GetObject"]
+      resources = ["${statement.value}/*"]
+    }
+  }
+
+  statement {
+    sid = "WriteResults"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [var.table_arn]
+  }
+
+  statement {
+    sid       = "DetectLabelsAndText"
+    actions   = ["rekognition:DetectLabels", "rekognition:DetectText"]
+    resources = ["*"] # DetectLabels and DetectText have no resource-level permissions.
+  }
+
+  dynamic "statement" {
+    for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
+    content {
+      sid       = "DetectCustomLabels"
+      actions   = ["rekognition:DetectCustomLabels"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "job" {
+  name   = "bucketlens-worker"
+  role   = aws_iam_role.job.id
+  policy = data.aws_iam_policy_document.job.json
+}
+
+# --- Logs ----------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Worker logs are operational; results live in DynamoDB, so a year of retention is cost without use (set log_retention_days).
+  name              = "/aws/batch/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = merge(var.tags, { Name = "/aws/batch/${var.name}" })
+}
+
+# --- Compute environment and queue ---------------------------------------------------------------
+
+resource "aws_batch_compute_environment" "this" {
+  compute_environment_name_prefix = "${var.name}-"
+  type                            = "MANAGED"
+  service_role                    = aws_iam_role.service.arn
+
+  compute_resources {
+    type          = var.compute_type
+    max_vcpus     = var.max_vcpus
+    min_vcpus     = local.fargate ? null : var.min_vcpus
+    instance_type = local.fargate ? null : var.instance_types
+    instance_role = local.fargate ? null : aws_iam_instance_profile.instance[0].arn
+    allocation_strategy = local.fargate ? null : (
+      var.compute_type == "SPOT" ? "SPOT_PRICE_CAPACITY_OPTIMIZED" : "BEST_FIT_PROGRESSIVE"
+    )
+    bid_percentage     = var.compute_type == "SPOT" ? var.spot_bid_percentage : null
+    subnets            = var.subnet_ids
+    security_group_ids = var.security_group_ids
+    tags               = local.fargate ? null : merge(var.tags, { Name = "${var.name}-worker" })
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-compute" })
+
+  depends_on = [aws_iam_role_policy_attachment.service]
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_batch_job_queue" "this" {
+  name     = "${var.name}-queue"
+  state    = "ENABLED"
+  priority = 1
+
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.this.arn
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-queue" })
+}
+
+# --- Job definition ------------------------------------------------------------------------------
+
+resource "aws_batch_job_definition" "this" {
+  name                  = "${var.name}-worker"
+  type                  = "container"
+  platform_capabilities = [local.fargate ? "FARGATE" : "EC2"]
+  propagate_tags        = true
+  parameters            = var.job_parameters
+
+  container_properties = jsonencode(merge(
+    {
+      image            = var.image
+      command          = ["python", "-m", "job", "run", "--source", "Ref::source", "--shard-offset", "Ref::shard_offset", "--features", "Ref::features"]
+      jobRoleArn       = aws_iam_role.job.arn
+      executionRoleArn = aws_iam_role.execution.arn
+      resourceRequirements = [
+        { type = "VCPU", value = tostring(var.job_vcpu) },
+        { type = "MEMORY", value = tostring(var.job_memory) },
+      ]
+      environment            = local.environment
+      readonlyRootFilesystem = false
+      privileged             = local.fargate ? null : false
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.this.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = var.name
+        }
+      }
+    },
+    local.fargate ? {
+      fargatePlatformConfiguration = { platformVersion = "LATEST" }
+      networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }
+    } : {}
+  ))
+
+  retry_strategy {
+    attempts = var.retry_attempts
+
+    evaluate_on_exit {
+      action           = "RETRY"
+      on_status_reason = "Host EC2*"
+    }
+
+    evaluate_on_exit {
+      action       = "RETRY"
+      on_exit_code = tostring(var.transient_exit_code)
+    }
+
+    evaluate_on_exit {
+      action       = "EXIT"
+      on_exit_code = tostring(var.config_exit_code)
+    }
+
+    evaluate_on_exit {
+      action    = "EXIT"
+      on_reason = "*"
+    }
+  }
+
+  timeout {
+    attempt_duration_seconds = var.timeout_seconds
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-worker" })
+}

@@ -1,0 +1,29 @@
+# The key schema is the one `python -m job setup` creates: one item per object, keyed by bucket then key.
+resource "aws_dynamodb_table" "this" {
+  name                        = var.name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "bucket"
+  range_key                   = "key"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "bucket"
+    type = "S"
+  }
+
+  attribute {
+    name = "key"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = merge(var.tags, { Name = var.name })
+}

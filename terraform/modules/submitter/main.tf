@@ -1,0 +1,175 @@
+data "aws_caller_identity" "current" {}
+
+locals {
+  # The zip holds lambda_submitter/*.py and the shared job/ modules, never tests, caches or a venv.
+  package_files = sort(concat(
+    tolist(fileset(var.source_dir, "lambda_submitter/*.py")),
+    tolist(fileset(var.source_dir, "job/{${join(",", var.shared_modules)}}.py")),
+  ))
+  source_hash  = sha256(join("\n", [for f in local.package_files : "${f} ${filesha256("${var.source_dir}/${f}")}"]))
+  package_path = "${path.root}/.terraform/bucketlens/submitter-${substr(local.source_hash, 0, 16)}.zip"
+  log_group    = "/aws/lambda/${var.name}"
+}
+
+# Built with the standard library on the machine running Terraform; rebuilt whenever a source file changes.
+resource "terraform_data" "package" {
+  triggers_replace = [local.source_hash, local.package_path]
+
+  provisioner "local-exec" {
+    interpreter = [var.python, "${path.module}/package.py", "--root", var.source_dir, "--out", local.package_path]
+    command     = join(",", local.package_files)
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Submitter logs are operational; a year of retention is cost without use (set log_retention_days).
+  name              = local.log_group
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = merge(var.tags, { Name = local.log_group })
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "LambdaAssumeRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name_prefix        = "${substr(var.name, 0, 37)}-"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  statement {
+    sid       = "ConsumeEvents"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [var.queue_arn]
+  }
+
+  statement {
+    sid       = "DeadLetterFailedInvocations"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.dead_letter_queue_arn]
+  }
+
+  statement {
+    sid       = "SubmitWorkerJobs"
+    actions   = ["batch:SubmitJob"]
+    resources = concat([var.job_queue_arn], var.job_definition_arns)
+  }
+
+  statement {
+    sid       = "ListImages"
+    actions   = ["s3:ListBucket"]
+    resources = [var.images_bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadImages"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.images_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteManifests"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.manifests_bucket_arn}/${var.manifests_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.enable_inventory ? [var.inventory_bucket_arn] : []
+    content {
+      sid       = "ReadInventoryReports"
+      actions   = ["s3:GetObject"]
+      resources = ["${statement.value}/*"]
+    }
+  }
+
+  statement {
+    sid       = "WriteTombstones"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [var.table_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "bucketlens-submitter"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:The function only calls AWS APIs; a VPC would need NAT or endpoints and adds nothing here.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded by the SQS event source's maximum_concurrency; reserving some fails on new accounts.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; the default Lambda key encrypts it.
+  #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing is not used by bucketlens; structured logs carry the run context.
+  function_name    = var.name
+  description      = "bucketlens: turns S3 events and inventory manifests into Batch array jobs"
+  role             = aws_iam_role.this.arn
+  runtime          = var.runtime
+  handler          = "lambda_submitter.handler.handler"
+  filename         = local.package_path
+  source_code_hash = base64encode(local.source_hash)
+  memory_size      = var.memory_size
+  timeout          = var.timeout_seconds
+  architectures    = ["arm64"]
+
+  environment {
+    variables = var.environment
+  }
+
+  dead_letter_config {
+    target_arn = var.dead_letter_queue_arn
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags = merge(var.tags, { Name = var.name })
+
+  depends_on = [terraform_data.package, aws_iam_role_policy.this]
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  event_source_arn                   = var.queue_arn
+  function_name                      = aws_lambda_function.this.arn
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.max_concurrency
+  }
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+resource "aws_lambda_permission" "inventory" {
+  count = var.enable_inventory ? 1 : 0
+
+  statement_id   = "AllowInventoryBucketNotification"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.this.function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = var.inventory_bucket_arn
+  source_account = data.aws_caller_identity.current.account_id
+}

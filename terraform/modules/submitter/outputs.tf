@@ -1,0 +1,36 @@
+output "function_arn" {
+  description = "ARN of the submitter function; available once S3 may invoke it."
+  value       = aws_lambda_function.this.arn
+
+  depends_on = [aws_lambda_permission.inventory]
+}
+
+output "function_name" {
+  description = "Name of the submitter function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "role_arn" {
+  description = "ARN of the submitter's execution role."
+  value       = aws_iam_role.this.arn
+}
+
+output "role_name" {
+  description = "Name of the submitter's execution role."
+  value       = aws_iam_role.this.name
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the submitter."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the queue-to-function event source mapping."
+  value       = aws_lambda_event_source_mapping.this.uuid
+}
+
+output "package_path" {
+  description = "Local path of the zip that was deployed."
+  value       = local.package_path
+}

@@ -1,0 +1,174 @@
+variable "name" {
+  description = "Function name; also names its role and log group."
+  type        = string
+  default     = "bucketlens-submitter"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,56}$", var.name))
+    error_message = "name must be 1-56 letters, digits, _ or -."
+  }
+}
+
+variable "source_dir" {
+  description = "Repository root holding lambda_submitter/ and job/ (the code that is zipped)."
+  type        = string
+}
+
+variable "shared_modules" {
+  description = "Stdlib/boto3-only modules of job/ the submitter imports; they go into the zip beside lambda_submitter/."
+  type        = list(string)
+  default     = ["__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory"]
+}
+
+variable "python" {
+  description = "Python interpreter Terraform runs to build the zip (standard library only)."
+  type        = string
+  default     = "python3"
+}
+
+variable "runtime" {
+  description = "Lambda runtime."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[1-9])$", var.runtime))
+    error_message = "runtime must be python3.11 or newer."
+  }
+}
+
+variable "memory_size" {
+  description = "Lambda memory in MiB (also scales its CPU)."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Lambda timeout; the events queue's visibility timeout must be at least six times this."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900
+    error_message = "timeout_seconds must be between 1 and 900."
+  }
+}
+
+variable "environment" {
+  description = "Environment of the function (the BUCKETLENS_* settings the submitter reads)."
+  type        = map(string)
+}
+
+variable "queue_arn" {
+  description = "Events queue the function consumes."
+  type        = string
+}
+
+variable "dead_letter_queue_arn" {
+  description = "Where failed asynchronous invocations (inventory notifications) go."
+  type        = string
+}
+
+variable "batch_size" {
+  description = "Events per invocation."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "batch_size must be between 1 and 10000."
+  }
+}
+
+variable "batching_window_seconds" {
+  description = "How long the event source mapping gathers events before invoking (fewer, larger Batch submissions)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batching_window_seconds >= 0 && var.batching_window_seconds <= 300
+    error_message = "batching_window_seconds must be between 0 and 300."
+  }
+}
+
+variable "max_concurrency" {
+  description = "Most concurrent invocations the queue may drive (SQS event source maximum concurrency)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_concurrency >= 2 && var.max_concurrency <= 1000
+    error_message = "max_concurrency must be between 2 and 1000."
+  }
+}
+
+variable "job_queue_arn" {
+  description = "Batch job queue the function submits to."
+  type        = string
+}
+
+variable "job_definition_arns" {
+  description = "Batch job definition ARNs the function may submit (with and without revision)."
+  type        = list(string)
+}
+
+variable "images_bucket_arn" {
+  description = "Images bucket the function lists for backfills."
+  type        = string
+}
+
+variable "manifests_bucket_arn" {
+  description = "Bucket the function writes manifests to."
+  type        = string
+}
+
+variable "manifests_prefix" {
+  description = "Key prefix of manifests in the manifests bucket."
+  type        = string
+  default     = "manifests"
+}
+
+variable "inventory_bucket_arn" {
+  description = "Bucket whose S3 Inventory manifest.json arrivals invoke the function; null when inventory is off."
+  type        = string
+  default     = null
+}
+
+variable "enable_inventory" {
+  description = "Whether inventory_bucket_arn is set (a plan-time flag, since the ARN is only known after apply)."
+  type        = bool
+  default     = true
+}
+
+variable "table_arn" {
+  description = "Results table the function reads and writes (deletion tombstones)."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Days the function's logs are kept."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key for the log group; null uses CloudWatch's default encryption."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

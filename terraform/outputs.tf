@@ -1,0 +1,69 @@
+output "ecr_repository_url" {
+  description = "Push the worker image here, tagged with image_tag."
+  value       = module.ecr.repository_url
+}
+
+output "table_name" {
+  description = "DynamoDB results table."
+  value       = module.results.table_name
+}
+
+output "manifests_bucket_name" {
+  description = "Bucket for manifests and run summaries."
+  value       = module.manifests.bucket_name
+}
+
+output "results_uri" {
+  description = "Where run summaries are written (<uri>/<job id>/<index>.json)."
+  value       = module.manifests.runs_uri
+}
+
+output "job_queue_arn" {
+  description = "Batch job queue."
+  value       = module.batch.job_queue_arn
+}
+
+output "job_definition_arn" {
+  description = "Batch job definition (with revision)."
+  value       = module.batch.job_definition_arn
+}
+
+output "job_definition_name" {
+  description = "Batch job definition name (submit a manual backfill with it)."
+  value       = module.batch.job_definition_name
+}
+
+output "worker_log_group_name" {
+  description = "CloudWatch log group of the workers."
+  value       = module.batch.log_group_name
+}
+
+output "events_queue_url" {
+  description = "SQS queue receiving the images bucket's events."
+  value       = module.triggers.queue_url
+}
+
+output "dead_letter_queue_url" {
+  description = "Dead-letter queue of events that failed repeatedly."
+  value       = module.triggers.dead_letter_queue_url
+}
+
+output "inventory_bucket_name" {
+  description = "Bucket receiving S3 Inventory reports (null when disabled)."
+  value       = module.triggers.inventory_bucket_name
+}
+
+output "submitter_function_name" {
+  description = "Submitter Lambda function."
+  value       = module.submitter.function_name
+}
+
+output "submitter_log_group_name" {
+  description = "CloudWatch log group of the submitter."
+  value       = module.submitter.log_group_name
+}
+
+output "worker_max_tps" {
+  description = "Rekognition calls per second each array child is limited to."
+  value       = local.max_tps
+}

@@ -1,0 +1,343 @@
+# --- Required -----------------------------------------------------------------------------------
+
+variable "region" {
+  description = "AWS region to deploy into (the images bucket's region)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must look like us-east-1."
+  }
+}
+
+variable "images_bucket_name" {
+  description = "Existing bucket whose images are indexed (bucketlens takes over its event notifications)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.images_bucket_name))
+    error_message = "images_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnets for the Batch workers; they need a route to S3, DynamoDB, Rekognition and ECR (NAT or VPC endpoints)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "Give at least one subnet."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups for the Batch workers (outbound HTTPS is all they need)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.security_group_ids) > 0
+    error_message = "Give at least one security group."
+  }
+}
+
+# --- Common -------------------------------------------------------------------------------------
+
+variable "name" {
+  description = "Name prefix of every resource."
+  type        = string
+  default     = "bucketlens"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]{1,32}$", var.name))
+    error_message = "name must be 1-32 lower-case letters, digits or -."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "source_dir" {
+  description = "Repository root with lambda_submitter/ and job/; null means the parent of this module."
+  type        = string
+  default     = null
+}
+
+# --- Batch --------------------------------------------------------------------------------------
+
+variable "compute_type" {
+  description = "Worker capacity: EC2 (on-demand), SPOT, FARGATE or FARGATE_SPOT."
+  type        = string
+  default     = "SPOT"
+
+  validation {
+    condition     = contains(["EC2", "SPOT", "FARGATE", "FARGATE_SPOT"], var.compute_type)
+    error_message = "compute_type must be one of EC2, SPOT, FARGATE, FARGATE_SPOT."
+  }
+}
+
+variable "max_vcpus" {
+  description = "Most vCPUs the workers may use at once."
+  type        = number
+  default     = 64
+
+  validation {
+    condition     = var.max_vcpus >= 1 && var.max_vcpus <= 4096 && floor(var.max_vcpus) == var.max_vcpus
+    error_message = "max_vcpus must be a whole number between 1 and 4096."
+  }
+}
+
+variable "instance_types" {
+  description = "Instance types or families for EC2/SPOT."
+  type        = list(string)
+  default     = ["optimal"]
+}
+
+variable "assign_public_ip" {
+  description = "Give Fargate workers a public IP (public subnets without NAT)."
+  type        = bool
+  default     = false
+}
+
+variable "job_vcpu" {
+  description = "vCPUs per array child."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.job_vcpu >= 0.25 && var.job_vcpu <= 192
+    error_message = "job_vcpu must be between 0.25 and 192."
+  }
+}
+
+variable "job_memory" {
+  description = "Memory per array child, MiB."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.job_memory >= 512
+    error_message = "job_memory must be at least 512."
+  }
+}
+
+variable "retry_attempts" {
+  description = "Attempts per array child (transient exits and Spot reclaims retry)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.retry_attempts >= 1 && var.retry_attempts <= 10
+    error_message = "retry_attempts must be between 1 and 10."
+  }
+}
+
+variable "job_timeout_seconds" {
+  description = "Maximum duration of one attempt of one array child."
+  type        = number
+  default     = 14400
+
+  validation {
+    condition     = var.job_timeout_seconds >= 60
+    error_message = "job_timeout_seconds must be at least 60."
+  }
+}
+
+variable "image_tag" {
+  description = "Tag of the worker image in the ECR repository (push it before the first job runs; a new tag needs a new apply)."
+  type        = string
+  default     = "0.1.0"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid Docker tag."
+  }
+}
+
+variable "image_tag_mutability" {
+  description = "IMMUTABLE pins each tag to one image, so a job definition revision always runs the same code."
+  type        = string
+  default     = "IMMUTABLE"
+
+  validation {
+    condition     = contains(["MUTABLE", "IMMUTABLE"], var.image_tag_mutability)
+    error_message = "image_tag_mutability must be MUTABLE or IMMUTABLE."
+  }
+}
+
+# --- What the workers do ------------------------------------------------------------------------
+
+variable "features" {
+  description = "Rekognition features: comma-separated subset of labels,text,custom-labels."
+  type        = string
+  default     = "labels"
+
+  validation {
+    condition     = alltrue([for f in split(",", var.features) : contains(["labels", "text", "custom-labels"], f)])
+    error_message = "features must be a comma-separated subset of labels,text,custom-labels."
+  }
+}
+
+variable "min_confidence" {
+  description = "Minimum label confidence (0-100) that is stored."
+  type        = number
+  default     = 70
+
+  validation {
+    condition     = var.min_confidence >= 0 && var.min_confidence <= 100
+    error_message = "min_confidence must be between 0 and 100."
+  }
+}
+
+variable "max_labels" {
+  description = "Most labels stored per image."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.max_labels >= 1 && var.max_labels <= 1000
+    error_message = "max_labels must be between 1 and 1000."
+  }
+}
+
+variable "workers" {
+  description = "Concurrent images per array child (threads)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.workers >= 1 && var.workers <= 256
+    error_message = "workers must be between 1 and 256."
+  }
+}
+
+variable "rekognition_tps_quota" {
+  description = "The account's Rekognition DetectLabels transactions-per-second quota in this region; shared by all children."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.rekognition_tps_quota > 0
+    error_message = "rekognition_tps_quota must be positive."
+  }
+}
+
+variable "max_concurrent_children" {
+  description = "Array children that can run at once; null derives it from max_vcpus / job_vcpu. Each gets quota / children TPS."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_concurrent_children == null || try(var.max_concurrent_children >= 1, false)
+    error_message = "max_concurrent_children must be null or >= 1."
+  }
+}
+
+variable "project_version_arn" {
+  description = "Rekognition Custom Labels project version ARN (needed for the custom-labels feature)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.project_version_arn == null || can(regex("^arn:aws[a-z-]*:rekognition:", var.project_version_arn))
+    error_message = "project_version_arn must be a Rekognition project version ARN."
+  }
+}
+
+variable "extensions" {
+  description = "Image extensions (lower case, no dot) that are indexed and whose events are routed."
+  type        = list(string)
+  default     = ["jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif", "avif"]
+
+  validation {
+    condition     = length(var.extensions) > 0 && alltrue([for e in var.extensions : can(regex("^[a-z0-9]+$", e))])
+    error_message = "extensions must be lower-case extensions without the dot."
+  }
+}
+
+# --- Storage ------------------------------------------------------------------------------------
+
+variable "table_name" {
+  description = "Results table name."
+  type        = string
+  default     = "bucketlens-results"
+}
+
+variable "deletion_protection" {
+  description = "Protect the results table from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "manifests_expiry_days" {
+  description = "Days after which manifests and run summaries expire."
+  type        = number
+  default     = 30
+}
+
+variable "force_destroy" {
+  description = "Let destroy empty the buckets and the ECR repository (for test deployments)."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps worker and submitter logs."
+  type        = number
+  default     = 30
+}
+
+# --- Triggers and submitter ---------------------------------------------------------------------
+
+variable "enable_inventory" {
+  description = "Configure S3 Inventory on the images bucket; each report's manifest.json starts a backfill."
+  type        = bool
+  default     = true
+}
+
+variable "inventory_frequency" {
+  description = "Daily or Weekly S3 Inventory reports."
+  type        = string
+  default     = "Weekly"
+
+  validation {
+    condition     = contains(["Daily", "Weekly"], var.inventory_frequency)
+    error_message = "inventory_frequency must be Daily or Weekly."
+  }
+}
+
+variable "shard_size" {
+  description = "Objects per manifest shard, i.e. per Batch array child."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.shard_size >= 1 && floor(var.shard_size) == var.shard_size
+    error_message = "shard_size must be a whole number >= 1."
+  }
+}
+
+variable "submitter_timeout_seconds" {
+  description = "Submitter Lambda timeout (the events queue's visibility timeout is six times this)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.submitter_timeout_seconds >= 1 && var.submitter_timeout_seconds <= 900
+    error_message = "submitter_timeout_seconds must be between 1 and 900."
+  }
+}
+
+variable "submitter_batching_window_seconds" {
+  description = "How long events gather before one submitter invocation."
+  type        = number
+  default     = 10
+}
+
+variable "python" {
+  description = "Python interpreter that builds the Lambda zip during apply (standard library only)."
+  type        = string
+  default     = "python3"
+}
