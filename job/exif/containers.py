@@ -7,7 +7,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from job.exif.source import Source
+from job.exif.source import BLOCK, Source
 from job.exif.tiff import mpf_images
 
 MAX_STEPS = 100_000  # marker/chunk/box walks stop here whatever the data says
@@ -177,6 +177,28 @@ def _png_text(chunk_type: bytes, data: bytes) -> bytes | None:
     return _strip_exif_prefix(payload) if payload else None
 
 
+def _png_tail_exif(src: Source, after: int) -> bytes | None:
+    """EXIF from a chunk in the last 64 KiB, found by its type and checked by its CRC, so the pixel
+    data in between is never read."""
+    start = max(after, src.size - BLOCK)
+    tail = src.get(start, src.size - start)
+    for kind in (b"eXIf", b"zTXt", b"tEXt", b"iTXt"):
+        at = tail.find(kind, 4)
+        while at != -1:
+            length = struct.unpack(">I", tail[at - 4 : at])[0]
+            end = at + 4 + length
+            if (
+                end + 4 <= len(tail)
+                and zlib.crc32(tail[at:end]) == struct.unpack(">I", tail[end : end + 4])[0]
+            ):
+                data = tail[at + 4 : end]
+                payload = _strip_exif_prefix(data) if kind == b"eXIf" else _png_text(kind, data)
+                if payload:
+                    return payload
+            at = tail.find(kind, at + 1)
+    return None
+
+
 def png(src: Source) -> Found:
     found = Found("PNG")
     pos = 8
@@ -193,6 +215,12 @@ def png(src: Source) -> Found:
             found.exif = _strip_exif_prefix(src.get(pos + 8, length))
         elif chunk_type in (b"tEXt", b"zTXt", b"iTXt") and found.exif is None:
             found.exif = _png_text(chunk_type, src.get(pos + 8, min(length, MAX_TEXT)))
+        elif chunk_type == b"IDAT":
+            if found.exif is None and src.size is not None and src.size - pos > 2 * BLOCK:
+                found.exif = _png_tail_exif(src, pos)  # metadata after the pixels sits at the end
+                break
+            if found.exif is not None:
+                break  # pixels start: nothing we need comes after them
         elif chunk_type == b"IEND":
             break
         pos += 12 + length

@@ -422,3 +422,16 @@ def test_damaged_container_still_names_its_format():
     # then the format is known and the error says where the data ended
     assert record.format == "JPEG"
     assert record.error.startswith("JPEG ends at byte")
+
+
+def test_png_exif_after_the_pixels_is_found_without_reading_them():
+    # given a 1 MB PNG whose eXIf chunk comes after its IDAT chunks
+    plain = encode(noise_image(600, 600), "PNG")
+    iend = plain.rindex(b"IEND") - 4
+    data = plain[:iend] + _png_chunk(b"eXIf", camera_exif().tobytes()[6:]) + plain[iend:]
+    assert len(data) > 16 * BLOCK
+    # when extracted
+    record = extract_bytes(data)
+    # then the chunk is found from the tail, and the pixel data in between is not read
+    assert (record.make, record.width, record.height) == ("Canon", 600, 600)
+    assert record.bytes_read <= 3 * BLOCK  # the first block and the (unaligned) last 64 KiB
