@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,56 @@ def _cmd_exif(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    import threading
+
+    from job import config, run
+
+    try:
+        cfg = config.from_args(args)
+    except errors.ConfigError as exc:
+        logging.getLogger("job.run").error("configuration error", extra={"error": str(exc)})
+        return errors.EXIT_CONFIG
+    stop = threading.Event()
+    run.install_sigterm(stop)
+    return run.run(cfg, stop=stop)
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    import os
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from job import clients, provision
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    try:
+        created = provision.setup(
+            clients.client("dynamodb"), clients.client("s3"), args.table, list(args.bucket or ()), region
+        )
+    except (ClientError, BotoCoreError) as exc:
+        logging.getLogger("job.provision").error("setup failed", extra={"error": str(exc)})
+        return errors.EXIT_CONFIG
+    sys.stdout.write(
+        json.dumps({"table": args.table, "buckets": args.bucket or [], "created": created}) + "\n"
+    )
+    return errors.EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from job import clients, export
+
+    try:
+        count = export.write(export.scan(clients.client("dynamodb"), args.table), sys.stdout, args.format)
+    except (ClientError, BotoCoreError) as exc:
+        logging.getLogger("job.export").error("export failed", extra={"error": str(exc)})
+        return errors.EXIT_CONFIG
+    logging.getLogger("job.export").info("exported", extra={"table": args.table, "rows": count})
+    return errors.EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m job", description="bucketlens worker")
     parser.add_argument("--version", action="version", version=f"bucketlens {__version__}")
@@ -29,6 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--max-bytes", type=int, default=64 * 1024 * 1024, help="read at most this many bytes")
     p.set_defaults(func=_cmd_exif)
+
+    from job import config
+
+    p = sub.add_parser(
+        "run",
+        help="process this array child's images into the results table",
+        description="Every option --foo-bar can also be set as BUCKETLENS_FOO_BAR; the command line wins.",
+    )
+    config.add_arguments(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("setup", help="create the results table and buckets where missing (local runs)")
+    p.add_argument(
+        "--table", default=config.DEFAULT_TABLE, help=f"table name (default {config.DEFAULT_TABLE})"
+    )
+    p.add_argument("--bucket", action="append", metavar="B", help="a bucket to create (repeatable)")
+    p.set_defaults(func=_cmd_setup)
+
+    p = sub.add_parser("export", help="write every result as JSON Lines or CSV to stdout")
+    p.add_argument(
+        "--table", default=config.DEFAULT_TABLE, help=f"table name (default {config.DEFAULT_TABLE})"
+    )
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 
