@@ -81,3 +81,18 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"EXIF corpus not found at {CORPUS} (it ships beside the repository in CI only)")
     return CORPUS
+
+
+@pytest.fixture
+def fault_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """moto behind tests/faults.py (latency, quotas, injected errors, call counts), AWS_ENDPOINT_URL set."""
+    from tests.faults import FaultServer
+
+    server = FaultServer().start()
+    server.reset_moto()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    clients.reset()
+    yield server
+    server.stop()
+    clients.reset()

@@ -1,0 +1,279 @@
+"""A fault-injecting WSGI layer in front of moto's server app: latency, quotas, injected errors, counts.
+
+Each request is named `Service.Operation` (`Rekognition.DetectLabels`, `S3.GetObject`,
+`DynamoDB.PutItem`); rules match names exactly, by `Service.*`, or `*`. A rule can add latency,
+throttle above a token-bucket quota the way that service does (S3 503 SlowDown, JSON services 400
+ThrottlingException / ProvisionedThroughputExceededException), or fail a share of calls. Every call is
+counted per operation. `FaultServer` serves the layer with werkzeug on 127.0.0.1 in a thread.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import json
+import random
+import re
+import threading
+import time
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+SERVICE_NAMES = {
+    "s3": "S3",
+    "dynamodb": "DynamoDB",
+    "rekognition": "Rekognition",
+    "sqs": "SQS",
+    "batch": "Batch",
+    "lambda": "Lambda",
+    "sts": "STS",
+    "iam": "IAM",
+    "events": "EventBridge",
+    "logs": "CloudWatchLogs",
+    "es": "OpenSearch",
+}
+THROTTLE_CODE = {"DynamoDB": "ProvisionedThroughputExceededException"}
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+
+@dataclass
+class Rule:
+    """What to do to matching calls. `quota` is requests/s with a bucket of `burst` (throttle above)."""
+
+    latency: float = 0.0
+    quota: float | None = None
+    burst: float = 1.0
+    error_rate: float = 0.0
+    error: str = "throttle"  # throttle | 500 | 503
+    _tokens: float = field(default=0.0, init=False, repr=False)
+    _stamp: float | None = field(default=None, init=False, repr=False)
+
+    def take(self, now: float) -> bool:
+        """One token from the quota bucket; False means this call is over the quota."""
+        if self.quota is None:
+            return True
+        if self._stamp is None:
+            self._tokens, self._stamp = self.burst, now
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.quota)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class OpStats:
+    calls: int = 0
+    passed: int = 0
+    throttled: int = 0
+    failed: int = 0
+    first_pass: float | None = None
+    last_pass: float | None = None
+
+
+def _s3_operation(method: str, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> str:
+    parts = path.lstrip("/").split("/", 1)
+    has_key = len(parts) == 2 and parts[1] != ""
+    if not parts[0]:
+        return "ListBuckets"
+    if has_key:
+        if "uploadId" in query or "uploads" in query:
+            return {"POST": "MultipartUpload", "PUT": "UploadPart"}.get(method, "Multipart" + method.title())
+        for sub in ("tagging", "acl", "retention", "legal-hold", "attributes"):
+            if sub in query:
+                return f"{method.title()}Object{sub.title().replace('-', '')}"
+        if method == "PUT" and "x-amz-copy-source" in headers:
+            return "CopyObject"
+        return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(
+            method, method.title() + "Object"
+        )
+    if method == "GET":
+        if query.get("list-type") == ["2"]:
+            return "ListObjectsV2"
+        if "versions" in query:
+            return "ListObjectVersions"
+        if "location" in query:
+            return "GetBucketLocation"
+        if "notification" in query:
+            return "GetBucketNotificationConfiguration"
+        if "versioning" in query:
+            return "GetBucketVersioning"
+        return "ListObjects" if not query else "GetBucket" + next(iter(query)).title()
+    if method == "POST" and "delete" in query:
+        return "DeleteObjects"
+    if method == "PUT" and query:
+        return "PutBucket" + next(iter(query)).title()
+    return {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(
+        method, method.title() + "Bucket"
+    )
+
+
+def operation_of(environ: dict[str, Any]) -> str:
+    """`Service.Operation` for a WSGI request (restores wsgi.input when it had to read a query body)."""
+    headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    match = _SCOPE.search(headers.get("authorization", ""))
+    scope = match.group(1) if match else ""
+    service = SERVICE_NAMES.get(scope, scope.title() or "Unknown")
+    target = headers.get("x-amz-target")
+    if target:
+        return f"{service}.{target.rsplit('.', 1)[-1]}"
+    method = environ.get("REQUEST_METHOD", "GET")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if scope == "s3":
+        return f"S3.{_s3_operation(method, environ.get('PATH_INFO', '/'), query, headers)}"
+    if "Action" in query:
+        return f"{service}.{query['Action'][0]}"
+    if method == "POST" and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return f"{service}.{action[0]}"
+    return f"{service}.{method}{environ.get('PATH_INFO', '/')}"
+
+
+def _error_response(operation: str, kind: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    service = operation.split(".", 1)[0]
+    if service == "S3":
+        code, status = (
+            ("SlowDown", "503 Slow Down")
+            if kind == "throttle"
+            else (
+                ("ServiceUnavailable", "503 Service Unavailable")
+                if kind == "503"
+                else ("InternalError", "500 Internal Server Error")
+            )
+        )
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+            f"<Message>injected by tests/faults.py</Message><RequestId>fault</RequestId></Error>"
+        ).encode()
+        return status, [("Content-Type", "application/xml")], body
+    if kind == "throttle":
+        code, status = THROTTLE_CODE.get(service, "ThrottlingException"), "400 Bad Request"
+    elif kind == "503":
+        code, status = "ServiceUnavailable", "503 Service Unavailable"
+    else:
+        code, status = "InternalServerError", "500 Internal Server Error"
+    body = json.dumps({"__type": code, "message": "injected by tests/faults.py"}).encode()
+    return status, [("Content-Type", "application/x-amz-json-1.1")], body
+
+
+class FaultLayer:
+    """WSGI middleware: applies the first matching rule per call and counts every call."""
+
+    def __init__(self, app: Callable, rules: dict[str, Rule] | None = None, seed: int = 0) -> None:
+        self.app = app
+        self.rules: dict[str, Rule] = dict(rules or {})
+        self.stats: dict[str, OpStats] = defaultdict(OpStats)
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def set(self, pattern: str, **settings: Any) -> Rule:
+        """Install (replace) the rule for an operation pattern, e.g. set('Rekognition.*', quota=50)."""
+        with self._lock:
+            rule = Rule(**settings)
+            self.rules[pattern] = rule
+            return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+            self.stats.clear()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.stats.clear()
+
+    def _rule_for(self, operation: str) -> Rule | None:
+        if operation in self.rules:
+            return self.rules[operation]
+        for pattern, rule in self.rules.items():
+            if fnmatch.fnmatchcase(operation, pattern):
+                return rule
+        return None
+
+    def count(self, operation: str, field_name: str = "passed") -> int:
+        with self._lock:
+            return getattr(self.stats[operation], field_name) if operation in self.stats else 0
+
+    def counts(self, field_name: str = "calls") -> Counter[str]:
+        with self._lock:
+            return Counter({op: getattr(s, field_name) for op, s in self.stats.items()})
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        operation = operation_of(environ)
+        now = time.monotonic()
+        with self._lock:
+            stats = self.stats[operation]
+            stats.calls += 1
+            rule = self._rule_for(operation)
+            verdict = None
+            if rule is not None:
+                if not rule.take(now):
+                    verdict = "throttle"
+                elif rule.error_rate and self._random.random() < rule.error_rate:
+                    verdict = rule.error
+            if verdict == "throttle":
+                stats.throttled += 1
+            elif verdict:
+                stats.failed += 1
+        if verdict:
+            status, headers, body = _error_response(operation, verdict)
+            start_response(status, [*headers, ("Content-Length", str(len(body)))])
+            return [body]
+        if rule is not None and rule.latency:
+            time.sleep(rule.latency)
+        with self._lock:
+            stamp = time.monotonic()
+            stats.passed += 1
+            stats.first_pass = stats.first_pass if stats.first_pass is not None else stamp
+            stats.last_pass = stamp
+        return self.app(environ, start_response)
+
+
+def moto_app() -> Callable:
+    """moto's whole multi-service server as a WSGI app (state shared with moto in this process)."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+class FaultServer:
+    """The fault layer over moto, served on 127.0.0.1 by a threaded werkzeug server in a daemon thread."""
+
+    def __init__(self, rules: dict[str, Rule] | None = None, port: int = 0, seed: int = 0) -> None:
+        from werkzeug.serving import make_server
+
+        self.layer = FaultLayer(moto_app(), rules, seed)
+        self._server = make_server("127.0.0.1", port, self.layer, threaded=True)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-server", daemon=True)
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def reset_moto(self) -> None:
+        """Empty every emulated AWS service (through moto's own API, so nothing is counted as a fault)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+        self.layer.clear()
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,133 @@
+from decimal import Decimal
+
+import pytest
+
+from job import clients, store
+from job.manifest import ObjectRef
+from job.ordering import iso_time, pad_sequencer
+from job.store import build_error, build_result, cap_item, item_size, put_result, skip_reason
+from tests.job.worker_helpers import TABLE, world
+
+REF = ObjectRef("b", "a/photo.jpg", etag="abc", size=10, last_modified="2026-01-02T00:00:00.000Z")
+T1 = "2026-01-02T00:00:00.000Z"
+
+
+def _result(ref: ObjectRef = REF, order_time: str = T1, features: str = "labels") -> dict:
+    return build_result(
+        ref,
+        features,
+        order_time,
+        {"format": "JPEG", "f_number": 2.8, "gps": {"latitude": 1.5, "longitude": -2.25}, "bytes_read": 9},
+        labels=[{"name": "Car", "confidence": 98.5, "parents": ["Vehicle"], "categories": []}],
+        label_model_version="3.0",
+    )
+
+
+def test_result_item_carries_the_contract_fields_with_decimal_floats():
+    # given a processed image / when its item is built
+    item = _result()
+    # then every float is a Decimal and the contract fields are there
+    assert item["status"] == "done"
+    assert item["exif"]["f_number"] == Decimal("2.8")
+    assert item["exif"]["gps"]["longitude"] == Decimal("-2.25")
+    assert "bytes_read" not in item["exif"]
+    assert item["labels"][0]["confidence"] == Decimal("98.5")
+    assert item["features"] == "labels" and item["order_time"] == T1
+    assert item["processed_at"].endswith("Z")
+    assert "sequencer" not in item  # backfill work has none
+
+
+def test_event_work_stores_the_padded_sequencer():
+    # given a ref from an S3 event / when built
+    item = _result(ObjectRef("b", "k.jpg", etag="e", sequencer="0055AED6DCD90281E5"))
+    # then the sequencer is padded for string comparison
+    assert item["sequencer"] == pad_sequencer("0055AED6DCD90281E5")
+
+
+def test_oversized_items_are_capped_and_say_so():
+    # given 20,000 long text lines (far over 400 KB)
+    lines = [{"text": "x" * 100, "confidence": 99.0} for _ in range(20_000)]
+    # when the item is built
+    item = build_result(REF, "labels,text", T1, None, labels=[], text=lines)
+    # then it fits and names what was cut
+    assert item_size(item) <= store.MAX_ITEM_BYTES
+    assert item["truncated"] == ["text"]
+    assert 0 < len(item["text"]) < 20_000
+
+
+def test_cap_leaves_small_items_alone():
+    # given a small item / when capped / then unchanged and not marked
+    item = {"bucket": "b", "key": "k", "labels": [{"name": "Car"}]}
+    assert cap_item(dict(item)) == item
+
+
+def test_error_item_is_terminal_and_clipped():
+    # given a very long error message / when recorded
+    item = build_error(REF, "labels", T1, "BadImage", "y" * 5000)
+    # then it is an error item with a clipped message
+    assert item["status"] == "error" and item["error_class"] == "BadImage"
+    assert len(item["error_message"]) <= store.MAX_ERROR
+
+
+@pytest.mark.parametrize(
+    ("stored", "ref", "expected"),
+    [
+        (None, REF, None),
+        ({"status": "done", "etag": "abc", "features": "labels", "order_time": T1}, REF, "already-done"),
+        ({"status": "error", "etag": '"abc"', "features": "labels", "order_time": T1}, REF, "already-done"),
+        ({"status": "done", "etag": "abc", "features": "labels,text", "order_time": T1}, REF, None),
+        (
+            {"status": "done", "etag": "old", "features": "labels", "order_time": "2025-01-01T00:00:00.000Z"},
+            REF,
+            None,
+        ),
+        ({"status": "deleted", "order_time": "2026-02-01T00:00:00.000Z"}, REF, "stale"),
+        ({"status": "deleted", "order_time": "2025-02-01T00:00:00.000Z"}, REF, None),
+        (
+            {"status": "done", "etag": "abc", "version_id": "v1", "features": "labels", "order_time": T1},
+            ObjectRef("b", "k.jpg", version_id="v2", etag="abc", last_modified=T1),
+            None,
+        ),
+        (
+            {"status": "deleted", "sequencer": pad_sequencer("00B0"), "order_time": T1},
+            ObjectRef("b", "k.jpg", etag="e", sequencer="00A0"),
+            "stale",
+        ),
+    ],
+)
+def test_skip_reason(stored, ref, expected):
+    # given a stored item and a ref / when asked / then the documented rule answers
+    assert skip_reason(stored, ref, "labels") == expected
+
+
+def test_conditional_writes_keep_the_newest_state(aws):
+    # given a table
+    world({})
+    ddb = clients.client("dynamodb")
+    # when a result is written, then the same result again
+    assert put_result(ddb, TABLE, _result()) is True
+    assert put_result(ddb, TABLE, _result()) is False  # a second writer of the same version changes nothing
+    # then an older version is refused and a newer one wins
+    old = ObjectRef("b", REF.key, etag="old", last_modified="2025-01-01T00:00:00.000Z")
+    assert put_result(ddb, TABLE, _result(old, old.last_modified)) is False
+    new = ObjectRef("b", REF.key, etag="new", last_modified="2026-03-01T00:00:00.000Z")
+    assert put_result(ddb, TABLE, _result(new, new.last_modified)) is True
+    state = store.get_state(ddb, TABLE, "b", REF.key)
+    assert state["etag"] == "new"
+
+
+def test_a_newer_tombstone_blocks_an_old_create_and_a_newer_create_replaces_it(aws):
+    # given a tombstone for a delete at time T
+    world({})
+    ddb = clients.client("dynamodb")
+    t = "2026-02-01T00:00:00.000Z"
+    ddb.put_item(
+        TableName=TABLE,
+        Item=store.serialize({"bucket": "b", "key": REF.key, "status": "deleted", "order_time": t}),
+    )
+    # when a result for an object modified before T arrives, then it is refused
+    assert put_result(ddb, TABLE, _result(REF, iso_time("2026-01-02T00:00:00Z"))) is False
+    # when a result for an object re-created after T arrives, then it replaces the tombstone
+    later = ObjectRef("b", REF.key, etag="v2", last_modified="2026-03-01T00:00:00.000Z")
+    assert put_result(ddb, TABLE, _result(later, later.last_modified)) is True
+    assert store.get_state(ddb, TABLE, "b", REF.key)["status"] == "done"
