@@ -74,6 +74,7 @@ class OpStats:
     failed: int = 0
     first_pass: float | None = None
     last_pass: float | None = None
+    pass_times: list[float] = field(default_factory=list)  # wall-clock (time.time) of each passed call
 
 
 def _s3_operation(method: str, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> str:
@@ -235,6 +236,7 @@ class FaultLayer:
             stats.passed += 1
             stats.first_pass = stats.first_pass if stats.first_pass is not None else stamp
             stats.last_pass = stamp
+            stats.pass_times.append(time.time())
         return self.app(environ, start_response)
 
 
@@ -249,10 +251,14 @@ class FaultServer:
     """The fault layer over moto, served on 127.0.0.1 by a threaded werkzeug server in a daemon thread."""
 
     def __init__(self, rules: dict[str, Rule] | None = None, port: int = 0, seed: int = 0) -> None:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: object, **kwargs: object) -> None:
+                """Counts are in the layer; a line per request would drown the test output."""
 
         self.layer = FaultLayer(moto_app(), rules, seed)
-        self._server = make_server("127.0.0.1", port, self.layer, threaded=True)
+        self._server = make_server("127.0.0.1", port, self.layer, threaded=True, request_handler=QuietHandler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="fault-server", daemon=True)

@@ -1,0 +1,311 @@
+"""Worker benchmark: images/s against an emulated Rekognition quota, and worker CPU time per image.
+
+Usage: python bench/worker_bench.py [--images N] [--children 1,4,16] [--cpu-images N]
+
+Part 1 puts tests/faults.py in front of moto with Rekognition DetectLabels at 150 ms latency and a
+50 requests/s token-bucket quota (burst 5; throttled above it), then runs C concurrent
+`python -m job run` processes (`--shards C`, `--max-tps 50/C`) over one prefix. Targets: >= 90% of the
+quota, <= 5% of DetectLabels calls throttled, zero failed images.
+Part 2 runs the worker in-process against instant fake backends and reports CPU ms per image
+(target <= 5 ms). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image  # noqa: E402
+
+from job import clients, config, provision, run  # noqa: E402
+from tests.faults import FaultServer  # noqa: E402
+
+QUOTA = 50.0
+LATENCY = 0.150
+BURST = 5
+BUCKET = "bench-images"
+RESULTS = "bench-results"
+
+
+def sample_jpeg() -> bytes:
+    """A small camera-like JPEG with EXIF (make, model, exposure, GPS)."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "BenchCam", "Model 1", 1
+    buf = io.BytesIO()
+    Image.effect_noise((640, 480), 40).convert("RGB").save(buf, "JPEG", quality=85, exif=exif)
+    return buf.getvalue()
+
+
+def quota_scenario(server: FaultServer, children: int, images: int) -> dict:
+    """C child processes over `images` objects; figures from the fault layer and the table."""
+    table = f"bench-{children}"
+    provision.ensure_table(clients.client("dynamodb"), table)
+    layer = server.layer
+    layer.reset_counts()
+    layer.set("Rekognition.DetectLabels", latency=LATENCY, quota=QUOTA, burst=BURST)
+    tps = QUOTA / children
+    workers = max(3, math.ceil(tps * 0.8) + 2)  # the emulator answers S3/DynamoDB slowly under load
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUCKETLENS_")}
+    env.update(
+        AWS_ENDPOINT_URL=server.url,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_BATCH_JOB_ID=f"bench-{children}",
+        PYTHONPATH=str(ROOT),
+        BUCKETLENS_TABLE=table,
+        BUCKETLENS_MAX_TPS=f"{tps:.4f}",
+        BUCKETLENS_WORKERS=str(workers),
+        BUCKETLENS_RESULTS_URI=f"s3://{RESULTS}/runs",
+        BUCKETLENS_PROGRESS_SECONDS="600",
+        BUCKETLENS_PROGRESS_EVERY="0",
+    )
+    cmd = [sys.executable, "-m", "job", "run", "--source", f"s3://{BUCKET}/imgs/", "--shards", str(children)]
+    start = time.monotonic()
+    own_cpu0, kids0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    procs = [
+        subprocess.Popen(
+            cmd, env={**env, "AWS_BATCH_JOB_ARRAY_INDEX": str(i)}, cwd=ROOT, stderr=subprocess.PIPE
+        )
+        for i in range(children)
+    ]
+    ended: dict[int, float] = {}
+    errs: dict[int, bytes] = {}
+    while len(ended) < children and time.monotonic() - start < 900:
+        for i, proc in enumerate(procs):
+            if i not in ended and proc.poll() is not None:
+                ended[i] = time.time()
+        time.sleep(0.05)
+    codes = []
+    for i, proc in enumerate(procs):
+        errs[i] = proc.communicate(timeout=60)[1]
+        codes.append(proc.returncode)
+        if proc.returncode:
+            sys.stderr.write(errs[i].decode()[-2000:])
+    wall = time.monotonic() - start
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+    emulator_cpu = time.process_time() - own_cpu0
+    stats = layer.stats["Rekognition.DetectLabels"]
+    times = sorted(stats.pass_times)
+    overall = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+    # steady state: from the moment every child has opened its source until the first child exits
+    opened = [_opened_at(errs[i]) for i in range(children)]
+    lo = max(t for t in opened if t is not None) + 0.5 if all(opened) else times[0]
+    hi = min(ended.values())
+    in_window = [t for t in times if lo <= t <= hi]
+    steady = len(in_window) / (hi - lo) if hi - lo >= 2 else overall
+    done = 0
+    for page in (
+        clients.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            Select="COUNT",
+            FilterExpression="#s = :d",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":d": {"S": "done"}},
+        )
+    ):
+        done += page["Count"]
+    return {
+        "children": children,
+        "workers_per_child": workers,
+        "max_tps_per_child": round(tps, 3),
+        "images": images,
+        "done": done,
+        "failed_images": images - done,
+        "exit_codes_nonzero": sum(1 for c in codes if c),
+        "detectlabels_calls": stats.calls,
+        "throttled": stats.throttled,
+        "throttled_share": round(stats.throttled / stats.calls, 4) if stats.calls else 0.0,
+        "images_per_s_steady": round(steady, 2),
+        "quota_share_steady": round(steady / QUOTA, 3),
+        "steady_window_s": round(max(0.0, hi - lo), 1),
+        "images_per_s_overall": round(overall, 2),
+        "quota_share_overall": round(overall / QUOTA, 3),
+        "wall_s": round(wall, 1),
+        "child_cpu_ms_per_image": round(child_cpu / images * 1000, 2),
+        "emulator_cpu_ms_per_image": round(emulator_cpu / images * 1000, 2),
+    }
+
+
+def _opened_at(stderr: bytes) -> float | None:
+    """Wall time of the child's "source opened" log line."""
+    for line in stderr.decode(errors="replace").splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if doc.get("message") == "source opened":
+            return datetime.strptime(doc["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    return None
+
+
+# --- part 2: CPU per image with instant backends -------------------------------------------------------
+
+
+class _Body(io.BytesIO):
+    def __enter__(self):
+        return self
+
+
+class FakeS3:
+    """Answers listing and ranged GETs from memory, instantly."""
+
+    def __init__(self, keys: list[str], body: bytes) -> None:
+        self.keys, self.body = keys, body
+        self.modified = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def get_paginator(self, _name: str):
+        fake = self
+
+        class Pages:
+            def paginate(self, **_kw):
+                for i in range(0, len(fake.keys), 1000):
+                    yield {
+                        "Contents": [
+                            {"Key": k, "ETag": '"e"', "Size": len(fake.body), "LastModified": fake.modified}
+                            for k in fake.keys[i : i + 1000]
+                        ]
+                    }
+
+        return Pages()
+
+    def get_object(self, Bucket: str, Key: str, Range: str | None = None, **_kw) -> dict:  # noqa: N803
+        start, end = 0, len(self.body) - 1
+        if Range:
+            first, last = Range[len("bytes=") :].split("-")
+            start, end = int(first), min(int(last), len(self.body) - 1)
+        data = self.body[start : end + 1]
+        return {
+            "Body": _Body(data),
+            "ETag": '"e"',
+            "LastModified": self.modified,
+            "ContentLength": len(data),
+            "ContentRange": f"bytes {start}-{end}/{len(self.body)}",
+        }
+
+    def put_object(self, **_kw) -> dict:
+        return {}
+
+
+class FakeDynamo:
+    def describe_table(self, **_kw) -> dict:
+        return {"Table": {"TableStatus": "ACTIVE"}}
+
+    def get_item(self, **_kw) -> dict:
+        return {}
+
+    def put_item(self, **_kw) -> dict:
+        return {}
+
+
+class FakeRekognition:
+    LABELS = {
+        "Labels": [
+            {
+                "Name": f"Label{i}",
+                "Confidence": 90.0 + i / 10,
+                "Parents": [{"Name": "Thing"}],
+                "Categories": [],
+            }
+            for i in range(10)
+        ],
+        "LabelModelVersion": "3.0",
+    }
+
+    def detect_labels(self, **_kw) -> dict:
+        return self.LABELS
+
+
+def cpu_per_image(images: int, workers: int) -> dict:
+    body = sample_jpeg()
+    keys = [f"imgs/{i:06d}.jpg" for i in range(images)]
+    backends = run.Backends(FakeS3(keys, body), FakeDynamo(), FakeRekognition())
+    cfg = config.from_args(
+        {"source": "s3://fake/imgs/", "table": "fake", "workers": str(workers), "progress_every": "0"}, env={}
+    )
+    logging.getLogger().setLevel(logging.WARNING)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    runner = run.Runner(cfg, backends)
+    code = runner.run()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {
+        "images": images,
+        "workers": workers,
+        "exit_code": code,
+        "done": runner.stats.snapshot()["outcomes"]["done"],
+        "cpu_ms_per_image": round(cpu / images * 1000, 3),
+        "images_per_s_wall": round(images / wall, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000, help="images per quota scenario")
+    parser.add_argument("--children", default="1,4,16")
+    parser.add_argument("--cpu-images", type=int, default=3000)
+    parser.add_argument("--skip-quota", action="store_true")
+    args = parser.parse_args()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+    rows = []
+    if not args.skip_quota:
+        with FaultServer() as server:
+            server.reset_moto()
+            os.environ["AWS_ENDPOINT_URL"] = server.url
+            clients.reset()
+            s3 = clients.client("s3", pool=32)
+            provision.ensure_bucket(s3, BUCKET, "us-east-1")
+            provision.ensure_bucket(s3, RESULTS, "us-east-1")
+            body = sample_jpeg()
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(16) as pool:
+                list(
+                    pool.map(
+                        lambda i: s3.put_object(Bucket=BUCKET, Key=f"imgs/{i:05d}.jpg", Body=body),
+                        range(args.images),
+                    )
+                )
+            for children in (int(c) for c in args.children.split(",")):
+                row = quota_scenario(server, children, args.images)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            clients.reset()
+
+    cpu = cpu_per_image(args.cpu_images, workers=8)
+    print(json.dumps(cpu), flush=True)
+
+    print()
+    print(f"Rekognition emulated: {LATENCY * 1000:.0f} ms latency, quota {QUOTA:.0f}/s (burst {BURST})")
+    print("children | steady img/s | of quota | overall img/s | of quota | throttled | failed | wall s")
+    for r in rows:
+        print(
+            f"{r['children']:>8} | {r['images_per_s_steady']:>12.1f} | {r['quota_share_steady'] * 100:>7.1f}% "
+            f"| {r['images_per_s_overall']:>13.1f} | {r['quota_share_overall'] * 100:>7.1f}% "
+            f"| {r['throttled_share'] * 100:>8.2f}% | {r['failed_images']:>6} | {r['wall_s']:>6}"
+        )
+    print(f"worker CPU per image (instant backends, {cpu['images']} images): {cpu['cpu_ms_per_image']} ms")
+
+
+if __name__ == "__main__":
+    main()
