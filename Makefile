@@ -39,3 +39,31 @@ lock: ## Re-pin the container's runtime dependencies (requirements.lock) from py
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+
+# --- Terraform checks (terraform/) ---------------------------------------------------------------
+# Provider mirror for `terraform init -plugin-dir`; override with TF_PLUGIN_DIR=/path (the directory holding registry.terraform.io/).
+TF_PLUGIN_DIR ?= $(patsubst %/registry.terraform.io/hashicorp/aws,%,$(firstword $(wildcard /opt/tf-plugins/registry.terraform.io/hashicorp/aws $(HOME)/.terraform.d/plugins/registry.terraform.io/hashicorp/aws /usr/local/share/terraform/plugins/registry.terraform.io/hashicorp/aws /usr/share/terraform/plugins/registry.terraform.io/hashicorp/aws)))
+export TF_PLUGIN_DIR
+TF_ROOTS := terraform terraform/examples/complete
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+.PHONY: tf-check checkov
+lint: tf-check checkov
+
+tf-check: ## terraform fmt -check, init from the local provider mirror and validate, for the root and every example
+	@test -n "$(TF_PLUGIN_DIR)" || { echo "TF_PLUGIN_DIR is not set and no provider mirror was found"; exit 1; }
+	terraform fmt -check -recursive terraform
+	@for dir in $(TF_ROOTS); do \
+		echo "terraform validate $$dir"; \
+		terraform -chdir=$$dir init -backend=false -input=false -no-color -plugin-dir=$(TF_PLUGIN_DIR) >/dev/null && \
+		terraform -chdir=$$dir validate -no-color || exit 1; \
+	done
+
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+checkov: $(CHECKOV_STAMP) ## Security checks of terraform/ with checkov (own venv: its pins conflict with moto's)
+	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download

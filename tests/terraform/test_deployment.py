@@ -1,0 +1,399 @@
+"""`terraform apply` of the root module against a moto server, then what was created is checked against the code."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from python_terraform import IsFlagged, Terraform
+
+from job import config as job_config
+from job import errors as job_errors
+from tests.terraform import iam_calls
+from tests.terraform.tf_helpers import REPO, copy_configuration, moto_override, require_terraform, run
+
+REGION = "us-east-1"
+IMAGES_BUCKET = "bucketlens-it-images"
+PROJECT_VERSION_ARN = f"arn:aws:rekognition:{REGION}:123456789012:project/p/version/v1/1"
+APPLY_TIMEOUT = 240
+# The deploy roles' actions come from what their code executes: the Batch command is `python -m job run`.
+WORKER_ENTRY = [REPO / "job" / "run.py"]
+SUBMITTER_DIR = REPO / "lambda_submitter"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One applied configuration: its directory, moto endpoint, outputs and state."""
+
+    workdir: Path
+    endpoint: str
+    outputs: dict[str, Any]
+    resources: list[dict[str, Any]]
+    tf: Terraform
+    terraform: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    def resource(self, address_suffix: str) -> dict[str, Any]:
+        matches = [r for r in self.resources if r["address"].endswith(address_suffix)]
+        assert len(matches) == 1, f"{address_suffix}: {[r['address'] for r in matches]}"
+        return matches[0]["values"]
+
+
+def _state_resources(module: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(module.get("resources", []))
+    for child in module.get("child_modules", []):
+        found += _state_resources(child)
+    return found
+
+
+def _terraform_cmd(tf: Terraform, exe: str, *args: Any, **kwargs: Any) -> list[str]:
+    """python-terraform builds the command line; its cmd() has no timeout, so we run it ourselves."""
+    return [exe, *tf.generate_cmd_string(*args, **kwargs)[1:]]
+
+
+@pytest.fixture(scope="module")
+def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Apply once for the module: VPC prerequisites and the images bucket are made in moto first."""
+    exe, mirror = require_terraform()
+    with pytest.MonkeyPatch.context() as mp:
+        # The Batch service and instance roles attach AWS-managed policies, which moto loads only on request.
+        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        urllib.request.urlopen(
+            urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10
+        ).read()
+        mp.setenv("AWS_ENDPOINT_URL", moto_server_url)
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+            mp.setenv(name, value)
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+
+        # given the network and the images bucket a user already has
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(VpcId=vpc, GroupName="bucketlens-it", Description="workers")[
+            "GroupId"
+        ]
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=IMAGES_BUCKET)
+
+        workdir = copy_configuration(tmp_path_factory.mktemp("tf") / "terraform")
+        (workdir / "moto_override.tf").write_text(moto_override(moto_server_url))
+        variables = {
+            "region": REGION,
+            "images_bucket_name": IMAGES_BUCKET,
+            "subnet_ids": [subnet],
+            "security_group_ids": [group],
+            "source_dir": str(REPO),
+            "python": sys.executable,
+            "features": "labels,text,custom-labels",
+            "project_version_arn": PROJECT_VERSION_ARN,
+            "deletion_protection": False,
+            "force_destroy": True,
+        }
+        (workdir / "test.auto.tfvars.json").write_text(json.dumps(variables))
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+        tf = Terraform(working_dir=str(workdir), terraform_bin_path=exe)
+        run(
+            _terraform_cmd(tf, exe, "init", backend=False, plugin_dir=str(mirror), input=False),
+            workdir,
+            120,
+            env,
+        )
+        # when the root module is applied
+        run(
+            _terraform_cmd(tf, exe, "apply", auto_approve=IsFlagged, input=False, no_color=IsFlagged),
+            workdir,
+            APPLY_TIMEOUT,
+            env,
+        )
+        outputs = {
+            k: v["value"] for k, v in json.loads(run([exe, "output", "-json"], workdir, 60, env)).items()
+        }
+        state = json.loads(run([exe, "show", "-json"], workdir, 60, env))
+        yield Deployment(
+            workdir=workdir,
+            endpoint=moto_server_url,
+            outputs=outputs,
+            resources=_state_resources(state["values"]["root_module"]),
+            tf=tf,
+            terraform=exe,
+        )
+
+
+@pytest.fixture
+def on_moto(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Deployment:
+    """The deployment, with this test's boto3 clients pointed at its moto server."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", deployment.endpoint)
+    return deployment
+
+
+def _help_options(*argv: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "job", *argv, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return set(re.findall(r"(--[a-z][a-z0-9-]*)", done.stdout))
+
+
+def test_table_matches_job_setup(on_moto: Deployment) -> None:
+    # given the applied table and one made by `python -m job setup` in the same account
+    ddb = on_moto.client("dynamodb")
+    env = {**os.environ, "AWS_ENDPOINT_URL": on_moto.endpoint}
+    subprocess.run(
+        [sys.executable, "-m", "job", "setup", "--table", "setup-reference"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    # when both are described
+    applied = ddb.describe_table(TableName=on_moto.outputs["table_name"])["Table"]
+    reference = ddb.describe_table(TableName="setup-reference")["Table"]
+    # then keys, attribute types and billing are the same
+    assert applied["KeySchema"] == reference["KeySchema"]
+    assert sorted(applied["AttributeDefinitions"], key=str) == sorted(
+        reference["AttributeDefinitions"], key=str
+    )
+    assert applied["BillingModeSummary"]["BillingMode"] == reference["BillingModeSummary"]["BillingMode"]
+    assert on_moto.outputs["table_name"] == job_config.DEFAULT_TABLE
+    # and the table is recoverable and encrypted
+    backups = ddb.describe_continuous_backups(TableName=on_moto.outputs["table_name"])
+    pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert applied["SSEDescription"]["Status"] == "ENABLED"
+
+
+def test_job_definition_runs_what_job_run_accepts(on_moto: Deployment) -> None:
+    # given the applied job definition
+    definition = on_moto.client("batch").describe_job_definitions(
+        jobDefinitions=[on_moto.outputs["job_definition_arn"]]
+    )["jobDefinitions"][0]
+    container = definition["containerProperties"]
+    # when its command, parameters and environment are compared with `python -m job run --help`
+    options = _help_options("run")
+    command = container["command"]
+    # then the command is `python -m job run` with options the worker has, each Ref:: with a default
+    assert command[:4] == ["python", "-m", "job", "run"]
+    flags = [arg for arg in command[4:] if arg.startswith("--")]
+    assert flags and set(flags) <= options
+    refs = {arg.removeprefix("Ref::") for arg in command if arg.startswith("Ref::")}
+    assert refs == {"source", "shard_offset", "features"}
+    assert refs <= set(definition["parameters"])
+    assert definition["parameters"]["shard_offset"] == "0"
+    assert definition["parameters"]["source"] == f"s3://{IMAGES_BUCKET}/"
+    # and every BUCKETLENS_* variable is one of the worker's options
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    bucketlens = {name for name in env if name.startswith("BUCKETLENS_")}
+    assert {"BUCKETLENS_TABLE", "BUCKETLENS_RESULTS_URI", "BUCKETLENS_MAX_TPS"} <= bucketlens
+    for name in bucketlens:
+        assert "--" + name.removeprefix("BUCKETLENS_").lower().replace("_", "-") in options, name
+    assert env["BUCKETLENS_TABLE"] == on_moto.outputs["table_name"]
+    assert env["BUCKETLENS_RESULTS_URI"] == f"s3://{on_moto.outputs['manifests_bucket_name']}/runs"
+    assert float(env["BUCKETLENS_MAX_TPS"]) == pytest.approx(50 / 64, abs=1e-3)
+    assert env["AWS_RETRY_MODE"] == "adaptive"
+    assert set(env["BUCKETLENS_EXTENSIONS"].split(",")) == set(job_config.DEFAULT_EXTENSIONS.split(","))
+
+
+def test_retry_strategy_keys_on_the_worker_exit_codes(on_moto: Deployment) -> None:
+    # given the applied job definition
+    definition = on_moto.client("batch").describe_job_definitions(
+        jobDefinitions=[on_moto.outputs["job_definition_arn"]]
+    )["jobDefinitions"][0]
+    # when its retry rules are read
+    rules = definition["retryStrategy"]["evaluateOnExit"]
+    by_code = {r.get("onExitCode"): r["action"].upper() for r in rules if r.get("onExitCode")}
+    # then Spot reclaims and transient exits retry, configuration errors do not, and the rest exits
+    assert {"onStatusReason": "Host EC2*", "action": "RETRY"}.items() <= {
+        k: (v.upper() if k == "action" else v) for k, v in rules[0].items()
+    }.items()
+    assert by_code[str(job_errors.EXIT_TRANSIENT)] == "RETRY"
+    assert by_code[str(job_errors.EXIT_CONFIG)] == "EXIT"
+    assert rules[-1].get("onReason") == "*" and rules[-1]["action"].upper() == "EXIT"
+    assert definition["retryStrategy"]["attempts"] >= 2
+    assert definition["timeout"]["attemptDurationSeconds"] >= 60
+
+
+def test_compute_environment_is_capped_at_64_vcpus(on_moto: Deployment) -> None:
+    # given the applied queue / when its compute environment is described
+    queue = on_moto.client("batch").describe_job_queues(jobQueues=[on_moto.outputs["job_queue_arn"]])[
+        "jobQueues"
+    ][0]
+    arn = queue["computeEnvironmentOrder"][0]["computeEnvironment"]
+    env = on_moto.client("batch").describe_compute_environments(computeEnvironments=[arn])[
+        "computeEnvironments"
+    ][0]
+    # then it scales from 0 to the default 64 vCPUs on Spot
+    assert env["computeResources"]["maxvCpus"] == 64
+    assert env["computeResources"]["minvCpus"] == 0
+    assert env["computeResources"]["type"] == "SPOT"
+
+
+def test_lambda_runs_the_submitter_handler_with_the_variables_it_reads(on_moto: Deployment) -> None:
+    # given the applied function
+    function = on_moto.client("lambda").get_function(FunctionName=on_moto.outputs["submitter_function_name"])
+    config = function["Configuration"]
+    module, _, func = config["Handler"].rpartition(".")
+    handler_file = REPO.joinpath(*module.split(".")).with_suffix(".py")
+    if not handler_file.is_file():
+        pytest.skip(f"{handler_file.relative_to(REPO)} is not written yet (submitter in progress)")
+    # when the handler module and the submitter's source are read
+    tree = ast.parse(handler_file.read_text())
+    read = set()
+    for path in SUBMITTER_DIR.glob("*.py"):
+        read |= set(re.findall(r"\b(BUCKETLENS_[A-Z_]+)\b", path.read_text()))
+    # then the handler function exists, and the function sets exactly the variables the submitter reads
+    assert func in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert config["Runtime"] == "python3.11"
+    env = set(config["Environment"]["Variables"])
+    assert read - {"BUCKETLENS_"} <= env
+    assert env <= read
+
+
+def test_lambda_zip_holds_the_submitter_and_shared_modules_only(on_moto: Deployment) -> None:
+    # given the zip Terraform deployed
+    package = Path(on_moto.resource("module.submitter.terraform_data.package")["id"] and on_moto.workdir) / (
+        Path(on_moto.resource("module.submitter.aws_lambda_function.this")["filename"])
+    )
+    # when its entries are listed
+    names = set(zipfile.ZipFile(package).namelist())
+    # then it has every submitter module and the Lambda-safe job modules, nothing else
+    expected = {f"lambda_submitter/{p.name}" for p in SUBMITTER_DIR.glob("*.py")}
+    shared = {"__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory"}
+    expected |= {f"job/{name}.py" for name in shared if (REPO / "job" / f"{name}.py").is_file()}
+    assert names == expected
+    assert not any("test" in n or "__pycache__" in n for n in names)
+
+
+def test_event_source_mapping_reports_batch_item_failures(on_moto: Deployment) -> None:
+    # given the applied function / when its event source mappings are listed
+    function = on_moto.client("lambda").get_function(FunctionName=on_moto.outputs["submitter_function_name"])
+    arn = function["Configuration"]["FunctionArn"]
+    mappings = [
+        m
+        for m in on_moto.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+        if m["FunctionArn"] == arn
+    ]
+    # then the events queue feeds it in batches, reporting partial failures
+    assert len(mappings) == 1
+    queue_arn = on_moto.resource("module.triggers.aws_sqs_queue.this")["arn"]
+    assert mappings[0]["EventSourceArn"] == queue_arn
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mappings[0]["MaximumBatchingWindowInSeconds"] > 0
+
+
+def test_notifications_cover_every_extension_the_worker_accepts(on_moto: Deployment) -> None:
+    # given the images bucket's notification configuration
+    s3 = on_moto.client("s3")
+    config = s3.get_bucket_notification_configuration(Bucket=IMAGES_BUCKET)
+    queue_arn = on_moto.resource("module.triggers.aws_sqs_queue.this")["arn"]
+    # when the suffix filters are collected
+    suffixes = set()
+    for rule in config["QueueConfigurations"]:
+        assert rule["QueueArn"] == queue_arn
+        assert {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"} <= set(rule["Events"])
+        for f in rule["Filter"]["Key"]["FilterRules"]:
+            if f["Name"].lower() == "suffix":
+                suffixes.add(f["Value"])
+    # then every default worker extension is routed, in lower and upper case
+    for ext in job_config.DEFAULT_EXTENSIONS.split(","):
+        assert f".{ext}" in suffixes and f".{ext.upper()}" in suffixes, ext
+    # and failed events end in the dead-letter queue
+    sqs = on_moto.client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=on_moto.outputs["events_queue_url"], AttributeNames=["All"])
+    redrive = json.loads(attrs["Attributes"]["RedrivePolicy"])
+    assert (
+        redrive["deadLetterTargetArn"] == on_moto.resource("module.triggers.aws_sqs_queue.dead_letter")["arn"]
+    )
+
+
+def test_inventory_manifests_reach_the_submitter(on_moto: Deployment) -> None:
+    # given the inventory configuration and the inventory bucket's notifications
+    s3 = on_moto.client("s3")
+    inventory_bucket = on_moto.outputs["inventory_bucket_name"]
+    inventory = s3.get_bucket_inventory_configuration(Bucket=IMAGES_BUCKET, Id="bucketlens")[
+        "InventoryConfiguration"
+    ]
+    notifications = s3.get_bucket_notification_configuration(Bucket=inventory_bucket)
+    # when the function they invoke is looked up
+    function_arn = on_moto.client("lambda").get_function(
+        FunctionName=on_moto.outputs["submitter_function_name"]
+    )["Configuration"]["FunctionArn"]
+    # then CSV reports land in the inventory bucket and their manifest.json invokes the submitter
+    assert inventory["Destination"]["S3BucketDestination"]["Format"] == "CSV"
+    assert inventory["Destination"]["S3BucketDestination"]["Bucket"].endswith(f":::{inventory_bucket}")
+    rules = notifications["LambdaFunctionConfigurations"]
+    assert [r["LambdaFunctionArn"] for r in rules] == [function_arn]
+    suffix = {f["Name"].lower(): f["Value"] for f in rules[0]["Filter"]["Key"]["FilterRules"]}["suffix"]
+    assert suffix == "manifest.json"
+
+
+def _allowed_actions(policy_json: str) -> set[str]:
+    actions: set[str] = set()
+    for statement in json.loads(policy_json)["Statement"]:
+        assert statement.get("Sid"), f"statement without sid: {statement}"
+        if statement["Effect"] == "Allow":
+            value = statement["Action"]
+            actions |= {value} if isinstance(value, str) else set(value)
+    return actions
+
+
+def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deployment) -> None:
+    # given the applied inline policies of the worker and the submitter
+    worker = _allowed_actions(on_moto.resource("module.batch.aws_iam_role_policy.job")["policy"])
+    submitter = _allowed_actions(on_moto.resource("module.submitter.aws_iam_role_policy.this")["policy"])
+    every = [
+        _allowed_actions(r["values"]["policy"])
+        for r in on_moto.resources
+        if r["type"] == "aws_iam_role_policy"
+    ]
+    # when the actions the code calls are derived from its source
+    worker_calls = iam_calls.actions_in(iam_calls.import_closure(REPO, WORKER_ENTRY, "job"))
+    submitter_files = sorted(SUBMITTER_DIR.glob("*.py"))
+    submitter_calls = iam_calls.actions_in(
+        iam_calls.import_closure(REPO, submitter_files, "job") + submitter_files
+    )
+    # then each is granted to the role that runs that code
+    assert worker_calls, "no AWS calls found in job/: the scan is broken"
+    assert {a: sorted(f) for a, f in worker_calls.items() if a not in worker} == {}
+    assert {a: sorted(f) for a, f in submitter_calls.items() if a not in submitter} == {}
+    # and no policy grants a wildcard action
+    for actions in every:
+        assert not [a for a in actions if a == "*" or a.endswith(":*")]
+
+
+def test_destroy_removes_everything(on_moto: Deployment) -> None:
+    # given the applied deployment / when it is destroyed
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    run(
+        _terraform_cmd(
+            on_moto.tf,
+            on_moto.terraform,
+            "destroy",
+            auto_approve=IsFlagged,
+            input=False,
+            no_color=IsFlagged,
+            force=None,
+        ),
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+    )
+    # then the state is empty and the table is gone
+    state = json.loads(run([on_moto.terraform, "show", "-json"], on_moto.workdir, 60, env))
+    assert not state.get("values", {}).get("root_module", {}).get("resources")
+    tables = on_moto.client("dynamodb").list_tables()["TableNames"]
+    assert on_moto.outputs["table_name"] not in tables
