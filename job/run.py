@@ -28,6 +28,8 @@ from job.summary import Stats, build_summary, summary_uri
 log = logging.getLogger(__name__)
 
 _DONE = object()  # queue sentinel
+UNKNOWN = object()  # "stored state not read yet"
+PREFETCH = 100  # BatchGetItem's limit
 _CONFIG_CODES = frozenset(
     {"ResourceNotFoundException", "AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}
 )
@@ -113,8 +115,16 @@ class Worker:
         return None
 
     # --- one image ----------------------------------------------------------------------------------
-    def handle(self, ref: ObjectRef) -> str:
-        """Process with retries; returns the outcome counter name. Raises Fatal."""
+    def handle(self, ref: ObjectRef, state: Any = UNKNOWN) -> str:
+        """Process with retries; returns the outcome counter name. Raises Fatal.
+
+        `state` is the stored item prefetched by a batch read; retries read it afresh.
+        """
+        first = [state]
+
+        def once(ref: ObjectRef) -> str:
+            known, first[0] = first[0], UNKNOWN
+            return self.process(ref, known)
 
         def giveup(exc: BaseException) -> bool:
             return self.stop.is_set() or not is_transient(exc)
@@ -127,7 +137,7 @@ class Worker:
             jitter=backoff.full_jitter,
             giveup=giveup,
             logger=None,
-        )(self.process)
+        )(once)
         try:
             return attempt(ref)
         except (ClientError, BotoCoreError) as exc:
@@ -139,12 +149,17 @@ class Worker:
             )
             return "transient"
 
-    def process(self, ref: ObjectRef) -> str:
+    def wants(self, ref: ObjectRef) -> bool:
+        """Only image extensions are work; the content check comes with the first read."""
+        return _extension(ref.key) in self.config.extensions
+
+    def process(self, ref: ObjectRef, stored: Any = UNKNOWN) -> str:
         ref = _normalized(ref)
-        if _extension(ref.key) not in self.config.extensions:
+        if not self.wants(ref):
             return "skipped_not_image"
-        stored = store.get_state(self.b.ddb, self.config.table, ref.bucket, ref.key)
-        self.stats.call("dynamodb.GetItem")
+        if stored is UNKNOWN:
+            stored = store.get_state(self.b.ddb, self.config.table, ref.bucket, ref.key)
+            self.stats.call("dynamodb.GetItem")
         reason = store.skip_reason(stored, ref, self.features)
         if reason:
             return "skipped_done" if reason == "already-done" else "skipped_stale"
@@ -342,16 +357,19 @@ class Runner:
         ]
         for thread in threads:
             thread.start()
-        for ref in refs:
-            self.stats.saw()
-            while not self._stopping():
-                try:
-                    self._queue.put(ref, timeout=0.2)
-                    break
-                except queue.Full:
-                    self._maybe_progress()
+        for chunk in _chunks(refs, PREFETCH):
             if self._stopping():
                 break
+            for ref, state in self._prefetch(chunk):
+                self.stats.saw()
+                while not self._stopping():
+                    try:
+                        self._queue.put((ref, state), timeout=0.2)
+                        break
+                    except queue.Full:
+                        self._maybe_progress()
+                if self._stopping():
+                    break
             self._maybe_progress()
         for _ in threads:  # sentinels; workers drop queued refs once stopping
             while True:
@@ -381,6 +399,24 @@ class Runner:
             return errors.EXIT_TRANSIENT
         return errors.EXIT_OK
 
+    def _prefetch(self, chunk: list[ObjectRef]) -> list[tuple[ObjectRef, Any]]:
+        """Pair each ref with its stored state from one batch read; UNKNOWN where the batch failed."""
+        wanted = [r for r in chunk if self.worker.wants(r)]
+        states: dict = {}
+        if len(wanted) > 1:
+            try:
+                states = store.get_states(
+                    self.backends.ddb, self.config.table, [(r.bucket, r.key) for r in wanted]
+                )
+                self.stats.call("dynamodb.BatchGetItem")
+            except ClientError as exc:
+                if labels.error_code(exc) in _CONFIG_CODES:
+                    raise
+                log.warning("batch read failed; reading states one by one", extra={"error": str(exc)})
+            except BotoCoreError as exc:
+                log.warning("batch read failed; reading states one by one", extra={"error": str(exc)})
+        return [(r, states.get((r.bucket, r.key), UNKNOWN)) for r in chunk]
+
     def _stopping(self) -> bool:
         return self.stop.is_set() or self.fatal is not None
 
@@ -396,13 +432,14 @@ class Runner:
 
     def _work(self) -> None:
         while True:
-            ref = self._queue.get()
-            if ref is _DONE:
+            entry = self._queue.get()
+            if entry is _DONE:
                 return
             if self._stopping():
                 continue  # not started: the retry of this child will do it
+            ref, state = entry
             try:
-                outcome = self.worker.handle(ref)
+                outcome = self.worker.handle(ref, state)
             except Fatal as exc:
                 self.fatal = str(exc)
                 log.error("fatal error; stopping", extra={"error": str(exc)})
@@ -450,6 +487,17 @@ class Runner:
             except (ClientError, BotoCoreError) as exc:
                 log.error("could not write the summary", extra={"uri": uri, "error": str(exc)})
         return code
+
+
+def _chunks(refs: Any, size: int) -> Any:
+    chunk: list[ObjectRef] = []
+    for ref in refs:
+        chunk.append(ref)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def install_sigterm(stop: threading.Event) -> None:

@@ -48,7 +48,9 @@ class Rule:
     quota: float | None = None
     burst: float = 1.0
     error_rate: float = 0.0
+    fail_every: int = 0  # also fail calls 1, 1+n, 1+2n, ... (deterministic faults for tests)
     error: str = "throttle"  # throttle | 500 | 503
+    _seen: int = field(default=0, init=False, repr=False)
     _tokens: float = field(default=0.0, init=False, repr=False)
     _stamp: float | None = field(default=None, init=False, repr=False)
 
@@ -217,8 +219,11 @@ class FaultLayer:
             rule = self._rule_for(operation)
             verdict = None
             if rule is not None:
+                rule._seen += 1
                 if not rule.take(now):
                     verdict = "throttle"
+                elif rule.fail_every and (rule._seen - 1) % rule.fail_every == 0:
+                    verdict = rule.error
                 elif rule.error_rate and self._random.random() < rule.error_rate:
                     verdict = rule.error
             if verdict == "throttle":

@@ -126,9 +126,10 @@ def test_faults_in_front_of_every_service_still_end_with_every_image_done(fault_
     world(keys)
     layer = fault_server.layer
     layer.set("Rekognition.DetectLabels", quota=20, burst=2, error_rate=0.2, error="throttle", latency=0.05)
-    layer.set("S3.GetObject", error_rate=0.25, error="throttle", latency=0.05)  # 503 SlowDown
-    layer.set("DynamoDB.PutItem", error_rate=0.25, error="throttle")  # ProvisionedThroughputExceeded
-    layer.set("DynamoDB.GetItem", error_rate=0.15, error="500")
+    layer.set("S3.GetObject", fail_every=3, error="throttle", latency=0.05)  # 503 SlowDown
+    layer.set("DynamoDB.PutItem", fail_every=3, error="throttle")  # ProvisionedThroughputExceeded
+    layer.set("DynamoDB.BatchGetItem", fail_every=2, error="500")
+    layer.set("DynamoDB.GetItem", fail_every=4, error="503")
     # when one child runs with 6 workers
     code = run.run(_config(workers="6"))
     # then every image is done and faults really happened
@@ -136,7 +137,7 @@ def test_faults_in_front_of_every_service_still_end_with_every_image_done(fault_
     assert {k: v["status"] for k, v in items().items()} == {k: "done" for k in keys}
     throttled = layer.counts("throttled") + layer.counts("failed")
     assert throttled["Rekognition.DetectLabels"] > 0 and throttled["S3.GetObject"] > 0
-    assert throttled["DynamoDB.PutItem"] > 0
+    assert throttled["DynamoDB.PutItem"] > 0 and throttled["DynamoDB.BatchGetItem"] > 0
     assert _summary()["throttles"] > 0
 
 

@@ -131,3 +131,53 @@ def test_a_newer_tombstone_blocks_an_old_create_and_a_newer_create_replaces_it(a
     later = ObjectRef("b", REF.key, etag="v2", last_modified="2026-03-01T00:00:00.000Z")
     assert put_result(ddb, TABLE, _result(later, later.last_modified)) is True
     assert store.get_state(ddb, TABLE, "b", REF.key)["status"] == "done"
+
+
+class _PartlyBusyDynamo:
+    """BatchGetItem that leaves the last key unprocessed on the first round."""
+
+    def __init__(self, inner):
+        self.inner, self.rounds = inner, 0
+
+    def batch_get_item(self, RequestItems):  # noqa: N803
+        self.rounds += 1
+        table, request = next(iter(RequestItems.items()))
+        if self.rounds == 1:
+            held, asked = request["Keys"][-1:], {**request, "Keys": request["Keys"][:-1]}
+            response = self.inner.batch_get_item(RequestItems={table: asked})
+            response["UnprocessedKeys"] = {table: {**request, "Keys": held}}
+            return response
+        return self.inner.batch_get_item(RequestItems=RequestItems)
+
+
+def test_batch_states_follow_unprocessed_keys_and_mark_missing_items(aws):
+    # given two stored results and one key never written
+    world({})
+    ddb = clients.client("dynamodb")
+    a = ObjectRef("b", "a.jpg", etag="ea", last_modified=T1)
+    c = ObjectRef("b", "c.jpg", etag="ec", last_modified=T1)
+    assert put_result(ddb, TABLE, _result(a)) and put_result(ddb, TABLE, _result(c))
+    busy = _PartlyBusyDynamo(ddb)
+    # when the three states are read in one batch that DynamoDB answers in two rounds
+    states = store.get_states(busy, TABLE, [("b", "a.jpg"), ("b", "missing.jpg"), ("b", "c.jpg")])
+    # then both stored states come back, the missing one is None, and a second round was made
+    assert busy.rounds == 2
+    assert states[("b", "a.jpg")]["etag"] == "ea" and states[("b", "c.jpg")]["etag"] == "ec"
+    assert states[("b", "missing.jpg")] is None
+
+
+def test_keys_still_unprocessed_are_left_for_single_reads(aws):
+    # given DynamoDB that never processes the last key
+    world({})
+
+    class NeverDone:
+        def batch_get_item(self, RequestItems):  # noqa: N803
+            table, request = next(iter(RequestItems.items()))
+            return {
+                "Responses": {table: []},
+                "UnprocessedKeys": {table: {**request, "Keys": request["Keys"][-1:]}},
+            }
+
+    # when read / then the unprocessed key is absent (unknown), the others are known missing
+    states = store.get_states(NeverDone(), TABLE, [("b", "x.jpg"), ("b", "y.jpg")])
+    assert states == {("b", "x.jpg"): None}
