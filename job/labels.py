@@ -1,16 +1,19 @@
 """Rekognition calls (labels, text, custom labels) and their answers reduced to what we store.
 
-Throttling is botocore's job (retry mode in clients.py) plus the run loop's backoff; here a rejected
-image becomes `ImageRejected`, which the run records as that image's terminal error.
+Throttled or failed calls are retried here, each attempt through the --max-tps limiter (botocore's own
+retries are off for Rekognition), then by the run loop's backoff; a rejected image becomes
+`ImageRejected`, which the run records as that image's terminal error.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 # Rekognition's answers about the image itself: retrying the same bytes cannot change them.
 REJECTED_CODES = frozenset(
@@ -35,6 +38,9 @@ THROTTLE_CODES = frozenset(
     }
 )
 MAX_TEXT = 100  # DetectText returns at most 100 words; we keep lines only
+CALL_ATTEMPTS = 8
+RETRY_BASE = 0.2
+RETRY_CAP = 10.0
 
 
 class ImageRejected(Exception):
@@ -145,15 +151,41 @@ def labels_match(labels: Iterable[Label], name: str, confidence: float) -> bool:
     )
 
 
-def _call(fn: Callable[..., dict], acquire: Callable[[], Any], **kwargs: Any) -> dict:
-    acquire()
-    try:
-        return fn(**kwargs)
-    except ClientError as exc:
-        code = error_code(exc)
-        if code in REJECTED_CODES:
-            raise ImageRejected(code, exc.response.get("Error", {}).get("Message", "")) from exc
-        raise
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, 5xx and network trouble: a later attempt can succeed."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return is_throttle(exc) or status >= 500 or error_code(exc) == "RequestTimeout"
+    return isinstance(exc, BotoCoreError)
+
+
+def _call(
+    fn: Callable[..., dict],
+    acquire: Callable[[], Any],
+    attempts: int = CALL_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> dict:
+    """One Rekognition call; every attempt, retries included, first takes a rate-limit token.
+
+    The Rekognition client is made with botocore retries off (see run.Backends) so that retries go
+    through the limiter too: a child never sends more than --max-tps, throttled retries included.
+    """
+    for attempt in range(attempts):
+        acquire()
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in REJECTED_CODES:
+                raise ImageRejected(code, exc.response.get("Error", {}).get("Message", "")) from exc
+            if not is_transient(exc) or attempt == attempts - 1:
+                raise
+        except BotoCoreError:
+            if attempt == attempts - 1:
+                raise
+        sleep(random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt)))  # full jitter
+    raise AssertionError("unreachable")
 
 
 def detect_labels(

@@ -50,7 +50,8 @@ class Backends:
         return cls(
             s3=clients.client("s3", pool=pool),
             ddb=clients.client("dynamodb", pool=pool),
-            rekognition=clients.client("rekognition", pool=pool),
+            # one attempt per botocore call: labels._call retries through the rate limiter instead
+            rekognition=clients.client("rekognition", pool=pool, max_attempts=1),
         )
 
 
@@ -58,12 +59,7 @@ class Fatal(Exception):
     """A failure that ends the whole run (missing table, no permission): retrying cannot help."""
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Throttling, 5xx and network trouble: a later attempt can succeed."""
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return labels.is_throttle(exc) or status >= 500 or labels.error_code(exc) in ("RequestTimeout",)
-    return isinstance(exc, BotoCoreError)
+is_transient = labels.is_transient
 
 
 def _extension(key: str) -> str:

@@ -113,12 +113,50 @@ def test_rejected_images_become_image_rejected(code):
     assert info.value.code == code
 
 
-def test_throttling_is_not_a_rejection():
-    # given a throttled call (after botocore's own retries)
-    client = clients.client("rekognition")
-    with Stubber(client) as stub:
-        stub.add_client_error("detect_labels", service_error_code="ThrottlingException", http_status_code=400)
-        # when labels are asked for / then the ClientError surfaces for the run loop to retry
-        with pytest.raises(ClientError) as info:
-            labels.detect_labels(client, IMAGE, 70, 10, _no_wait)
-    assert labels.is_throttle(info.value)
+def _throttle() -> ClientError:
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DetectLabels")
+
+
+def test_throttled_calls_are_retried_each_through_the_limiter():
+    # given a call throttled twice, then answered
+    answers = [_throttle(), _throttle(), RESPONSE]
+    taken, slept = [], []
+
+    def fn(**_kw):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    # when called
+    got = labels._call(fn, lambda: taken.append(1), sleep=slept.append, Image=IMAGE)
+    # then it answered on the third attempt, each attempt took a token, and it backed off twice
+    assert got is RESPONSE
+    assert len(taken) == 3 and len(slept) == 2
+    assert all(0 <= s <= labels.RETRY_CAP for s in slept)
+
+
+def test_throttling_past_every_attempt_surfaces_and_is_not_a_rejection():
+    # given Rekognition throttling every attempt
+    taken = []
+
+    def fn(**_kw):
+        raise _throttle()
+
+    # when called with 3 attempts / then the ClientError surfaces for the run loop, after 3 tokens
+    with pytest.raises(ClientError) as info:
+        labels._call(fn, lambda: taken.append(1), attempts=3, sleep=lambda _s: None)
+    assert labels.is_throttle(info.value) and labels.is_transient(info.value)
+    assert len(taken) == 3
+
+
+def test_other_client_errors_are_not_retried():
+    # given an access error / when called / then it surfaces at once
+    taken = []
+
+    def fn(**_kw):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DetectLabels")
+
+    with pytest.raises(ClientError):
+        labels._call(fn, lambda: taken.append(1), sleep=lambda _s: None)
+    assert len(taken) == 1
