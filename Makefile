@@ -67,3 +67,56 @@ $(CHECKOV_STAMP):
 
 checkov: $(CHECKOV_STAMP) ## Security checks of terraform/ with checkov (own venv: its pins conflict with moto's)
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
+
+# --- Deployment (needs an AWS account, the AWS CLI, Docker and Terraform) -------------------------
+AWS_REGION ?= us-east-1
+TF_DIR ?= terraform
+TF_VARS ?= $(TF_DIR)/terraform.tfvars
+IMAGE_NAME ?= bucketlens
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+PLATFORM ?= linux/amd64
+TERRAFORM ?= terraform
+DOCKER ?= docker
+AWS ?= aws
+AUTO_APPROVE ?=
+TF_ARGS = -input=false -var-file=$(abspath $(TF_VARS)) -var region=$(AWS_REGION) -var image_tag=$(IMAGE_TAG)
+TF_OUT = $(TERRAFORM) -chdir=$(TF_DIR) output -raw
+.PHONY: tf-init plan deploy build push destroy status logs
+
+tf-init: ## terraform init of the deployment (backend as configured in terraform/)
+	$(TERRAFORM) -chdir=$(TF_DIR) init -input=false
+
+plan: tf-init ## Show what `make deploy` would change
+	$(TERRAFORM) -chdir=$(TF_DIR) plan $(TF_ARGS)
+
+deploy: ## Everything, in order: init, ECR repository, build and push IMAGE_TAG, then the rest (job definition uses IMAGE_TAG)
+	$(MAKE) tf-init
+	$(TERRAFORM) -chdir=$(TF_DIR) apply -auto-approve $(TF_ARGS) -target=module.ecr
+	$(MAKE) build push
+	$(TERRAFORM) -chdir=$(TF_DIR) apply $(if $(AUTO_APPROVE),-auto-approve) $(TF_ARGS)
+
+build: ## docker build the worker image as $(IMAGE_NAME):$(IMAGE_TAG)
+	$(DOCKER) build --platform $(PLATFORM) --tag $(IMAGE_NAME):$(IMAGE_TAG) .
+
+push: ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (skipped when the immutable tag is already there)
+	url=$$($(TF_OUT) ecr_repository_url) && \
+	if $(AWS) ecr describe-images --region $(AWS_REGION) --repository-name "$${url#*/}" --image-ids imageTag=$(IMAGE_TAG) >/dev/null 2>&1; then \
+		echo "$$url:$(IMAGE_TAG) already pushed"; \
+	else \
+		$(AWS) ecr get-login-password --region $(AWS_REGION) | $(DOCKER) login --username AWS --password-stdin "$${url%%/*}" && \
+		$(DOCKER) tag $(IMAGE_NAME):$(IMAGE_TAG) "$$url:$(IMAGE_TAG)" && \
+		$(DOCKER) push "$$url:$(IMAGE_TAG)"; \
+	fi
+
+destroy: tf-init ## terraform destroy (the results table keeps deletion protection unless you turned it off)
+	$(TERRAFORM) -chdir=$(TF_DIR) destroy $(TF_ARGS)
+
+status: ## Status of a Batch job and its array children: make status JOB=<job id>
+	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id>"; exit 2; }
+	$(AWS) batch describe-jobs --region $(AWS_REGION) --jobs $(JOB) \
+		--query 'jobs[].{id:jobId,name:jobName,status:status,reason:statusReason,children:arrayProperties.statusSummary}' --output json
+
+logs: ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
+	@test -n "$(JOB)" || { echo "usage: make logs JOB=<job id>[:<array index>]"; exit 2; }
+	stream=$$($(AWS) batch describe-jobs --region $(AWS_REGION) --jobs $(JOB) --query 'jobs[0].container.logStreamName' --output text) && \
+	$(AWS) logs tail --region $(AWS_REGION) "$$($(TF_OUT) worker_log_group_name)" --log-stream-names "$$stream" --follow

@@ -1,0 +1,85 @@
+"""`make -n` shows what each deployment target runs, in the order a first deploy needs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+def dry_run(*args: str) -> list[str]:
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def index_of(lines: list[str], *needles: str) -> int:
+    for i, line in enumerate(lines):
+        if all(n in line for n in needles):
+            return i
+    raise AssertionError(f"no line with {needles} in:\n" + "\n".join(lines))
+
+
+def test_deploy_runs_ecr_then_image_then_the_rest():
+    # given a tag and a vars file
+    # when deploy is dry-run
+    lines = dry_run("deploy", "IMAGE_TAG=abc123", "TF_VARS=/tmp/prod.tfvars", "AWS_REGION=eu-west-1")
+    # then init, the ECR repository, build, login, push and the full apply come in that order
+    steps = [
+        index_of(lines, "terraform", "init"),
+        index_of(lines, "terraform", "apply", "-target=module.ecr", "image_tag=abc123"),
+        index_of(lines, "docker build", "bucketlens:abc123"),
+        index_of(lines, "ecr get-login-password", "eu-west-1"),
+        index_of(lines, "docker push", ":abc123"),
+    ]
+    final = max(i for i, line in enumerate(lines) if "terraform" in line and " apply " in line)
+    assert steps == sorted(steps) and steps[-1] < final
+    assert "-target" not in lines[final]
+    assert "-var image_tag=abc123" in lines[final] and "-var-file=/tmp/prod.tfvars" in lines[final]
+    assert "-auto-approve" not in lines[final]  # the full apply asks, unless AUTO_APPROVE=1
+
+
+def test_auto_approve_is_opt_in():
+    lines = dry_run("deploy", "AUTO_APPROVE=1", "IMAGE_TAG=t1")
+    final = max(i for i, line in enumerate(lines) if " apply " in line)
+    assert "-auto-approve" in lines[final]
+
+
+def test_image_tag_defaults_to_the_git_commit():
+    # given no IMAGE_TAG
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not sha:
+        pytest.skip("not a git checkout")
+    # when build is dry-run, then the tag is the commit
+    assert f"bucketlens:{sha}" in dry_run("build")[0]
+
+
+def test_status_and_logs_need_a_job():
+    # given no JOB, when status runs, then it says how to call it and fails
+    result = subprocess.run(["make", "status"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "usage: make status JOB=" in result.stdout
+    # and with a JOB it asks Batch for that job
+    assert any("describe-jobs" in line and "--jobs j-1" in line for line in dry_run("status", "JOB=j-1"))
+    assert any("logs tail" in line for line in dry_run("logs", "JOB=j-1:3"))
+
+
+def test_plan_and_destroy_use_the_same_variables():
+    for target in ("plan", "destroy"):
+        lines = dry_run(target, "IMAGE_TAG=t2", "TF_VARS=/tmp/v.tfvars")
+        assert any(
+            f" {target} " in line and "-var image_tag=t2" in line and "/tmp/v.tfvars" in line
+            for line in lines
+        )
