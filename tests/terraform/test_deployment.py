@@ -265,9 +265,8 @@ def test_lambda_runs_the_submitter_handler_with_the_variables_it_reads(on_moto: 
 
 def test_lambda_zip_holds_the_submitter_and_shared_modules_only(on_moto: Deployment) -> None:
     # given the zip Terraform deployed
-    package = Path(on_moto.resource("module.submitter.terraform_data.package")["id"] and on_moto.workdir) / (
-        Path(on_moto.resource("module.submitter.aws_lambda_function.this")["filename"])
-    )
+    filename = on_moto.resource("module.submitter.aws_lambda_function.this")["filename"]
+    package = on_moto.workdir / filename
     # when its entries are listed
     names = set(zipfile.ZipFile(package).namelist())
     # then it has every submitter module and the Lambda-safe job modules, nothing else
