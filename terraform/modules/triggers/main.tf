@@ -1,4 +1,6 @@
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 data "aws_s3_bucket" "images" {
   bucket = var.images_bucket_name
@@ -8,6 +10,9 @@ locals {
   # S3 suffix filters are case-sensitive: cameras often write upper-case extensions.
   suffixes = distinct(flatten([for e in var.extensions : [".${e}", ".${upper(e)}"]]))
   events   = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+  # Known before the queue exists, so its policy is set at creation (one propagation wait, not two).
+  queue_name = "${var.name}-events"
+  queue_arn  = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.queue_name}"
 }
 
 resource "aws_sqs_queue" "dead_letter" {
@@ -19,7 +24,7 @@ resource "aws_sqs_queue" "dead_letter" {
 }
 
 resource "aws_sqs_queue" "this" {
-  name                       = "${var.name}-events"
+  name                       = local.queue_name
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
   sqs_managed_sse_enabled    = true
@@ -28,15 +33,16 @@ resource "aws_sqs_queue" "this" {
     deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
     maxReceiveCount     = var.max_receive_count
   })
+  policy = data.aws_iam_policy_document.queue.json
 
-  tags = merge(var.tags, { Name = "${var.name}-events" })
+  tags = merge(var.tags, { Name = local.queue_name })
 }
 
 data "aws_iam_policy_document" "queue" {
   statement {
     sid       = "AllowImagesBucketEvents"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [local.queue_arn]
 
     principals {
       type        = "Service"
@@ -57,11 +63,6 @@ data "aws_iam_policy_document" "queue" {
   }
 }
 
-resource "aws_sqs_queue_policy" "this" {
-  queue_url = aws_sqs_queue.this.id
-  policy    = data.aws_iam_policy_document.queue.json
-}
-
 resource "aws_s3_bucket_notification" "images" {
   bucket = data.aws_s3_bucket.images.id
 
@@ -74,8 +75,6 @@ resource "aws_s3_bucket_notification" "images" {
       filter_suffix = queue.value
     }
   }
-
-  depends_on = [aws_sqs_queue_policy.this]
 }
 
 # --- S3 Inventory: periodic full listings that the submitter turns into backfills ---
