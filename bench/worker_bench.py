@@ -371,7 +371,10 @@ def main() -> None:
     parser.add_argument("--children", default="1,4,16")
     parser.add_argument("--cpu-images", type=int, default=3000)
     parser.add_argument("--skip-quota", action="store_true")
+    parser.add_argument("--burst", type=int, default=BURST, help=f"emulated quota bucket (default {BURST})")
     args = parser.parse_args()
+    global BURST
+    BURST = args.burst
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )

@@ -54,6 +54,10 @@ class Rule:
     _tokens: float = field(default=0.0, init=False, repr=False)
     _stamp: float | None = field(default=None, init=False, repr=False)
 
+    def due_to_fail(self) -> bool:
+        """True for calls 1, 1+n, 1+2n, ... when fail_every is n."""
+        return bool(self.fail_every) and (self._seen - 1) % self.fail_every == 0
+
     def take(self, now: float) -> bool:
         """One token from the quota bucket; False means this call is over the quota."""
         if self.quota is None:
@@ -222,9 +226,7 @@ class FaultLayer:
                 rule._seen += 1
                 if not rule.take(now):
                     verdict = "throttle"
-                elif rule.fail_every and (rule._seen - 1) % rule.fail_every == 0:
-                    verdict = rule.error
-                elif rule.error_rate and self._random.random() < rule.error_rate:
+                elif rule.due_to_fail() or (rule.error_rate and self._random.random() < rule.error_rate):
                     verdict = rule.error
             if verdict == "throttle":
                 stats.throttled += 1
