@@ -51,7 +51,7 @@ class Backends:
             s3=clients.client("s3", pool=pool),
             ddb=clients.client("dynamodb", pool=pool),
             # one attempt per botocore call: labels._call retries through the rate limiter instead
-            rekognition=clients.client("rekognition", pool=pool, max_attempts=1),
+            rekognition=clients.client("rekognition", pool=pool, max_attempts=0),
         )
 
 
