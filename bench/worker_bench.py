@@ -49,13 +49,13 @@ def sample_jpeg() -> bytes:
     return buf.getvalue()
 
 
-def quota_scenario(server: FaultServer, children: int, images: int) -> dict:
+def quota_scenario(server: FaultServer, children: int, images: int, burst: int = BURST) -> dict:
     """C child processes over `images` objects; figures from the fault layer and the table."""
     table = f"bench-{children}"
     provision.ensure_table(clients.client("dynamodb"), table)
     layer = server.layer
     layer.reset_counts()
-    layer.set("Rekognition.DetectLabels", latency=LATENCY, quota=QUOTA, burst=BURST)
+    layer.set("Rekognition.DetectLabels", latency=LATENCY, quota=QUOTA, burst=burst)
     tps = QUOTA / children
     workers = max(8, math.ceil(tps * 0.8) + 2)  # the emulator answers S3/DynamoDB slowly under load
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUCKETLENS_")}
@@ -373,8 +373,6 @@ def main() -> None:
     parser.add_argument("--skip-quota", action="store_true")
     parser.add_argument("--burst", type=int, default=BURST, help=f"emulated quota bucket (default {BURST})")
     args = parser.parse_args()
-    global BURST
-    BURST = args.burst
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )
@@ -400,7 +398,7 @@ def main() -> None:
                     )
                 )
             for children in (int(c) for c in args.children.split(",")):
-                row = quota_scenario(server, children, args.images)
+                row = quota_scenario(server, children, args.images, args.burst)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -412,7 +410,7 @@ def main() -> None:
     print(json.dumps({"backends": "boto3, instant HTTP", **full}), flush=True)
 
     print()
-    print(f"Rekognition emulated: {LATENCY * 1000:.0f} ms latency, quota {QUOTA:.0f}/s (burst {BURST})")
+    print(f"Rekognition emulated: {LATENCY * 1000:.0f} ms latency, quota {QUOTA:.0f}/s (burst {args.burst})")
     print("children | steady img/s | of quota | overall img/s | of quota | throttled | failed | wall s")
     for r in rows:
         print(
