@@ -6,7 +6,6 @@ Every source yields `ObjectRef`s lazily, so a child with a million keys never ho
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +59,17 @@ def _get(s3: Any, bucket: str, key: str, what: str) -> bytes:
         raise
 
 
+def _open(s3: Any, bucket: str, key: str, what: str) -> Any:
+    """A streaming body (caller closes it)."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as exc:
+        mapped = _config_error(exc, f"{what} s3://{bucket}/{key}")
+        if mapped:
+            raise mapped from exc
+        raise
+
+
 def iter_prefix(s3: Any, bucket: str, prefix: str, index: int, shards: int) -> Iterator[ObjectRef]:
     """Every object under the prefix whose key hashes to this child."""
     paginator = s3.get_paginator("list_objects_v2")
@@ -97,51 +107,44 @@ def iter_manifest(s3: Any, bucket: str, key: str, data: bytes, position: int) ->
 
 def iter_inventory(s3: Any, data: bytes, index: int, shards: int) -> Iterator[ObjectRef]:
     """This child's part of an S3 Inventory report: whole data files when there are enough of them to go
-    round, else every child reads every file and keeps the rows that hash to it."""
+    round, else every child reads every file and keeps the rows that hash to it. Data files are
+    streamed, so a report of millions of rows never sits in memory."""
     from job import inventory
 
-    report = inventory.parse_inventory_manifest(data)
-    files = list(report.files)
-    by_file = len(files) >= shards
-    for number, entry in enumerate(files):
+    try:
+        report = inventory.parse_inventory_manifest(data)
+    except ValueError as exc:
+        raise ConfigError(f"inventory manifest: {exc}") from exc
+    by_file = len(report.files) >= shards
+    for number, entry in enumerate(report.files):
         if by_file and number % shards != index:
             continue
-        raw = _get(s3, report.destination_bucket, entry["key"], "inventory data file")
+        body = _open(s3, report.destination_bucket, entry["key"], "inventory data file")
         gz = entry["key"].endswith(".gz")
-        for row in inventory.iter_inventory_rows(io.BytesIO(raw), list(report.file_schema), gz):
-            ref = _as_ref(row, report.source_bucket)
-            if ref is None or (not by_file and stable_shard(ref.key, shards) != index):
-                continue
-            yield ref
+        try:
+            rows = inventory.iter_inventory_rows(
+                body, list(report.file_schema), gz, None, report.source_bucket
+            )
+            for ref in rows:
+                if by_file or stable_shard(ref.key, shards) == index:
+                    yield _normalized_ref(ref)
+        except (ValueError, EOFError, OSError, UnicodeDecodeError) as exc:  # a corrupt report, not a blip
+            raise ConfigError(
+                f"inventory data file s3://{report.destination_bucket}/{entry['key']}: {exc}"
+            ) from exc
+        finally:
+            body.close()
 
 
-def _as_ref(row: Any, default_bucket: str) -> ObjectRef | None:
-    """An inventory row as an ObjectRef; delete markers and old versions are not work."""
-    get = row.get if isinstance(row, dict) else lambda name, default=None: getattr(row, name, default)
-    if str(get("is_delete_marker", "") or "").lower() == "true" or get("is_delete_marker") is True:
-        return None
-    latest = get("is_latest", None)
-    if latest is not None and str(latest).lower() == "false":
-        return None
-    if isinstance(row, ObjectRef):
-        return ObjectRef(
-            bucket=row.bucket or default_bucket,
-            key=row.key,
-            version_id=row.version_id,
-            etag=strip_etag(row.etag),
-            size=row.size,
-            last_modified=iso_time(row.last_modified) if row.last_modified else None,
-            sequencer=row.sequencer,
-        )
-    size = get("size")
-    modified = get("last_modified") or get("last_modified_date")
+def _normalized_ref(ref: ObjectRef) -> ObjectRef:
     return ObjectRef(
-        bucket=get("bucket") or default_bucket,
-        key=get("key"),
-        version_id=get("version_id") or None,
-        etag=strip_etag(get("etag") or get("e_tag")),
-        size=int(size) if size not in (None, "") else None,
-        last_modified=iso_time(modified) if modified else None,
+        bucket=ref.bucket,
+        key=ref.key,
+        version_id=ref.version_id or None,
+        etag=strip_etag(ref.etag),
+        size=ref.size,
+        last_modified=iso_time(ref.last_modified) if ref.last_modified else None,
+        sequencer=ref.sequencer,
     )
 
 

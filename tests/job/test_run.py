@@ -1,6 +1,9 @@
 """The worker end to end: in-process moto for the logic, the fault layer for counts and faults, and
 real `python -m job run` processes sharing one moto server."""
 
+import csv
+import gzip
+import io
 import json
 import os
 import signal
@@ -9,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote_plus
 
 from botocore.exceptions import ClientError
 
@@ -215,6 +219,39 @@ def test_custom_labels_and_versioned_manifest_refs(aws):
     assert item["version_id"] == v1 and item["status"] == "done"
     assert item["custom_labels"][0]["name"] == "MyLogo"
     assert item["features"] == "custom-labels,labels"
+
+
+def test_inventory_source_round_trips_odd_keys(aws):
+    # given the odd keys in the bucket and an S3 Inventory report naming them (URL-encoded)
+    world({key: image_bytes("JPEG" if key.endswith(".jpg") else "PNG") for key in ODD_KEYS})
+    s3 = clients.client("s3")
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="in/")["Contents"]
+    rows = [
+        [
+            BUCKET,
+            quote_plus(o["Key"], safe="/"),
+            o["ETag"].strip('"'),
+            str(o["Size"]),
+            "2026-01-01T00:00:00.000Z",
+        ]
+        for o in listing
+    ]
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    s3.put_object(Bucket=BUCKET, Key="inv/data/1.csv.gz", Body=gzip.compress(text.getvalue().encode()))
+    manifest_doc = {
+        "sourceBucket": BUCKET,
+        "destinationBucket": f"arn:aws:s3:::{BUCKET}",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, ETag, Size, LastModifiedDate",
+        "files": [{"key": "inv/data/1.csv.gz", "size": 1, "MD5checksum": "x"}],
+    }
+    s3.put_object(Bucket=BUCKET, Key="inv/manifest.json", Body=json.dumps(manifest_doc).encode())
+    # when a child runs the inventory
+    assert run.run(_config(source=f"s3://{BUCKET}/inv/manifest.json")) == errors.EXIT_OK
+    # then every odd key has exactly its own done item
+    got = items()
+    assert sorted(got) == sorted(ODD_KEYS) and all(v["status"] == "done" for v in got.values())
 
 
 def test_stop_event_leaves_remaining_images_for_the_retry(fault_server):

@@ -1,4 +1,9 @@
+import csv
+import gzip
 import hashlib
+import io
+import json
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -72,4 +77,98 @@ def test_bad_sources_are_config_errors(aws, uri):
     # when the source is opened and read / then ConfigError (retrying cannot fix it)
     with pytest.raises(ConfigError):
         _, refs = sources.open_source(clients.client("s3"), uri.format(b=BUCKET), 0, 1, 0)
+        list(refs)
+
+
+def _inventory(s3, files: list[list[list[str]]], schema: str) -> str:
+    """Write gzip CSV data files and an inventory manifest.json; returns its URI."""
+    entries = []
+    for number, rows in enumerate(files):
+        text = io.StringIO()
+        csv.writer(text, quoting=csv.QUOTE_ALL).writerows(rows)
+        key = f"inv/{BUCKET}/cfg/data/file-{number}.csv.gz"
+        body = gzip.compress(text.getvalue().encode())
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        entries.append({"key": key, "size": len(body), "MD5checksum": "x"})
+    doc = {
+        "sourceBucket": BUCKET,
+        "destinationBucket": f"arn:aws:s3:::{BUCKET}",
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": schema,
+        "files": entries,
+    }
+    s3.put_object(Bucket=BUCKET, Key="inv/manifest.json", Body=json.dumps(doc).encode())
+    return f"s3://{BUCKET}/inv/manifest.json"
+
+
+SCHEMA = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag"
+
+
+def _row(key: str, latest: str = "true", marker: str = "false") -> list[str]:
+    return [
+        BUCKET,
+        quote_plus(key, safe="/"),
+        "v1",
+        latest,
+        marker,
+        "10",
+        "2026-01-02T03:04:05.000Z",
+        "etag1",
+    ]
+
+
+def test_inventory_data_files_are_split_between_children_and_keys_decoded(aws):
+    # given an inventory of 3 data files with URL-encoded odd keys, a delete marker and an old version
+    world({})
+    s3 = clients.client("s3")
+    uri = _inventory(
+        s3,
+        [
+            [_row("a/with space.jpg"), _row("a/old.jpg", latest="false")],
+            [_row("b/plus+and%.jpg"), _row("b/gone.jpg", marker="true")],
+            [_row("c/ünï/日本.jpg")],
+        ],
+        SCHEMA,
+    )
+    # when two children read it
+    got = {}
+    for index in range(2):
+        plan, refs = sources.open_source(s3, uri, index, 2, 0)
+        assert plan.kind == "inventory"
+        got[index] = list(refs)
+    # then child 0 has files 0 and 2, child 1 file 1, keys decoded, only current versions
+    assert [r.key for r in got[0]] == ["a/with space.jpg", "c/ünï/日本.jpg"]
+    assert [r.key for r in got[1]] == ["b/plus+and%.jpg"]
+    ref = got[0][0]
+    assert (ref.bucket, ref.version_id, ref.etag, ref.size) == (BUCKET, "v1", "etag1", 10)
+    assert ref.last_modified == "2026-01-02T03:04:05.000Z"
+
+
+def test_inventory_rows_are_split_by_hash_when_files_are_few(aws):
+    # given one data file of 30 keys
+    world({})
+    s3 = clients.client("s3")
+    uri = _inventory(s3, [[_row(k) for k in KEYS]], SCHEMA)
+    # when three children read it
+    seen = []
+    for index in range(3):
+        _, refs = sources.open_source(s3, uri, index, 3, 0)
+        mine = list(refs)
+        assert all(sources.stable_shard(r.key, 3) == index for r in mine)
+        seen.extend(r.key for r in mine)
+    # then every key was taken exactly once
+    assert sorted(seen) == sorted(KEYS)
+
+
+def test_an_unreadable_inventory_is_a_config_error(aws):
+    # given an inventory manifest in ORC format / when opened / then ConfigError
+    world({})
+    s3 = clients.client("s3")
+    uri = _inventory(s3, [[_row("a.jpg")]], SCHEMA)
+    doc = json.loads(s3.get_object(Bucket=BUCKET, Key="inv/manifest.json")["Body"].read())
+    doc["fileFormat"] = "ORC"
+    s3.put_object(Bucket=BUCKET, Key="inv/manifest.json", Body=json.dumps(doc).encode())
+    with pytest.raises(ConfigError):
+        _, refs = sources.open_source(s3, uri, 0, 1, 0)
         list(refs)
