@@ -8,6 +8,7 @@ its summary and returns, and a call stuck in a retry cannot hold the container p
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import signal
 import threading
@@ -89,6 +90,7 @@ class Worker:
             op: limiter(config.max_tps) for op in ("DetectLabels", "DetectText", "DetectCustomLabels")
         }
         self._hook_id = f"bucketlens-throttles-{id(self)}"
+        self._converting = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
     # --- throttle accounting through botocore's retry hook ------------------------------------------
     def attach(self) -> None:
@@ -233,10 +235,12 @@ class Worker:
         if route.kind == "s3":
             self.stats.route("s3")
             return labels.s3_image(ref.bucket, ref.key, ref.version_id), "s3"
-        data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
-        self.stats.call("s3.GetObject")
-        self.stats.read_bytes(len(data))
-        jpeg = convert.to_jpeg(data)
+        with self._converting:  # a decoded 100 MP image is ~300 MB: bound how many are in memory
+            data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
+            self.stats.call("s3.GetObject")
+            self.stats.read_bytes(len(data))
+            jpeg = convert.to_jpeg(data)
+            del data
         self.stats.route("bytes")
         return {"Bytes": jpeg}, "bytes"
 
@@ -367,6 +371,7 @@ class Runner:
                 if self._stopping():
                     break
             self._maybe_progress()
+        log.info("source read", extra={"total": self.stats.seen, "complete": not self._stopping()})
         for _ in threads:  # sentinels; workers drop queued refs once stopping
             while True:
                 try:

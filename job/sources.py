@@ -6,6 +6,7 @@ Every source yields `ObjectRef`s lazily, so a child with a million keys never ho
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,16 +94,25 @@ def iter_prefix(s3: Any, bucket: str, prefix: str, index: int, shards: int) -> I
         raise
 
 
-def iter_manifest(s3: Any, bucket: str, key: str, data: bytes, position: int) -> Iterator[ObjectRef]:
-    """Shard `position` of a bucketlens manifest; nothing when the array is larger than the manifest."""
-    manifest = manifest_format.Manifest.from_json(data)
+def read_manifest_shard(
+    s3: Any, bucket: str, key: str, data: bytes, position: int
+) -> tuple[list[ObjectRef], dict]:
+    """Shard `position` of a bucketlens manifest (a shard is small: submitters write ~1,000 refs), and
+    what to log about it; nothing when the array is larger than the manifest."""
+    try:
+        manifest = manifest_format.Manifest.from_json(data)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"bucketlens manifest s3://{bucket}/{key}: {exc}") from exc
+    detail = {"shard": position, "shard_count": len(manifest.shards), "manifest_total": manifest.total}
     name = manifest_format.shard_key(key, manifest, position)
     if name is None:
-        log.warning(
-            "no shard for this child", extra={"position": position, "shard_count": len(manifest.shards)}
-        )
-        return
-    yield from manifest_format.decode_shard(_get(s3, bucket, name, "manifest shard"))
+        log.warning("no shard for this child", extra=detail)
+        return [], {**detail, "shard_size": 0}
+    try:
+        refs = list(manifest_format.decode_shard(_get(s3, bucket, name, "manifest shard")))
+    except (ValueError, OSError, EOFError) as exc:  # gzip/JSON damage: a retry reads the same bytes
+        raise ConfigError(f"manifest shard s3://{bucket}/{name}: {exc}") from exc
+    return refs, {**detail, "shard_size": len(refs)}
 
 
 def iter_inventory(s3: Any, data: bytes, index: int, shards: int) -> Iterator[ObjectRef]:
@@ -136,6 +146,13 @@ def iter_inventory(s3: Any, data: bytes, index: int, shards: int) -> Iterator[Ob
             body.close()
 
 
+def _count_files(data: bytes) -> int | None:
+    try:
+        return len(json.loads(data).get("files", ()))
+    except (ValueError, AttributeError):
+        return None
+
+
 def _normalized_ref(ref: ObjectRef) -> ObjectRef:
     return ObjectRef(
         bucket=ref.bucket,
@@ -163,13 +180,14 @@ def open_source(
         data = _get(s3, bucket, key, "source manifest")
         if manifest_format.is_manifest(data):
             position = shard_offset + index
-            plan = Plan("manifest", bucket, key, {"shard": position})
-            return plan, iter_manifest(s3, bucket, key, data, position)
+            refs, detail = read_manifest_shard(s3, bucket, key, data, position)
+            return Plan("manifest", bucket, key, detail), iter(refs)
         from job import inventory
 
         if inventory.is_inventory_manifest(data):
             if index >= shards:
                 return Plan("inventory", bucket, key, {"shards": shards, "empty": True}), iter(())
-            return Plan("inventory", bucket, key, {"shards": shards}), iter_inventory(s3, data, index, shards)
+            detail = {"shards": shards, "data_files": _count_files(data)}
+            return Plan("inventory", bucket, key, detail), iter_inventory(s3, data, index, shards)
         raise ConfigError(f"{uri} is neither a bucketlens manifest nor an S3 Inventory manifest")
     return Plan("prefix", bucket, key, {"shards": shards}), iter_prefix(s3, bucket, key, index, shards)

@@ -60,8 +60,9 @@ def test_manifest_child_reads_shard_offset_plus_index(aws):
     # when child 0 with offset 2 and child 1 with offset 0 read
     _, last = sources.open_source(s3, uri, 0, 1, 2)
     plan, second = sources.open_source(s3, uri, 1, 1, 0)
-    # then they get shards 2 and 1 exactly
+    # then they get shards 2 and 1 exactly, and the plan says how big the shard is
     assert plan.kind == "manifest" and plan.detail["shard"] == 1
+    assert plan.detail["shard_size"] == 10 and plan.detail["manifest_total"] == 25
     assert list(last) == refs[20:]
     assert list(second) == refs[10:20]
     _, none = sources.open_source(s3, uri, 3, 1, 0)
