@@ -1,0 +1,27 @@
+"""A prefix listed page by page into ObjectRefs, so a backfill of millions of keys streams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from job.inventory import is_image_key, normalize_extensions
+from job.manifest import ObjectRef
+from job.ordering import iso_time
+
+
+def iter_listing(s3: Any, bucket: str, prefix: str, extensions: Iterable[str]) -> Iterator[ObjectRef]:
+    """Non-empty images under the prefix (ListObjectsV2 returns only current versions)."""
+    suffixes = normalize_extensions(extensions)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", ()):
+            if obj.get("Size", 0) == 0 or not is_image_key(obj["Key"], suffixes):
+                continue
+            etag = obj.get("ETag")
+            yield ObjectRef(
+                bucket=bucket,
+                key=obj["Key"],
+                etag=etag.strip('"') if etag else None,
+                size=obj.get("Size"),
+                last_modified=iso_time(obj["LastModified"]) if obj.get("LastModified") else None,
+            )

@@ -1,0 +1,116 @@
+"""`python -m lambda_submitter backfill|inventory`: the Lambda's work from a terminal, with a dry run."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import uuid
+from collections.abc import Iterable
+from typing import TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from job import clients, logs
+from job.errors import EXIT_CONFIG, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, ConfigError
+from job.manifest import ObjectRef, split_s3_uri
+from lambda_submitter import config, pricing, submit, triggers
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lambda_submitter", description=__doc__)
+    parser.add_argument("--log-level", default="WARNING", help="log level of the JSON lines on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    bf = sub.add_parser("backfill", help="index every image under a prefix")
+    bf.add_argument("--bucket", required=True)
+    bf.add_argument("--prefix", default="")
+    bf.add_argument("--request-id", default=None, help="reuse to make a retried request submit nothing new")
+    bf.add_argument("--dry-run", action="store_true", help="count and price the work; submit nothing")
+    inv = sub.add_parser("inventory", help="index the images of an S3 Inventory report")
+    inv.add_argument("manifest", help="s3://inventory-bucket/.../manifest.json")
+    inv.add_argument("--dry-run", action="store_true", help="count and price the work; submit nothing")
+    return parser
+
+
+def dry_run_report(refs: Iterable[ObjectRef], cfg: config.SubmitterConfig, out: TextIO) -> int:
+    """Count without holding the list; prints images, shards, array jobs and the estimated cost."""
+    images = sum(1 for _ in refs)
+    shards = math.ceil(images / cfg.shard_size)
+    jobs = submit.plan_jobs("dry-run", shards)
+    cost = pricing.estimate(images, cfg.features)
+    print(f"images found:  {images}", file=out)
+    print(f"shards:        {shards} (at most {cfg.shard_size} images each)", file=out)
+    print(f"batch jobs:    {len(jobs)} ({', '.join(str(j.size) for j in jobs) or 'none'} children)", file=out)
+    print(f"features:      {','.join(cfg.features)}", file=out)
+    for name, usd in cost.by_feature.items():
+        print(f"  {name:<12} ${usd:,.2f}", file=out)
+    print(
+        f"estimated Rekognition cost: ${cost.total_usd:,.2f} "
+        f"(list prices {cost.region}, as of {cost.prices_as_of}; images already indexed are skipped)",
+        file=out,
+    )
+    if cost.custom_labels_hourly_usd is not None:
+        print(f"  plus Custom Labels: ${cost.custom_labels_hourly_usd:.2f} per inference unit hour", file=out)
+    print("dry run: nothing submitted", file=out)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    cfg = config.from_env(submit=not args.dry_run)
+    s3 = clients.client("s3")
+    if args.command == "backfill":
+        request_id = args.request_id or uuid.uuid4().hex
+        manifest_id, refs, source = triggers.backfill_work(s3, cfg, args.bucket, args.prefix, request_id)
+    else:
+        try:
+            bucket, key = split_s3_uri(args.manifest)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        try:
+            manifest_id, refs, source = triggers.inventory_work(s3, cfg, bucket, key)
+        except ValueError as exc:
+            raise ConfigError(f"{args.manifest}: {exc}") from exc
+    if args.dry_run:
+        return dry_run_report(refs, cfg, out)
+    result = submit.submit_work(s3, clients.client("batch"), cfg, manifest_id, refs, source)
+    print(f"manifest: {result.manifest_uri}", file=out)
+    print(f"images: {result.images}  shards: {result.shards}", file=out)
+    if not result.job_ids:
+        print("no images found: nothing submitted", file=out)
+        return EXIT_OK
+    state = "already submitted" if result.already_submitted else "submitted"
+    print(f"{state}: {' '.join(result.job_ids)}", file=out)
+    print(f"follow with: aws batch describe-jobs --jobs {' '.join(result.job_ids)}", file=out)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    logs.configure(args.log_level)
+    try:
+        return run(args, out)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except submit.SubmissionInProgress as exc:
+        print(f"error: another submitter is working on this manifest: {exc}", file=sys.stderr)
+        return EXIT_TRANSIENT
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        print(f"error: {exc}", file=sys.stderr)
+        if code in {
+            "NoSuchBucket",
+            "NoSuchKey",
+            "AccessDenied",
+            "ClientException",
+            "ResourceNotFoundException",
+        }:
+            return EXIT_CONFIG
+        return EXIT_TRANSIENT
+    except BotoCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_TRANSIENT

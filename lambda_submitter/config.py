@@ -1,0 +1,74 @@
+"""Submitter settings from the environment Terraform sets, checked up front so a bad deploy fails loudly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from job.errors import ConfigError
+from job.inventory import DEFAULT_EXTENSIONS
+
+FEATURES = ("labels", "text", "custom-labels")
+REQUIRED_TO_SUBMIT = ("BUCKETLENS_JOB_QUEUE", "BUCKETLENS_JOB_DEFINITION", "BUCKETLENS_MANIFESTS_BUCKET")
+MAX_SHARD_SIZE = 100_000
+
+
+@dataclass(frozen=True)
+class SubmitterConfig:
+    """Everything the submitter needs; queue, definition and bucket are empty only for a dry run."""
+
+    job_queue: str
+    job_definition: str
+    manifests_bucket: str
+    manifests_prefix: str = "manifests"
+    table: str = "bucketlens-results"
+    features: tuple[str, ...] = ("labels",)
+    shard_size: int = 1000
+    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+
+
+def parse_features(value: str) -> tuple[str, ...]:
+    """Sorted and de-duplicated, so the same set always gives the same manifest id."""
+    names = sorted({name.strip().lower() for name in value.split(",") if name.strip()})
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown or not names:
+        raise ConfigError(f"BUCKETLENS_FEATURES={value!r}: use a subset of {','.join(FEATURES)}")
+    return tuple(names)
+
+
+def parse_extensions(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(e.strip().lower().lstrip(".") for e in value.split(",") if e.strip()))
+    if not names:
+        raise ConfigError(f"BUCKETLENS_EXTENSIONS={value!r}: list at least one extension, e.g. jpg,png")
+    return names
+
+
+def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> SubmitterConfig:
+    """Read BUCKETLENS_* variables; `submit=False` (dry run) does not need queue, definition or bucket."""
+    env = os.environ if environ is None else environ
+    missing = [name for name in REQUIRED_TO_SUBMIT if submit and not env.get(name, "").strip()]
+    if missing:
+        raise ConfigError(
+            "missing environment variable(s): "
+            + ", ".join(missing)
+            + " (Terraform sets them on the Lambda; export them to run the submitter by hand)"
+        )
+    raw_size = env.get("BUCKETLENS_SHARD_SIZE", "").strip() or "1000"
+    try:
+        shard_size = int(raw_size)
+    except ValueError:
+        shard_size = 0
+    if not 1 <= shard_size <= MAX_SHARD_SIZE:
+        raise ConfigError(f"BUCKETLENS_SHARD_SIZE={raw_size!r}: a whole number from 1 to {MAX_SHARD_SIZE}")
+    prefix = env.get("BUCKETLENS_MANIFESTS_PREFIX", "").strip().strip("/") or "manifests"
+    return SubmitterConfig(
+        job_queue=env.get("BUCKETLENS_JOB_QUEUE", "").strip(),
+        job_definition=env.get("BUCKETLENS_JOB_DEFINITION", "").strip(),
+        manifests_bucket=env.get("BUCKETLENS_MANIFESTS_BUCKET", "").strip(),
+        manifests_prefix=prefix,
+        table=env.get("BUCKETLENS_TABLE", "").strip() or "bucketlens-results",
+        features=parse_features(env.get("BUCKETLENS_FEATURES", "") or "labels"),
+        shard_size=shard_size,
+        extensions=parse_extensions(env.get("BUCKETLENS_EXTENSIONS", "") or ",".join(DEFAULT_EXTENSIONS)),
+    )

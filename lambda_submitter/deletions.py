@@ -1,0 +1,78 @@
+"""ObjectRemoved events become tombstones in the results table, guarded so an old event never wins.
+
+A tombstone replaces the result item (one item per object), so an old create arriving later cannot
+resurrect the image: the worker's write uses the same ordering condition and loses to the newer tombstone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from job.ordering import iso_time, newer_condition, pad_sequencer
+from lambda_submitter.events import S3Event
+
+log = logging.getLogger(__name__)
+
+
+def tombstone_item(event: S3Event, now: datetime | None = None) -> dict:
+    """The item the shared contract defines for a deletion."""
+    item = {
+        "bucket": {"S": event.bucket},
+        "key": {"S": event.key},
+        "status": {"S": "deleted"},
+        "order_time": {"S": event.event_time},
+        "deleted_at": {"S": iso_time(now or datetime.now(UTC))},
+    }
+    if event.sequencer:
+        item["sequencer"] = {"S": pad_sequencer(event.sequencer)}
+    return item
+
+
+def tombstone_condition(event: S3Event) -> tuple[str, dict, dict]:
+    """Newer than what is stored and, when one version is deleted, only if it is the version we hold
+    (deleting an old version of a versioned object leaves the current image in place)."""
+    expr, names, values = newer_condition(event.sequencer, event.event_time)
+    if event.version_id and event.event_name == "ObjectRemoved:Delete":
+        expr = f"({expr}) AND (attribute_not_exists(#vid) OR #vid = :vid)"
+        names = {**names, "#vid": "version_id"}
+        values = {**values, ":vid": event.version_id}
+    return expr, names, values
+
+
+def write_tombstone(dynamodb: Any, table: str, event: S3Event) -> bool:
+    """True when the tombstone was written, False when the table already holds a newer state."""
+    expr, names, values = tombstone_condition(event)
+    try:
+        dynamodb.put_item(
+            TableName=table,
+            Item=tombstone_item(event),
+            ConditionExpression=expr,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={k: {"S": v} for k, v in values.items()},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            log.info("stale delete ignored", extra={"bucket": event.bucket, "key": event.key})
+            return False
+        raise
+    log.info("tombstone written", extra={"bucket": event.bucket, "key": event.key, "seq": event.sequencer})
+    return True
+
+
+def stored_state(dynamodb: Any, table: str, bucket: str, key: str) -> dict | None:
+    """The ordering fields of the item for (bucket, key), plain strings; None when there is none."""
+    response = dynamodb.get_item(
+        TableName=table,
+        Key={"bucket": {"S": bucket}, "key": {"S": key}},
+        ConsistentRead=True,
+        ProjectionExpression="#s, #o, #st",
+        ExpressionAttributeNames={"#s": "sequencer", "#o": "order_time", "#st": "status"},
+    )
+    item = response.get("Item")
+    if not item:
+        return None
+    return {name: value["S"] for name, value in item.items() if "S" in value}

@@ -1,0 +1,146 @@
+"""The three triggers (S3 events, an inventory report, a backfill request) turned into submissions.
+
+AWS clients come in as arguments so the handler and the command line share this code unchanged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from job import inventory
+from job.manifest import ObjectRef
+from job.ordering import is_newer
+from lambda_submitter import backfill, deletions, events, submit
+from lambda_submitter.config import SubmitterConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Clients:
+    """The AWS clients the triggers use (made by job.clients in the handler and CLI)."""
+
+    s3: Any
+    batch: Any = None
+    dynamodb: Any = None
+
+
+@dataclass
+class BatchOutcome:
+    """What an SQS batch did, and which messages failed (for the partial batch response)."""
+
+    failed: list[str] = field(default_factory=list)
+    tombstones: int = 0
+    stale_deletes: int = 0
+    skipped_creates: int = 0
+    submissions: list[submit.Submission] = field(default_factory=list)
+
+
+def iter_inventory_refs(s3: Any, report: inventory.InventoryManifest, extensions) -> Iterator[ObjectRef]:
+    """Every data file of a report, streamed from S3 and decompressed on the fly."""
+    for entry in report.files:
+        body = s3.get_object(Bucket=report.destination_bucket, Key=entry["key"])["Body"]
+        with body:
+            stream = gzip.GzipFile(fileobj=body, mode="rb") if entry["key"].endswith(".gz") else body
+            yield from inventory.iter_inventory_rows(
+                stream, report.file_schema, False, extensions, default_bucket=report.source_bucket
+            )
+
+
+def read_inventory(s3: Any, bucket: str, key: str) -> tuple[inventory.InventoryManifest, str]:
+    """(the report, the manifest's ETag); the ETag pins which report this is."""
+    response = s3.get_object(Bucket=bucket, Key=key)
+    with response["Body"] as body:
+        data = body.read()
+    return inventory.parse_inventory_manifest(data), response.get("ETag", "").strip('"')
+
+
+def inventory_work(
+    s3: Any, cfg: SubmitterConfig, bucket: str, key: str
+) -> tuple[str, Iterator[ObjectRef], dict]:
+    report, etag = read_inventory(s3, bucket, key)
+    manifest_id = submit.inventory_manifest_id(bucket, key, etag, cfg.features)
+    source = {"kind": "inventory", "uri": f"s3://{bucket}/{key}", "source_bucket": report.source_bucket}
+    return manifest_id, iter_inventory_refs(s3, report, cfg.extensions), source
+
+
+def backfill_work(
+    s3: Any, cfg: SubmitterConfig, bucket: str, prefix: str, request_id: str
+) -> tuple[str, Iterator[ObjectRef], dict]:
+    manifest_id = submit.backfill_manifest_id(bucket, prefix, cfg.features, request_id)
+    source = {"kind": "backfill", "uri": f"s3://{bucket}/{prefix}", "request_id": request_id}
+    return manifest_id, backfill.iter_listing(s3, bucket, prefix, cfg.extensions), source
+
+
+def _is_image(key: str, cfg: SubmitterConfig) -> bool:
+    return inventory.is_image_key(key, inventory.normalize_extensions(cfg.extensions))
+
+
+def _wanted(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> bool:
+    """False when the table already holds a newer state for the key (saves a job; the worker checks too)."""
+    stored = deletions.stored_state(c.dynamodb, cfg.table, event.bucket, event.key)
+    return is_newer(stored, event.sequencer, event.event_time)
+
+
+def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> BatchOutcome:
+    """An SQS batch: deletes become tombstones, inventory manifests and creates become jobs.
+
+    A failure marks only the messages it concerns; the rest of the batch is acknowledged.
+    """
+    outcome = BatchOutcome()
+    failed: dict[str, None] = {}
+    parsed: list[events.S3Event] = []
+    for record in records:
+        try:
+            parsed.extend(events.parse_sqs_record(record))
+        except ValueError as exc:
+            log.error(
+                "unreadable SQS message", extra={"message_id": record.get("messageId"), "error": str(exc)}
+            )
+            failed[record.get("messageId", "")] = None
+
+    creates: list[events.S3Event] = []
+    messages_of: dict[tuple[str, str], set[str]] = {}
+    for event in parsed:
+        messages_of.setdefault((event.bucket, event.key), set()).add(event.message_id)
+    for event in events.latest_per_key(parsed).values():
+        try:
+            if event.kind == "remove":
+                if deletions.write_tombstone(c.dynamodb, cfg.table, event):
+                    outcome.tombstones += 1
+                else:
+                    outcome.stale_deletes += 1
+            elif events.is_inventory_manifest_key(event.key):
+                manifest_id, refs, source = inventory_work(c.s3, cfg, event.bucket, event.key)
+                outcome.submissions.append(submit.submit_work(c.s3, c.batch, cfg, manifest_id, refs, source))
+            elif not _is_image(event.key, cfg) or event.size == 0:
+                outcome.skipped_creates += 1
+            elif _wanted(c, cfg, event):
+                creates.append(event)
+            else:
+                outcome.skipped_creates += 1
+        except Exception:
+            log.exception("event failed", extra={"bucket": event.bucket, "key": event.key})
+            failed.update(dict.fromkeys(messages_of[(event.bucket, event.key)]))
+
+    if creates:
+        refs = [
+            ObjectRef(e.bucket, e.key, e.version_id, e.etag, e.size, e.event_time, e.sequencer)
+            for e in creates
+        ]
+        refs.sort(key=lambda r: (r.bucket, r.key))
+        manifest_id = submit.events_manifest_id(refs, cfg.features)
+        try:
+            source = {"kind": "events", "objects": len(refs)}
+            outcome.submissions.append(submit.submit_work(c.s3, c.batch, cfg, manifest_id, refs, source))
+        except Exception:
+            log.exception("submission failed", extra={"manifest_id": manifest_id, "objects": len(refs)})
+            for e in creates:
+                failed.update(dict.fromkeys(messages_of[(e.bucket, e.key)]))
+    failed.pop("", None)
+    outcome.failed = list(failed)
+    return outcome
