@@ -1,0 +1,216 @@
+"""The Lambda handler end to end on moto: SQS batches, duplicates, ordering, failures, inventory, config."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from job import clients
+from job import manifest as manifest_format
+from job.errors import ConfigError
+from job.manifest import split_s3_uri
+from lambda_submitter import handler, submit
+from tests.lambda_submitter.conftest import EVENTS, IMAGES, INVENTORY, TABLE, job_details, load_event
+
+
+def _keys_in(s3, manifest_uri: str) -> list[str]:
+    bucket, key = split_s3_uri(manifest_uri)
+    manifest = manifest_format.Manifest.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    keys = []
+    for index in range(len(manifest.shards)):
+        name = manifest_format.shard_key(key, manifest, index)
+        keys += [
+            r.key for r in manifest_format.decode_shard(s3.get_object(Bucket=bucket, Key=name)["Body"].read())
+        ]
+    return keys
+
+
+def _state(ddb, key: str) -> dict | None:
+    return ddb.get_item(TableName=TABLE, Key={"bucket": {"S": IMAGES}, "key": {"S": key}}).get("Item")
+
+
+def test_created_events_become_one_array_job(stack: dict) -> None:
+    # given an SQS batch of four creates, three of them images
+    event = load_event("sqs_object_created.json")
+    # when handled
+    response = handler.handler(event, None)
+    # then nothing failed, and one job over a manifest of the three decoded image keys was submitted
+    assert response == {"batchItemFailures": []}
+    listing = stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")["Contents"]
+    manifests = [o["Key"] for o in listing if o["Key"].endswith("/manifest.json")]
+    assert len(manifests) == 1
+    keys = _keys_in(stack["s3"], f"s3://bucketlens-manifests/{manifests[0]}")
+    assert sorted(keys) == [
+        "photos/2026/01/01/deep/nested/café 写真.JPG",
+        "photos/a+b.jpg",
+        "photos/red flower.jpg",
+    ]
+    submitted = json.loads(
+        stack["s3"]
+        .get_object(
+            Bucket="bucketlens-manifests", Key=manifests[0].replace("/manifest.json", "/submitted.json")
+        )["Body"]
+        .read()
+    )
+    (job,) = job_details(stack["batch"], submitted["job_ids"])
+    assert job["arrayProperties"]["size"] == 2  # three images, shard size 2
+
+
+def test_redelivered_batch_submits_nothing_new(stack: dict) -> None:
+    # given a batch already handled
+    event = load_event("sqs_object_created.json")
+    handler.handler(event, None)
+    # when SQS delivers the same batch again
+    response = handler.handler(copy.deepcopy(event), None)
+    # then it succeeds and the queue still holds one parent job
+    assert response == {"batchItemFailures": []}
+    listed = stack["batch"].list_jobs(
+        jobQueue="bucketlens-queue", filters=[{"name": "JOB_NAME", "values": ["*"]}]
+    )
+    assert len({j["jobId"] for j in listed["jobSummaryList"] if ":" not in j["jobId"]}) == 1
+
+
+def test_test_event_is_acknowledged(stack: dict) -> None:
+    # given the s3:TestEvent, when handled, then it succeeds and submits nothing
+    assert handler.handler(load_event("sqs_test_event.json"), None) == {"batchItemFailures": []}
+    assert "Contents" not in stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")
+
+
+def test_delete_then_late_create_does_not_resurrect(stack: dict) -> None:
+    # given a delete of red flower.jpg (sequencer ...F0) already handled
+    assert handler.handler(load_event("sqs_object_removed.json"), None) == {"batchItemFailures": []}
+    assert _state(stack["dynamodb"], "photos/red flower.jpg")["status"]["S"] == "deleted"
+    # when the older create (sequencer ...E5) arrives late, alone
+    created = load_event("sqs_object_created.json")
+    created["Records"] = created["Records"][:1]
+    assert handler.handler(created, None) == {"batchItemFailures": []}
+    # then no job is submitted for it and the tombstone stands
+    assert "Contents" not in stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")
+    assert _state(stack["dynamodb"], "photos/red flower.jpg")["status"]["S"] == "deleted"
+
+
+def test_create_and_newer_delete_in_one_batch_is_only_a_delete(stack: dict) -> None:
+    # given one batch holding the create and the later delete of the same key
+    created = load_event("sqs_object_created.json")["Records"][:1]
+    removed = load_event("sqs_object_removed.json")["Records"]
+    # when handled
+    response = handler.handler({"Records": removed + created}, None)
+    # then the key is a tombstone and no job was submitted
+    assert response == {"batchItemFailures": []}
+    assert _state(stack["dynamodb"], "photos/red flower.jpg")["status"]["S"] == "deleted"
+    assert "Contents" not in stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")
+
+
+def test_partial_batch_failure_names_only_the_failed_messages(stack: dict, monkeypatch) -> None:
+    # given a batch with an unreadable message and a delete whose table write fails
+    created = load_event("sqs_object_created.json")["Records"][:2]
+    removed = load_event("sqs_object_removed.json")["Records"][0]
+    removed_other = copy.deepcopy(removed)
+    removed_other["messageId"] = "delete-that-fails"
+    body = json.loads(removed_other["body"])
+    body["Records"][0]["s3"]["object"]["key"] = "photos/other.jpg"
+    removed_other["body"] = json.dumps(body)
+    garbage = {**created[0], "messageId": "garbage", "body": "{not json"}
+    real = handler.triggers.deletions.write_tombstone
+
+    def flaky(ddb, table, event):
+        if event.key == "photos/other.jpg":
+            raise RuntimeError("DynamoDB unavailable")
+        return real(ddb, table, event)
+
+    monkeypatch.setattr(handler.triggers.deletions, "write_tombstone", flaky)
+    # when handled (created[0] and removed touch the same key: the delete is newer)
+    response = handler.handler({"Records": [created[1], garbage, removed_other]}, None)
+    # then exactly the two bad messages are reported, in the documented shape
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == [
+        "delete-that-fails",
+        "garbage",
+    ]
+
+
+def test_failed_submission_fails_the_create_messages(stack: dict, monkeypatch) -> None:
+    # given Batch refusing every submission
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Batch down")
+
+    monkeypatch.setattr(submit, "submit_manifest", refuse)
+    event = load_event("sqs_object_created.json")
+    # when handled
+    response = handler.handler(event, None)
+    # then the three image messages are failed and the text-file message is not
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert failed == {r["messageId"] for r in event["Records"][:3]}
+
+
+def _upload_inventory(s3) -> None:
+    s3.put_object(
+        Bucket=INVENTORY,
+        Key="bucketlens-images/bucketlens/2026-01-02T01-00Z/manifest.json",
+        Body=(EVENTS / "inventory_manifest.json").read_bytes(),
+    )
+    for name in ("inventory-data-1.csv.gz", "inventory-data-2.csv.gz"):
+        s3.put_object(
+            Bucket=INVENTORY,
+            Key=f"bucketlens-images/bucketlens/data/{name}",
+            Body=(EVENTS / name).read_bytes(),
+        )
+
+
+def test_inventory_report_becomes_a_job_once(stack: dict) -> None:
+    # given an inventory report with two gzip data files in the inventory bucket
+    _upload_inventory(stack["s3"])
+    event = load_event("s3_inventory_manifest_created.json")
+    # when its manifest.json notification arrives twice
+    first = handler.handler(event, None)
+    second = handler.handler(copy.deepcopy(event), None)
+    # then one job covers the current non-empty images of both files
+    (summary,) = first["submissions"]
+    assert summary["images"] == 5 and summary["shards"] == 3
+    assert second["submissions"][0]["job_ids"] == summary["job_ids"]
+    assert sorted(_keys_in(stack["s3"], summary["manifest"])) == [
+        "photos/2026/deep/nested/IMG_0001.HEIC",
+        "photos/a+b.jpg",
+        "photos/café 写真.JPG",
+        "photos/red flower.jpg",
+        "photos/with,comma.png",
+    ]
+
+
+def test_backfill_request_uses_the_request_id(stack: dict) -> None:
+    # given two images and a text file under a prefix
+    s3 = stack["s3"]
+    for key in ("p/a.jpg", "p/b c.png", "p/notes.txt", "other/x.jpg"):
+        s3.put_object(Bucket=IMAGES, Key=key, Body=b"x")
+
+    class Context:
+        aws_request_id = "req-1"
+
+    # when the same request is retried and then a new one is made
+    first = handler.handler({"bucket": IMAGES, "prefix": "p/"}, Context())
+    retry = handler.handler({"bucket": IMAGES, "prefix": "p/"}, Context())
+    Context.aws_request_id = "req-2"
+    later = handler.handler({"bucket": IMAGES, "prefix": "p/"}, Context())
+    # then the retry matches the first submission and the new request submits again
+    assert first["images"] == 2 and sorted(_keys_in(s3, first["manifest"])) == ["p/a.jpg", "p/b c.png"]
+    assert retry["job_ids"] == first["job_ids"]
+    assert later["job_ids"] != first["job_ids"]
+
+
+def test_missing_configuration_names_the_variables(monkeypatch) -> None:
+    # given no BUCKETLENS_* variables
+    for name in ("BUCKETLENS_JOB_QUEUE", "BUCKETLENS_JOB_DEFINITION", "BUCKETLENS_MANIFESTS_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+    clients.reset()
+    # when invoked, then the error names them
+    with pytest.raises(
+        ConfigError, match="BUCKETLENS_JOB_QUEUE.*BUCKETLENS_JOB_DEFINITION.*BUCKETLENS_MANIFESTS_BUCKET"
+    ):
+        handler.handler(load_event("sqs_test_event.json"), None)
+
+
+def test_unknown_event_is_refused(stack: dict) -> None:
+    # given an event of no known kind, then the handler says what it expects
+    with pytest.raises(ValueError, match="unknown event"):
+        handler.handler({"hello": "world"}, None)
