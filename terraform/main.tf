@@ -38,6 +38,7 @@ locals {
     BUCKETLENS_FEATURES         = var.features
     BUCKETLENS_SHARD_SIZE       = tostring(var.shard_size)
     BUCKETLENS_EXTENSIONS       = local.extensions
+    BUCKETLENS_LOG_LEVEL        = var.submitter_log_level
   }
 }
 

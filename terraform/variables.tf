@@ -336,6 +336,17 @@ variable "submitter_batching_window_seconds" {
   default     = 10
 }
 
+variable "submitter_log_level" {
+  description = "Log level of the submitter Lambda (BUCKETLENS_LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.submitter_log_level)
+    error_message = "submitter_log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
 variable "python" {
   description = "Python interpreter that builds the Lambda zip during apply (standard library only)."
   type        = string

@@ -141,6 +141,13 @@ data "aws_iam_policy_document" "job" {
     resources = ["${var.images_bucket_arn}/*"]
   }
 
+  # Without ListBucket, S3 answers a read of a missing key with 403 instead of 404.
+  statement {
+    sid       = "ListManifests"
+    actions   = ["s3:ListBucket"]
+    resources = [var.manifests_bucket_arn]
+  }
+
   statement {
     sid       = "ReadManifests"
     actions   = ["s3:GetObject"]

@@ -86,6 +86,13 @@ data "aws_iam_policy_document" "this" {
     resources = ["${var.images_bucket_arn}/*"]
   }
 
+  # Without ListBucket, S3 answers a read of a missing key (an unwritten marker) with 403 instead of 404.
+  statement {
+    sid       = "ListManifests"
+    actions   = ["s3:ListBucket"]
+    resources = [var.manifests_bucket_arn]
+  }
+
   statement {
     sid       = "WriteManifests"
     actions   = ["s3:GetObject", "s3:PutObject"]
