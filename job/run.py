@@ -139,13 +139,26 @@ class Worker:
         try:
             return attempt(ref)
         except (ClientError, BotoCoreError) as exc:
-            if isinstance(exc, ClientError) and labels.error_code(exc) in _CONFIG_CODES:
-                raise Fatal(f"{labels.error_code(exc)}: {exc}") from exc
+            code = labels.error_code(exc)
+            if code in _CONFIG_CODES:
+                raise Fatal(f"{code}: {exc}") from exc
+            if code and not is_transient(exc) and self._record_failure(ref, code, str(exc)):
+                return f"error:{code}"  # e.g. InvalidObjectState (archived object): no retry can help
             log.warning(
                 "image left for a retry",
                 extra={"bucket": ref.bucket, "key": ref.key, "error": f"{type(exc).__name__}: {exc}"},
             )
             return "transient"
+
+    def _record_failure(self, ref: ObjectRef, code: str, message: str) -> bool:
+        """Record a per-object AWS refusal as the image's terminal error; False if even that fails."""
+        ref = _normalized(ref)
+        item = store.build_error(ref, self.features, ref.last_modified or store.now_iso(), code, message)
+        try:
+            store.put_result(self.b.ddb, self.config.table, item)
+        except (ClientError, BotoCoreError):
+            return False
+        return True
 
     def wants(self, ref: ObjectRef) -> bool:
         """Only image extensions are work; the content check comes with the first read."""

@@ -145,6 +145,24 @@ def test_faults_in_front_of_every_service_still_end_with_every_image_done(fault_
     assert _summary()["throttles"] > 0
 
 
+def test_an_archived_object_is_a_recorded_error_not_a_retry(aws):
+    # given a Glacier object (GetObject refuses it with InvalidObjectState) next to a normal one
+    world({"in/ok.jpg": image_bytes("JPEG")})
+    clients.client("s3").put_object(
+        Bucket=BUCKET, Key="in/cold.jpg", Body=image_bytes("JPEG"), StorageClass="GLACIER"
+    )
+    # when the child runs
+    code = run.run(_config())
+    # then the archived one is a terminal error with S3's code, and the run exits 0
+    got = items()
+    assert code == errors.EXIT_OK
+    assert got["in/ok.jpg"]["status"] == "done"
+    assert (got["in/cold.jpg"]["status"], got["in/cold.jpg"]["error_class"]) == (
+        "error",
+        "InvalidObjectState",
+    )
+
+
 class _RejectingRekognition:
     """Rekognition that refuses one key as an invalid image and answers the rest."""
 
