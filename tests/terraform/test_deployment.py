@@ -129,10 +129,8 @@ def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             APPLY_TIMEOUT,
             env,
         )
-        outputs = {
-            k: v["value"] for k, v in json.loads(run([exe, "output", "-json"], workdir, 60, env)).items()
-        }
         state = json.loads(run([exe, "show", "-json"], workdir, 60, env))
+        outputs = {k: v["value"] for k, v in state["values"]["outputs"].items()}
         yield Deployment(
             workdir=workdir,
             endpoint=moto_server_url,
