@@ -104,6 +104,7 @@ module "batch" {
 
   job_parameters = {
     source       = "s3://${var.images_bucket_name}/"
+    shards       = "1"
     shard_offset = "0"
     features     = var.features
   }

@@ -199,9 +199,9 @@ def test_job_definition_runs_what_job_run_accepts(on_moto: Deployment) -> None:
     flags = [arg for arg in command[4:] if arg.startswith("--")]
     assert flags and set(flags) <= options
     refs = {arg.removeprefix("Ref::") for arg in command if arg.startswith("Ref::")}
-    assert refs == {"source", "shard_offset", "features"}
+    assert refs == {"source", "shards", "shard_offset", "features"}
     assert refs <= set(definition["parameters"])
-    assert definition["parameters"]["shard_offset"] == "0"
+    assert (definition["parameters"]["shards"], definition["parameters"]["shard_offset"]) == ("1", "0")
     assert definition["parameters"]["source"] == f"s3://{IMAGES_BUCKET}/"
     # and every BUCKETLENS_* variable is one of the worker's options
     env = {e["name"]: e["value"] for e in container["environment"]}

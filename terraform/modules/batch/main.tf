@@ -272,7 +272,7 @@ resource "aws_batch_job_definition" "this" {
   container_properties = jsonencode(merge(
     {
       image            = var.image
-      command          = ["python", "-m", "job", "run", "--source", "Ref::source", "--shard-offset", "Ref::shard_offset", "--features", "Ref::features"]
+      command          = ["python", "-m", "job", "run", "--source", "Ref::source", "--shards", "Ref::shards", "--shard-offset", "Ref::shard_offset", "--features", "Ref::features"]
       jobRoleArn       = aws_iam_role.job.arn
       executionRoleArn = aws_iam_role.execution.arn
       resourceRequirements = [

@@ -123,12 +123,12 @@ variable "job_memory" {
 }
 
 variable "job_parameters" {
-  description = "Defaults for the job definition's Ref:: parameters (source, shard_offset, features); the submitter overrides them."
+  description = "Defaults for the job definition's Ref:: parameters (source, shards, shard_offset, features); submitters override them."
   type        = map(string)
 
   validation {
-    condition     = alltrue([for k in ["source", "shard_offset", "features"] : contains(keys(var.job_parameters), k)])
-    error_message = "job_parameters must define source, shard_offset and features."
+    condition     = alltrue([for k in ["source", "shards", "shard_offset", "features"] : contains(keys(var.job_parameters), k)])
+    error_message = "job_parameters must define source, shards, shard_offset and features."
   }
 }
 
