@@ -38,7 +38,7 @@ RETRY_TRIES = 5
 RETRY_MAX_WAIT = 20.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Backends:
     """The three AWS clients the worker uses; tests and the benchmark pass their own."""
 

@@ -145,13 +145,6 @@ def head(client: Any, ref: ObjectRef) -> ObjectFacts:
     )
 
 
-def get_object_bytes(client: Any, uri_bucket: str, key: str) -> bytes:
-    """A small control object (a manifest or shard), read whole."""
-    response = client.get_object(Bucket=uri_bucket, Key=key)
-    with response["Body"] as body:
-        return body.read()
-
-
 def put_json(client: Any, uri: str, document: Any) -> str:
     """Write a JSON document to an s3:// URI; returns the URI."""
     bucket, key = split_s3_uri(uri)

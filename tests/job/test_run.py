@@ -145,6 +145,25 @@ def test_faults_in_front_of_every_service_still_end_with_every_image_done(fault_
     assert _summary()["throttles"] > 0
 
 
+def test_progress_and_summary_lines_tell_the_user_what_happens(aws, caplog):
+    # given 4 images and a progress line every 2 images
+    world({f"in/p{i}.jpg": image_bytes("JPEG") for i in range(4)})
+    caplog.set_level("INFO", logger="job.run")
+    # when the child runs
+    assert run.run(_config(progress_every="2")) == errors.EXIT_OK
+    records = {r.getMessage(): r for r in caplog.records if r.name == "job.run"}
+    progress = [r for r in caplog.records if r.getMessage() == "progress"]
+    # then it logged its config, its source, progress with done/total/rate/errors/throttles, and a summary
+    assert records["run starting"].config["source"] == f"s3://{BUCKET}/in/"
+    assert records["source opened"].plan["kind"] == "prefix"
+    assert len(progress) >= 2 and {p.done for p in progress} >= {2, 4}
+    assert all(
+        hasattr(p, name) for p in progress for name in ("total", "images_per_s", "errors", "throttles")
+    )
+    summary = records["run finished"].summary
+    assert summary["outcomes"]["done"] == 4 and summary["duration_s"] > 0 and summary["bytes_read"] > 0
+
+
 def test_an_archived_object_is_a_recorded_error_not_a_retry(aws):
     # given a Glacier object (GetObject refuses it with InvalidObjectState) next to a normal one
     world({"in/ok.jpg": image_bytes("JPEG")})
