@@ -14,9 +14,9 @@ import gzip
 import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import BinaryIO
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 from job.manifest import ObjectRef
 
@@ -135,6 +135,25 @@ def _lines(stream: BinaryIO, gz: bool) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
+def _decode_key(raw: str) -> str:
+    """`unquote_plus`, once; the bytes route is the same decoding at twice the speed for escaped keys."""
+    if "+" in raw:
+        raw = raw.replace("+", " ")
+    if "%" in raw:
+        return unquote_to_bytes(raw).decode("utf-8", "replace")
+    return raw
+
+
+def _fields(lines: Iterable[str]) -> Iterator[list[str]]:
+    """CSV rows. S3 quotes every field and URL-encodes keys, so a line without a doubled quote splits on
+    `","` exactly; anything else (hand-made reports, unquoted fields) goes through the csv module."""
+    for line in lines:
+        if line[:1] == '"' and '""' not in line and line.endswith('"\n'):
+            yield line[1:-2].split('","')
+        else:
+            yield from csv.reader([line])
+
+
 def iter_rows(stream: BinaryIO, schema: list[str], gz: bool) -> Iterator[InventoryRow]:
     """Every row of one data file, keys decoded once; nothing is filtered here."""
     column = {name: number for number, name in enumerate(schema)}
@@ -147,14 +166,12 @@ def iter_rows(stream: BinaryIO, schema: list[str], gz: bool) -> Iterator[Invento
     i_modified = column.get("LastModifiedDate")
     i_etag = column.get("ETag")
     width = len(schema)
-    for values in csv.reader(_lines(stream, gz)):
+    for values in _fields(_lines(stream, gz)):
         if len(values) < width:
             if not values:
                 continue
             values = values + [""] * (width - len(values))
-        key = values[i_key]
-        if "%" in key or "+" in key:
-            key = unquote_plus(key)
+        key = _decode_key(values[i_key])
         size = values[i_size] if i_size is not None else ""
         yield InventoryRow(
             bucket=values[i_bucket] if i_bucket is not None else "",
@@ -197,9 +214,48 @@ def iter_inventory_rows(
     extensions: Iterable[str] | str | None = None,
     default_bucket: str = "",
 ) -> Iterator[ObjectRef]:
-    """The rows of one data file that are work, as ObjectRefs; `extensions=None` keeps all extensions."""
+    """The rows of one data file that are work, as ObjectRefs; `extensions=None` keeps all extensions.
+
+    The same rule as `is_work` over `iter_rows`, applied to the raw CSV fields so rows that are not work
+    cost no objects (this loop is the 1,000,000-rows-per-report hot path; see bench/inventory_bench.py).
+    """
     suffixes = normalize_extensions(extensions) if extensions is not None else None
-    for row in iter_rows(stream, schema, gz):
-        if is_work(row, suffixes):
-            ref = row.to_ref()
-            yield replace(ref, bucket=default_bucket) if not ref.bucket and default_bucket else ref
+    column = {name: number for number, name in enumerate(schema)}
+    i_key = column["Key"]
+    i_bucket, i_version, i_latest = column.get("Bucket"), column.get("VersionId"), column.get("IsLatest")
+    i_marker, i_size = column.get("IsDeleteMarker"), column.get("Size")
+    i_modified, i_etag = column.get("LastModifiedDate"), column.get("ETag")
+    width = len(schema)
+    padding = [""] * width
+    for values in _fields(_lines(stream, gz)):
+        if len(values) < width:
+            if not values:
+                continue
+            values = values + padding[: width - len(values)]
+        if i_marker is not None:
+            flag = values[i_marker]
+            if flag == "true" or (flag != "false" and flag.lower() == "true"):
+                continue
+        if i_latest is not None:
+            flag = values[i_latest]
+            if flag == "false" or (flag != "true" and flag.lower() == "false"):
+                continue
+        size = values[i_size] if i_size is not None else ""
+        number = int(size) if size else None
+        if number == 0:
+            continue
+        key = _decode_key(values[i_key])
+        if suffixes is not None and (key[-1:] == "/" or not key.lower().endswith(suffixes)):
+            continue
+        etag = values[i_etag].strip('"') if i_etag is not None else ""
+        modified = values[i_modified] if i_modified is not None else ""
+        if not (len(modified) == 24 and modified[-1] == "Z" and modified[10] == "T"):
+            modified = _iso(modified)  # type: ignore[assignment]
+        yield ObjectRef(
+            (values[i_bucket] if i_bucket is not None else "") or default_bucket,
+            key,
+            (values[i_version] or None) if i_version is not None else None,
+            etag or None,
+            number,
+            modified,
+        )

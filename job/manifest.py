@@ -16,6 +16,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from urllib.parse import urlsplit
 
 FORMAT = "bucketlens-manifest/1"
@@ -36,9 +37,17 @@ class ObjectRef:
     sequencer: str | None = None
 
     def to_json(self) -> str:
-        # getattr over the field names, not asdict(): asdict deep-copies and is 5x slower per ref
-        values = ((name, getattr(self, name)) for name in _REF_FIELDS)
-        return json.dumps({k: v for k, v in values if v is not None}, ensure_ascii=False)
+        # Byte-for-byte what json.dumps(asdict-without-None, ensure_ascii=False) gives, 5x faster: shards of
+        # a million-row inventory are written in one Lambda (bench/inventory_bench.py).
+        parts = []
+        for name in _REF_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            kind = type(value)
+            text = _quote(value) if kind is str else str(value) if kind is int else _ENCODER.encode(value)
+            parts.append(f'"{name}": {text}')
+        return "{" + ", ".join(parts) + "}"
 
     @classmethod
     def from_dict(cls, data: dict) -> ObjectRef:
@@ -47,6 +56,8 @@ class ObjectRef:
 
 
 _REF_FIELDS = tuple(ObjectRef.__dataclass_fields__)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_quote = encode_basestring  # the string escaping json.dumps(ensure_ascii=False) uses
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,7 @@ def is_manifest(data: bytes | str) -> bool:
 def encode_shard(refs: Iterable[ObjectRef]) -> bytes:
     """Gzip JSON Lines, deterministic bytes (mtime 0) so a rewrite of the same work is identical."""
     buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=6) as gz:  # 9 is 4x slower, 6% smaller
         gz.write("".join(ref.to_json() + "\n" for ref in refs).encode())  # one write: far fewer zlib calls
     return buf.getvalue()
 

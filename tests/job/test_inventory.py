@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
 from pathlib import Path
+from urllib.parse import quote_plus, unquote_plus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from job import inventory
 from job.manifest import ObjectRef
@@ -132,3 +136,45 @@ def test_rows_stream_from_a_gzip_file_object() -> None:
     # then the first row is available before the rest is read and all arrive in order
     assert first.key == "k0.jpg"
     assert sum(1 for _ in rows) == 19999
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=30))
+def test_key_decoding_is_unquote_plus(key: str) -> None:
+    # given any key encoded form-style (and the raw text itself, which may hold stray % or +)
+    for raw in (quote_plus(key, safe="/"), key):
+        # then the fast decoder agrees with unquote_plus
+        assert inventory._decode_key(raw) == unquote_plus(raw)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12),
+            st.sampled_from([".jpg", ".PNG", ".txt", "/", ".heic"]),
+            st.booleans(),
+            st.booleans(),
+            st.sampled_from(["", "0", "7", "123456"]),
+            st.sampled_from(['"q"', "", "abc"]),
+        ),
+        max_size=20,
+    )
+)
+def test_fast_path_equals_rows_and_filter(rows: list) -> None:
+    # given quoted CSV rows like S3 writes, with some fields holding quotes or commas
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    for stem, ext, latest, marker, size, etag in rows:
+        writer.writerow(["b", quote_plus(stem + ext, safe="/"), "", str(latest), str(marker), size, "", etag])
+    data = buf.getvalue().encode()
+    suffixes = inventory.normalize_extensions("jpg,png,heic")
+    # when read through the streaming path and through iter_rows + is_work
+    fast = list(inventory.iter_inventory_rows(io.BytesIO(data), SCHEMA, False, "jpg,png,heic"))
+    slow = [
+        r.to_ref()
+        for r in inventory.iter_rows(io.BytesIO(data), SCHEMA, False)
+        if inventory.is_work(r, suffixes)
+    ]
+    # then both give the same refs
+    assert fast == slow
