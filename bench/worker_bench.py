@@ -62,14 +62,25 @@ def _median(runs: list[dict]) -> dict:
 
 
 def quota_scenario(
-    server: FaultServer, children: int, images: int, burst: int = BURST, attempt: int = 0
+    server: FaultServer,
+    children: int,
+    images: int,
+    burst: int = BURST,
+    attempt: int = 0,
+    capacity: bool = False,
 ) -> dict:
-    """C child processes over `images` objects; figures from the fault layer and the table."""
-    table = f"bench-{children}-{attempt}"
+    """C child processes over `images` objects; figures from the fault layer and the table.
+
+    `capacity=True` removes the quota and the latency (children unlimited): what this machine can do at
+    all, emulator included, which bounds what the quota runs can show."""
+    table = f"bench-{children}-{attempt}{'-cap' if capacity else ''}"
     provision.ensure_table(clients.client("dynamodb"), table)
     layer = server.layer
     layer.reset_counts()
-    layer.set("Rekognition.DetectLabels", latency=LATENCY, quota=QUOTA, burst=burst)
+    if capacity:
+        layer.set("Rekognition.DetectLabels")
+    else:
+        layer.set("Rekognition.DetectLabels", latency=LATENCY, quota=QUOTA, burst=burst)
     tps = QUOTA / children
     workers = max(8, math.ceil(tps * 0.8) + 2)  # the emulator answers S3/DynamoDB slowly under load
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUCKETLENS_")}
@@ -81,7 +92,7 @@ def quota_scenario(
         AWS_BATCH_JOB_ID=f"bench-{children}-{attempt}",
         PYTHONPATH=str(ROOT),
         BUCKETLENS_TABLE=table,
-        BUCKETLENS_MAX_TPS=f"{tps:.4f}",
+        BUCKETLENS_MAX_TPS="" if capacity else f"{tps:.4f}",
         BUCKETLENS_WORKERS=str(workers),
         BUCKETLENS_RESULTS_URI=f"s3://{RESULTS}/runs",
         BUCKETLENS_PROGRESS_SECONDS="600",
@@ -386,6 +397,7 @@ def main() -> None:
     parser.add_argument("--cpu-images", type=int, default=3000)
     parser.add_argument("--skip-quota", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; the table shows medians")
+    parser.add_argument("--capacity", action="store_true", help="also run each C without quota or latency")
     parser.add_argument("--burst", type=int, default=BURST, help=f"emulated quota bucket (default {BURST})")
     args = parser.parse_args()
     os.environ.update(
@@ -394,6 +406,7 @@ def main() -> None:
     os.environ.pop("AWS_ENDPOINT_URL", None)
 
     rows = []
+    capacity_rows: list[dict] = []
     if not args.skip_quota:
         with FaultServer() as server:
             server.reset_moto()
@@ -419,6 +432,10 @@ def main() -> None:
                     runs.append(row)
                     print(json.dumps(row), flush=True)
                 rows.append(_median(runs))
+                if args.capacity:
+                    row = quota_scenario(server, children, args.images, args.burst, capacity=True)
+                    print(json.dumps({"capacity": True, **row}), flush=True)
+                    capacity_rows.append(row)
             os.environ.pop("AWS_ENDPOINT_URL", None)
             clients.reset()
 
@@ -438,6 +455,11 @@ def main() -> None:
             f"{r['children']:>8} | {r['images_per_s_steady']:>12.1f} | {r['quota_share_steady'] * 100:>7.1f}% "
             f"| {r['images_per_s_overall']:>13.1f} | {r['quota_share_overall'] * 100:>7.1f}% "
             f"| {r['throttled_share'] * 100:>8.2f}% | {r['failed_images']:>6} | {r['wall_s']:>6}"
+        )
+    for r in capacity_rows:
+        print(
+            f"capacity without quota/latency, {r['children']} children: "
+            f"{r['images_per_s_steady']:.1f} img/s steady, {r['images_per_s_overall']:.1f} overall"
         )
     print(f"worker CPU per image, {cpu['images']} images, instant backends:")
     print(f"  worker logic with fake clients:           {cpu['cpu_ms_per_image']:.2f} ms")
