@@ -23,6 +23,8 @@ def _cmd_exif(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     import threading
 
+    from botocore.exceptions import BotoCoreError
+
     from job import config, run
 
     try:
@@ -32,7 +34,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return errors.EXIT_CONFIG
     stop = threading.Event()
     run.install_sigterm(stop)
-    return run.run(cfg, stop=stop)
+    try:
+        return run.run(cfg, stop=stop)
+    except BotoCoreError as exc:  # clients cannot even be made: no region, bad endpoint URL
+        logging.getLogger("job.run").error(
+            "configuration error", extra={"error": f"{type(exc).__name__}: {exc}"}
+        )
+        return errors.EXIT_CONFIG
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:

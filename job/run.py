@@ -17,7 +17,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import backoff
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 from job import clients, convert, errors, exif, labels, s3, sources, store
 from job.config import RunConfig
@@ -34,6 +40,8 @@ PREFETCH = 100  # BatchGetItem's limit
 _CONFIG_CODES = frozenset(
     {"ResourceNotFoundException", "AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}
 )
+# no region, no credentials: the environment is wrong, no retry can help
+_SETUP_ERRORS = (NoRegionError, NoCredentialsError, PartialCredentialsError)
 RETRY_TRIES = 5
 RETRY_MAX_WAIT = 20.0
 
@@ -341,7 +349,10 @@ class Runner:
             self.fatal = str(exc)
             code = errors.EXIT_CONFIG
         except (ClientError, BotoCoreError) as exc:
-            if isinstance(exc, ClientError) and labels.error_code(exc) in _CONFIG_CODES:
+            if (isinstance(exc, ClientError) and labels.error_code(exc) in _CONFIG_CODES) or isinstance(
+                exc, _SETUP_ERRORS
+            ):
+                log.error("configuration error", extra={"error": f"{type(exc).__name__}: {exc}"})
                 self.fatal = str(exc)
                 code = errors.EXIT_CONFIG
             else:

@@ -323,6 +323,24 @@ def test_missing_table_and_bad_source_are_config_exits(aws, capsys):
     assert cli.main(["run", "--source", f"s3://{BUCKET}/", "--features", "faces"]) == errors.EXIT_CONFIG
 
 
+def test_no_region_or_credentials_is_a_config_exit(monkeypatch):
+    # given an environment without a region
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    clients.reset()
+    # when run / then 78, not a traceback
+    assert cli.main(["run", "--source", f"s3://{BUCKET}/in/"]) == errors.EXIT_CONFIG
+    # given a region but no credentials at all / when run / then 78 too
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    clients.reset()
+    assert cli.main(["run", "--source", f"s3://{BUCKET}/in/"]) == errors.EXIT_CONFIG
+
+
 def _child_env(url: str, index: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUCKETLENS_")}
     env.update(
