@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import gzip
+import io
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import urllib.request
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -417,6 +421,123 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     # and no policy grants a wildcard action
     for actions in every:
         assert not [a for a in actions if a == "*" or a.endswith(":*")]
+
+
+_BY_HAND = re.compile(r"<!-- by-hand:begin.*?-->(.*?)<!-- by-hand:end -->", re.S)
+
+
+def readme_submit_jobs() -> list[list[str]]:
+    """The README's `aws batch submit-job` commands, exactly as a user copies them."""
+    block = _BY_HAND.search((REPO / "README.md").read_text()).group(1)
+    commands = re.findall(r"```sh\n(aws batch submit-job .*?)```", block, re.S)
+    return [shlex.split(command.replace("\\\n", " ")) for command in commands]
+
+
+def batch_submission(argv: list[str]) -> tuple[int | None, dict[str, str]]:
+    """(array size or None, parameters) of a submit-job command line, as the AWS CLI reads them."""
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    raw = options.get("--parameters", "")
+    if raw.startswith("{"):
+        parameters = json.loads(raw)
+    else:
+        parameters = dict(pair.split("=", 1) for pair in raw.split(",") if pair)
+    size = options.get("--array-properties")
+    return (int(size.removeprefix("size=")) if size else None), parameters
+
+
+def batch_command(definition: dict[str, Any], parameters: dict[str, str]) -> list[str]:
+    """The container command after Batch's Ref:: substitution (submitted values over defaults)."""
+    values = {**definition["parameters"], **parameters}
+    return [
+        values[arg[5:]] if arg.startswith("Ref::") else arg
+        for arg in definition["containerProperties"]["command"]
+    ]
+
+
+def _jpeg(text: str) -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (64, 48), (40, 90, 160))
+    ImageDraw.Draw(image).text((2, 2), text, fill=(255, 255, 255))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_readme_submit_job_commands_run_the_applied_job_definition(on_moto: Deployment) -> None:
+    # given the README's buckets with images, and an S3 Inventory report of the whole images bucket
+    s3, ddb = on_moto.client("s3"), on_moto.client("dynamodb")
+    for bucket in ("my-images", "my-inventory"):
+        s3.create_bucket(Bucket=bucket)
+    holiday = [f"holiday/IMG_00{n:02d}.jpg" for n in range(37, 43)] + ["holiday/beach day+1.jpg"]
+    other = ["other/garden.jpg"]
+    for key in holiday + other:
+        s3.put_object(Bucket="my-images", Key=key, Body=_jpeg(key))
+    rows = io.StringIO()
+    for key in holiday + other:
+        head = s3.head_object(Bucket="my-images", Key=key)
+        size, etag = str(head["ContentLength"]), head["ETag"].strip('"')
+        rows.write(f'"my-images","{quote_plus(key, safe="/")}","{size}","{etag}"\n')
+    folder = "my-images/all-images/2026-11-22T01-00Z"
+    s3.put_object(
+        Bucket="my-inventory",
+        Key="my-images/all-images/data/a.csv.gz",
+        Body=gzip.compress(rows.getvalue().encode()),
+    )
+    manifest = {
+        "sourceBucket": "my-images",
+        "destinationBucket": "arn:aws:s3:::my-inventory",
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, ETag",
+        "files": [{"key": "my-images/all-images/data/a.csv.gz", "size": 1, "MD5checksum": "x"}],
+    }
+    s3.put_object(Bucket="my-inventory", Key=f"{folder}/manifest.json", Body=json.dumps(manifest).encode())
+    definition = on_moto.client("batch").describe_job_definitions(
+        jobDefinitions=[on_moto.outputs["job_definition_arn"]]
+    )["jobDefinitions"][0]
+    # (this deployment's default features include custom-labels, which moto cannot answer)
+    definition["parameters"]["features"] = "labels"
+    environment = {e["name"]: e["value"] for e in definition["containerProperties"]["environment"]}
+    table = on_moto.outputs["table_name"]
+
+    def results() -> dict[str, dict]:
+        items = ddb.scan(TableName=table)["Items"]
+        return {i["key"]["S"]: i for i in items if i["bucket"]["S"] == "my-images"}
+
+    submissions = readme_submit_jobs()
+    assert len(submissions) == 3
+    seen: list[dict[str, dict]] = []
+    for argv in submissions:
+        # when each README command is run as Batch would run its children
+        size, parameters = batch_submission(argv)
+        command = batch_command(definition, parameters)
+        assert command[:4] == ["python", "-m", "job", "run"]
+        for index in range(size or 1):
+            env = {
+                **os.environ,
+                **environment,
+                "AWS_ENDPOINT_URL": on_moto.endpoint,
+                "AWS_BATCH_JOB_ID": argv[4],
+            }
+            if size:
+                env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+            done = subprocess.run(
+                [sys.executable, *command[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+        seen.append(results())
+    # then the prefix backfill labelled exactly the holiday images
+    assert set(seen[0]) == set(holiday)
+    assert {item["status"]["S"] for item in seen[0].values()} == {"done"}
+    # and the inventory run added the rest of the bucket without touching what was done
+    assert set(seen[1]) == set(holiday + other)
+    assert all(seen[1][key]["processed_at"] == seen[0][key]["processed_at"] for key in holiday)
+    # and the single-image rerun added text detection to that image alone
+    assert seen[2]["holiday/IMG_0042.jpg"]["features"]["S"] == "labels,text"
+    assert {k for k in holiday + other if seen[2][k]["processed_at"] != seen[1][k]["processed_at"]} == {
+        "holiday/IMG_0042.jpg"
+    }
 
 
 def test_destroy_removes_everything(on_moto: Deployment) -> None:
