@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from urllib.parse import quote_plus
 
+import pytest
 from botocore.exceptions import ClientError
 
-from job import cli, clients, errors, run
+from job import cli, clients, errors, exif, run
 from job.config import from_args
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, world
 
@@ -103,6 +104,31 @@ def test_every_format_and_odd_key_ends_done_and_hostile_images_are_recorded(aws)
     assert summary["outcomes"]["error"] == 5 and summary["outcomes"]["skipped_not_image"] == 1
     assert summary["rekognition_calls"] == 2 * len(good)
     assert summary["bytes_read"] > 0 and summary["exit_code"] == 0
+
+
+def test_camera_exif_from_the_corpus_lands_in_the_items(aws, corpus):
+    # given up to 12 camera JPEGs with a make and model (per the extractor reading the local file)
+    picked = {}
+    for path in sorted(corpus.rglob("*")):
+        if path.suffix.lower() in (".jpg", ".jpeg") and path.stat().st_size < 3_000_000:
+            record = exif.extract_file(path)
+            if record.make and record.model and not record.error:
+                picked[f"in/corpus/{len(picked):02d}-{path.name}"] = (path, record)
+        if len(picked) == 12:
+            break
+    if not picked:
+        pytest.skip("no camera JPEG with make and model in the corpus")
+    world({key: path.read_bytes() for key, (path, _) in picked.items()})
+    # when the child runs
+    assert run.run(_config()) == errors.EXIT_OK
+    # then each item carries the same EXIF fields the extractor reads from the file
+    got = items()
+    for key, (_, record) in picked.items():
+        stored = got[key]["exif"]
+        assert got[key]["status"] == "done"
+        assert (stored["make"], stored["model"]) == (record.make, record.model)
+        assert stored.get("datetime_original") == record.datetime_original
+        assert (stored.get("width"), stored.get("height")) == (record.width, record.height)
 
 
 def test_rerun_of_a_finished_shard_reads_nothing_and_calls_nothing(fault_server):
