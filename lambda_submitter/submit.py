@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ CLAIM_NAME = "claim.json"
 SUBMITTED_NAME = "submitted.json"
 CLAIM_STALE_SECONDS = 15 * 60  # the Lambda timeout ceiling: an older claim belongs to a crashed submitter
 SUBMIT_ATTEMPTS = 8
+UPLOAD_THREADS = 8  # shard PUTs in flight; the s3 client's pool holds 10 connections
 _ABSENT = {"NoSuchKey", "404", "NotFound", "AccessDenied", "403"}  # 403: no s3:ListBucket on the bucket
 
 
@@ -132,22 +134,42 @@ def write_once(
     if existing is not None:
         return key, Manifest.from_json(existing)
 
-    def put(name: str, body: bytes) -> None:
-        if name == key:
-            if not _create(s3, cfg.manifests_bucket, name, body):
-                raise _Exists
-            return
-        s3.put_object(Bucket=cfg.manifests_bucket, Key=name, Body=body, ContentType="application/gzip")
+    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="shard-put") as pool:
+        pending: set[Future] = set()
 
-    try:
-        written = manifest_format.write_manifest(
-            put, folder, manifest_id, refs, cfg.shard_size, source, cfg.features
-        )
-    except _Exists:
-        data = _read(s3, cfg.manifests_bucket, key)
-        if data is None:
-            raise
-        return key, Manifest.from_json(data)
+        def settle(futures: set[Future]) -> None:
+            for future in futures:
+                future.result()  # re-raise an upload error here, before manifest.json is written
+            pending.difference_update(futures)
+
+        def put(name: str, body: bytes) -> None:
+            if name == key:
+                settle(set(pending))  # every shard is stored before the manifest that lists it
+                if not _create(s3, cfg.manifests_bucket, name, body):
+                    raise _Exists
+                return
+            if len(pending) >= 2 * UPLOAD_THREADS:  # bounded: a million-row report never queues up
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                settle(done)
+            pending.add(
+                pool.submit(
+                    s3.put_object,
+                    Bucket=cfg.manifests_bucket,
+                    Key=name,
+                    Body=body,
+                    ContentType="application/gzip",
+                )
+            )
+
+        try:
+            written = manifest_format.write_manifest(
+                put, folder, manifest_id, refs, cfg.shard_size, source, cfg.features
+            )
+        except _Exists:
+            data = _read(s3, cfg.manifests_bucket, key)
+            if data is None:
+                raise
+            return key, Manifest.from_json(data)
     log.info(
         "manifest written", extra={"manifest": key, "images": written.total, "shards": len(written.shards)}
     )
