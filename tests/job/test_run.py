@@ -322,8 +322,17 @@ def test_stop_event_leaves_remaining_images_for_the_retry(fault_server):
     world({f"in/s{i}.jpg": image_bytes("JPEG") for i in range(12)})
     fault_server.layer.set("Rekognition.DetectLabels", latency=0.4)
     stop = threading.Event()
-    # when a stop (SIGTERM) arrives shortly after the start
-    threading.Timer(0.6, stop.set).start()
+
+    # when a stop (SIGTERM) arrives once the first image is with Rekognition
+    def stop_when_busy() -> None:
+        deadline = time.monotonic() + 30
+        while (
+            fault_server.layer.count("Rekognition.DetectLabels", "calls") < 1 and time.monotonic() < deadline
+        ):
+            time.sleep(0.02)
+        stop.set()
+
+    threading.Thread(target=stop_when_busy, daemon=True).start()
     code = run.run(_config(workers="2", grace_seconds="5"), stop=stop)
     # then the child exits with the transient code, in-flight images finished, others were left
     assert code == errors.EXIT_TRANSIENT
