@@ -214,3 +214,50 @@ def test_unknown_event_is_refused(stack: dict) -> None:
     # given an event of no known kind, then the handler says what it expects
     with pytest.raises(ValueError, match="unknown event"):
         handler.handler({"hello": "world"}, None)
+
+
+def _poll_once(sqs, queue_url: str) -> dict:
+    """What the Lambda event source mapping does: receive, invoke, delete the records not reported failed."""
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+        "Messages", []
+    )
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bucketlens-events",
+        }
+        for m in messages
+    ]
+    response = handler.handler({"Records": records}, None) if records else {"batchItemFailures": []}
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    for m in messages:
+        if m["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return {"received": len(messages), "failed": failed}
+
+
+def test_poison_message_reaches_the_dead_letter_queue_through_redrive(stack: dict) -> None:
+    # given the events queue with a DLQ after 2 receives, holding a good create and a poison message
+    sqs = clients.client("sqs")
+    dlq = sqs.create_queue(QueueName="bucketlens-events-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(
+        QueueName="bucketlens-events",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})},
+    )["QueueUrl"]
+    good = load_event("sqs_object_created.json")["Records"][0]["body"]
+    sqs.send_message(QueueUrl=queue, MessageBody=good)
+    sqs.send_message(QueueUrl=queue, MessageBody='{"not": "an S3 event"}')
+    # when the event source mapping polls until the queue is empty (bounded)
+    polls = [_poll_once(sqs, queue) for _ in range(4)]
+    # then the good message was processed and deleted on the first poll, the poison one failed each time
+    # it was received and then moved to the DLQ
+    assert polls[0]["received"] == 2 and len(polls[0]["failed"]) == 1
+    assert polls[-1]["received"] == 0
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in dead] == ['{"not": "an S3 event"}']
+    listing = stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")["Contents"]
+    assert any(o["Key"].endswith("/submitted.json") for o in listing)
