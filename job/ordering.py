@@ -39,11 +39,12 @@ def newer_condition(sequencer: str | None, order_time: str) -> tuple[str, dict, 
 
     `order_time` is an ISO-8601 UTC string (they sort as strings).
     """
-    names = {"#pk": "bucket", "#seq": "sequencer", "#ot": "order_time"}
+    names = {"#pk": "bucket", "#ot": "order_time"}
     values = {":ot": order_time}
     if sequencer is None:
         expr = "attribute_not_exists(#pk) OR attribute_not_exists(#ot) OR #ot <= :ot"
     else:
+        names["#seq"] = "sequencer"
         values[":seq"] = pad_sequencer(sequencer)
         expr = (
             "attribute_not_exists(#pk) OR attribute_not_exists(#ot)"

@@ -199,25 +199,17 @@ def skip_reason(stored: Mapping[str, Any] | None, ref: ObjectRef, features: str)
 
 def write_condition(item: Mapping[str, Any]) -> tuple[str, dict, dict]:
     """newer_condition AND NOT "this exact result is already there"."""
-    sequencer = item.get("sequencer")
-    expr, names, values = newer_condition(sequencer, item["order_time"])
+    expr, names, values = newer_condition(item.get("sequencer"), item["order_time"])
+    if not (item.get("etag") or item.get("version_id")):
+        return expr, names, values
     names = {**names, "#st": "status", "#feat": "features"}
     values = {**values, ":done": "done", ":error": "error", ":feat": item["features"]}
     same = "#st IN (:done, :error) AND #feat = :feat"
-    if item.get("etag"):
-        names["#etag"] = "etag"
-        values[":etag"] = item["etag"]
-        same += " AND #etag = :etag"
-    if item.get("version_id"):
-        names["#vid"] = "version_id"
-        values[":vid"] = item["version_id"]
-        same += " AND #vid = :vid"
-    if item.get("etag") or item.get("version_id"):
-        expr = f"({expr}) AND NOT ({same})"
-    # DynamoDB rejects names/values the expression does not use (newer_condition names #seq always)
-    names = {k: v for k, v in names.items() if k in expr}
-    values = {k: v for k, v in values.items() if k in expr}
-    return expr, names, values
+    for attr, name in (("etag", "#etag"), ("version_id", "#vid")):
+        if item.get(attr):
+            names[name], values[":" + name[1:]] = attr, item[attr]
+            same += f" AND {name} = :{name[1:]}"
+    return f"({expr}) AND NOT ({same})", names, values
 
 
 def get_state(ddb: Any, table: str, bucket: str, key: str) -> dict | None:

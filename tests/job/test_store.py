@@ -181,3 +181,18 @@ def test_keys_still_unprocessed_are_left_for_single_reads(aws):
     # when read / then the unprocessed key is absent (unknown), the others are known missing
     states = store.get_states(NeverDone(), TABLE, [("b", "x.jpg"), ("b", "y.jpg")])
     assert states == {("b", "x.jpg"): None}
+
+
+def test_write_condition_names_only_what_its_expression_uses():
+    # given results with and without a sequencer, etag and version
+    for extra in (
+        {},
+        {"sequencer": "0A1B"},
+        {"etag": "e1"},
+        {"etag": "e1", "version_id": "v1", "sequencer": "FF"},
+    ):
+        item = {"order_time": "2026-01-01T00:00:00.000Z", "features": "labels", **extra}
+        # when the condition is built
+        expr, names, values = store.write_condition(item)
+        # then every name and value appears in it (DynamoDB rejects unused ones)
+        assert all(name in expr for name in names) and all(value in expr for value in values), extra
