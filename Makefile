@@ -81,7 +81,7 @@ AWS ?= aws
 AUTO_APPROVE ?=
 TF_ARGS = -input=false -var-file=$(abspath $(TF_VARS)) -var region=$(AWS_REGION) -var image_tag=$(IMAGE_TAG)
 TF_OUT = $(TERRAFORM) -chdir=$(TF_DIR) output -raw
-.PHONY: tf-init plan deploy build push destroy status logs
+.PHONY: tf-init plan deploy build push destroy backfill status logs
 
 tf-init: ## terraform init of the deployment (backend as configured in terraform/)
 	$(TERRAFORM) -chdir=$(TF_DIR) init -input=false
@@ -110,6 +110,12 @@ push: ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (skipped when the imm
 
 destroy: tf-init ## terraform destroy (the results table keeps deletion protection unless you turned it off)
 	$(TERRAFORM) -chdir=$(TF_DIR) destroy $(TF_ARGS)
+
+backfill: $(STAMP) ## Submit a backfill with the deployed settings: make backfill BUCKET=b [PREFIX=p] [DRY_RUN=1]
+	@test -n "$(BUCKET)" || { echo "usage: make backfill BUCKET=<images bucket> [PREFIX=<prefix>] [DRY_RUN=1]"; exit 2; }
+	env AWS_REGION=$(AWS_REGION) $$($(TERRAFORM) -chdir=$(TF_DIR) output -json submitter_environment | \
+		$(PY) -c 'import json, sys; print(" ".join(f"{k}={v}" for k, v in json.load(sys.stdin).items()))') \
+		$(PY) -m lambda_submitter backfill --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
 
 status: ## Status of a Batch job and its array children: make status JOB=<job id>
 	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id>"; exit 2; }

@@ -67,3 +67,8 @@ output "worker_max_tps" {
   description = "Rekognition calls per second each array child is limited to."
   value       = local.max_tps
 }
+
+output "submitter_environment" {
+  description = "The submitter's environment (BUCKETLENS_* names and values), so `make backfill` runs the submitter CLI with the deployed settings."
+  value       = local.submitter_environment
+}

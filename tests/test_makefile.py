@@ -83,3 +83,50 @@ def test_plan_and_destroy_use_the_same_variables():
             f" {target} " in line and "-var image_tag=t2" in line and "/tmp/v.tfvars" in line
             for line in lines
         )
+
+
+def test_backfill_needs_a_bucket_and_passes_prefix_and_dry_run():
+    result = subprocess.run(["make", "backfill"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "usage: make backfill BUCKET=" in result.stdout
+    lines = dry_run("backfill", "BUCKET=photos", "PREFIX=2024/", "DRY_RUN=1")
+    assert any("output -json submitter_environment" in line for line in lines), (
+        "the deployed settings come from Terraform"
+    )
+    command = next(line for line in lines if "-m lambda_submitter backfill" in line)
+    assert "--bucket photos --prefix 2024/ --dry-run" in command
+
+
+def test_backfill_runs_the_submitter_with_the_deployed_environment(moto_server, tmp_path):
+    # given a bucket with images in the emulator, and a terraform whose output is the submitter's environment
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="photos")
+    for key in ("2024/a.jpg", "2024/b.png", "2024/notes.txt", "2023/c.jpg"):
+        s3.put_object(Bucket="photos", Key=key, Body=b"x" * 10)
+    fake = tmp_path / "terraform"
+    fake.write_text(
+        '#!/bin/sh\necho \'{"BUCKETLENS_FEATURES": "labels,text", "BUCKETLENS_SHARD_SIZE": "1"}\'\n'
+    )
+    fake.chmod(0o755)
+    # when `make backfill` runs as a dry run
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "backfill",
+            "BUCKET=photos",
+            "PREFIX=2024/",
+            "DRY_RUN=1",
+            f"TERRAFORM={fake}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # then the submitter listed the prefix with the deployed features and shard size
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "images found:  2" in result.stdout
+    assert "shards:        2" in result.stdout
+    assert "labels,text" in result.stdout
