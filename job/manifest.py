@@ -119,7 +119,7 @@ def is_manifest(data: bytes | str) -> bool:
 def encode_shard(refs: Iterable[ObjectRef]) -> bytes:
     """Gzip JSON Lines, deterministic bytes (mtime 0) so a rewrite of the same work is identical."""
     buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=6) as gz:  # 9 is 4x slower, 6% smaller
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=1) as gz:  # 9: 8x the CPU, 18% smaller
         gz.write("".join(ref.to_json() + "\n" for ref in refs).encode())  # one write: far fewer zlib calls
     return buf.getvalue()
 
