@@ -14,8 +14,8 @@ from dataclasses import dataclass
 PRICES_AS_OF = "2024-06-01"
 REGION = "us-east-1"
 # (images in tier, USD per image); the last tier has no upper bound.
-GROUP_1 = ((1_000_000, 0.001), (4_000_000, 0.0008), (30_000_000, 0.0006), (None, 0.00025))
-PER_IMAGE = {"labels": GROUP_1, "text": GROUP_1}  # DetectLabels and DetectText are both Group 1 APIs
+GROUP_2 = ((1_000_000, 0.001), (4_000_000, 0.0008), (30_000_000, 0.0006), (None, 0.00025))
+PER_IMAGE = {"labels": GROUP_2, "text": GROUP_2}  # DetectLabels and DetectText are "Group 2" APIs
 CUSTOM_LABELS_PER_HOUR = 4.00  # USD per inference unit hour
 
 

@@ -14,7 +14,7 @@ def test_first_tier() -> None:
 
 def test_tiers_fill_in_order() -> None:
     # given 6 million images: 1M at $0.001, 4M at $0.0008, 1M at $0.0006
-    cost = pricing.tiered_cost(6_000_000, pricing.GROUP_1)
+    cost = pricing.tiered_cost(6_000_000, pricing.GROUP_2)
     # then the sum follows the tiers
     assert cost == pytest.approx(1000 + 3200 + 600)
 
