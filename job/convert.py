@@ -55,6 +55,8 @@ def choose(fmt: str | None, size: int | None, width: int | None, height: int | N
         return Route("bytes", "over 15 MB")
     if (width or 0) > MAX_SIDE or (height or 0) > MAX_SIDE:
         return Route("bytes", "over 10000 px")
+    if width is None or height is None:  # truncated/corrupt: Pillow must judge it before Rekognition is paid
+        return Route("bytes", "frame size unknown")
     return Route("s3", "direct")
 
 

@@ -25,6 +25,18 @@ def test_route_follows_rekognition_s3_limits(fmt, size, w, h, kind):
     assert convert.choose(fmt, size, w, h).kind == kind
 
 
+def test_jpeg_without_frame_size_is_decoded_by_us_and_recorded_as_bad():
+    # given a JPEG cut inside its Exif segment, so the container walk found no frame size
+    from job.samples import SAMPLES, encode
+
+    truncated = encode(SAMPLES[0])[:200]
+    # when routed / then it is not sent by S3 reference (Rekognition would be paid for a broken file)
+    assert convert.choose("JPEG", len(truncated), None, None).kind == "bytes"
+    # and decoding it is a BadImage, which the worker records as an error before any Rekognition call
+    with pytest.raises(convert.BadImage):
+        convert.to_jpeg(truncated)
+
+
 @pytest.mark.parametrize("fmt", ["WEBP", "TIFF", "HEIF", "AVIF", "PNG"])
 def test_every_supported_format_becomes_jpeg(fmt):
     # given a real image in that format
