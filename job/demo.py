@@ -69,6 +69,7 @@ class Outcome:
     items: list[dict] = field(default_factory=list)
     uploaded_later: str = ""
     deleted: str = ""
+    backfill_keys: list[str] = field(default_factory=list)
     backfill_rekognition_calls: int = -1
     rerun_rekognition_calls: int = -1
     events_delivered_by: str = ""
@@ -374,6 +375,7 @@ class Demo:
             self.res = emulator.apply_terraform(
                 self.outcome.endpoint, self.opts.out_dir / "terraform", self.opts.settings
             )
+            self.say("    (the TLS-only bucket policies are removed in the emulator: it speaks plain HTTP)")
         else:
             self.say("    python -m job setup path (terraform or its provider mirror not found, or chosen)")
             self.res = emulator.create_resources(self.opts.settings)
@@ -439,6 +441,9 @@ class Demo:
         self._run_jobs("backfill", job_ids)
         s3 = clients.client("s3")
         self.outcome.backfill_rekognition_calls = rekognition_calls(s3, self.res.results_uri, job_ids)
+        self.outcome.backfill_keys = sorted(
+            i["key"] for i in scan(clients.client("dynamodb"), self.res.table)
+        )
 
     def _events(self) -> None:
         from lambda_submitter import handler

@@ -120,7 +120,8 @@ class Emulator:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.url = f"http://127.0.0.1:{port}"
-        self.post("/moto-api/config", MOTO_CONFIG)
+        self.reset()  # moto's state lives in this process: a second run starts from nothing
+
         log.info("emulator started", extra={"url": self.url})
         return self
 
@@ -368,6 +369,9 @@ def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: st
     )
     _run([exe, "apply", "-auto-approve", "-input=false", "-no-color"], workdir, 300, env)
     outputs = {k: v["value"] for k, v in json.loads(_run([exe, "output", "-json"], workdir, 60, env)).items()}
+    for bucket in (outputs["manifests_bucket_name"], settings.images_bucket):
+        # The emulator speaks plain HTTP, which the TLS-only bucket policies (aws:SecureTransport) refuse.
+        s3.delete_bucket_policy(Bucket=bucket)
     return Resources(
         how="terraform",
         table=outputs["table_name"],
