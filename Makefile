@@ -126,3 +126,8 @@ logs: ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
 	@test -n "$(JOB)" || { echo "usage: make logs JOB=<job id>[:<array index>]"; exit 2; }
 	stream=$$($(AWS) batch describe-jobs --region $(AWS_REGION) --jobs $(JOB) --query 'jobs[0].container.logStreamName' --output text) && \
 	$(AWS) logs tail --region $(AWS_REGION) "$$($(TF_OUT) worker_log_group_name)" --log-stream-names "$$stream" --follow
+
+# --- Demo (no AWS account: an embedded moto server) ------------------------------------------------
+.PHONY: demo
+demo: $(STAMP) ## The whole pipeline against an emulated AWS on this machine: make demo [IMAGES=path/] [DEMO_RESOURCES=auto|terraform|setup]
+	$(PY) -m job.demo --out demo-output --resources $(or $(DEMO_RESOURCES),auto) $(if $(IMAGES),--images $(IMAGES))

@@ -9,27 +9,18 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-TERRAFORM_DIR = REPO / "terraform"
-EXAMPLES = sorted(p.parent for p in (TERRAFORM_DIR / "examples").glob("*/main.tf"))
-KNOWN_MIRRORS = (
-    Path("/opt/tf-plugins"),
-    Path.home() / ".terraform.d" / "plugins",
-    Path("/usr/local/share/terraform/plugins"),
-    Path("/usr/share/terraform/plugins"),
+from job.emulator import (  # noqa: F401 - re-exported for the terraform tests
+    AWS_PROVIDER,
+    KNOWN_MIRRORS,
+    REPO,
+    SERVICES,
+    TERRAFORM_DIR,
+    copy_configuration,
+    moto_override,
+    plugin_dir,
 )
-AWS_PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
-# Services the configuration manages; every one is pointed at moto in the integration test.
-SERVICES = ("batch", "dynamodb", "ec2", "ecr", "iam", "lambda", "logs", "s3", "sqs", "sts")
 
-
-def plugin_dir() -> Path | None:
-    """TF_PLUGIN_DIR if set (as `make` exports it), else the first known mirror holding hashicorp/aws."""
-    env = os.environ.get("TF_PLUGIN_DIR")
-    for candidate in [Path(env)] if env else KNOWN_MIRRORS:
-        if (candidate / AWS_PROVIDER).is_dir():
-            return candidate
-    return None
+EXAMPLES = sorted(p.parent for p in (TERRAFORM_DIR / "examples").glob("*/main.tf"))
 
 
 def require_terraform() -> tuple[str, Path]:
@@ -55,29 +46,3 @@ def run(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = 
     if done.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     return done.stdout
-
-
-def copy_configuration(dest: Path) -> Path:
-    """A copy of terraform/ without local init state, so tests never touch the work tree's."""
-    shutil.copytree(
-        TERRAFORM_DIR, dest, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*")
-    )
-    return dest
-
-
-def moto_override(endpoint: str) -> str:
-    """A provider override that sends every call to moto and skips the checks moto cannot answer."""
-    lines = "\n".join(f'    {service} = "{endpoint}"' for service in SERVICES)
-    return f"""provider "aws" {{
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  s3_use_path_style           = true
-
-  endpoints {{
-{lines}
-  }}
-}}
-"""
