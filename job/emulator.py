@@ -214,7 +214,8 @@ def create_resources(settings: Settings, region: str = REGION) -> Resources:
     queue_url = sqs.create_queue(
         QueueName=EVENTS_QUEUE,
         Attributes={
-            "VisibilityTimeout": "1800",
+            "VisibilityTimeout": "1800",  # 6 x the submitter's 300 s timeout, as modules/triggers
+            "MessageRetentionPeriod": "345600",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
         },
     )["QueueUrl"]
@@ -272,6 +273,55 @@ def create_resources(settings: Settings, region: str = REGION) -> Resources:
         results_uri=results_uri,
         submitter_environment=submitter_environment(settings, queue, definition, TABLE),
     )
+
+
+def describe(res: Resources) -> dict[str, Any]:
+    """What must be the same however the resources were made: table, queues, notifications, job definition."""
+    ddb, sqs, s3, batch = (clients.client(s) for s in ("dynamodb", "sqs", "s3", "batch"))
+    table = ddb.describe_table(TableName=res.table)["Table"]
+    attrs = sqs.get_queue_attributes(QueueUrl=res.events_queue_url, AttributeNames=["All"])["Attributes"]
+    redrive = json.loads(attrs["RedrivePolicy"])
+    notifications = s3.get_bucket_notification_configuration(Bucket=res.images_bucket)
+    definition = batch.describe_job_definitions(jobDefinitions=[res.job_definition])["jobDefinitions"][0]
+    container = definition["containerProperties"]
+    return {
+        "table": {
+            "name": table["TableName"],
+            "key_schema": sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]),
+            "attributes": sorted(
+                (a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]
+            ),
+            "billing": table.get("BillingModeSummary", {}).get("BillingMode"),
+        },
+        "queue": {
+            "name": res.events_queue_url.rsplit("/", 1)[1],
+            "visibility_timeout": attrs["VisibilityTimeout"],
+            "retention": attrs["MessageRetentionPeriod"],
+            "dead_letter_queue": redrive["deadLetterTargetArn"].rsplit(":", 1)[1],
+            "max_receive_count": int(redrive["maxReceiveCount"]),
+        },
+        "notifications": sorted(
+            (tuple(sorted(q["Events"])), f["Value"])
+            for q in notifications.get("QueueConfigurations", [])
+            for f in q["Filter"]["Key"]["FilterRules"]
+        ),
+        "job_definition": {
+            "name": definition["jobDefinitionName"],
+            "type": definition["type"],
+            "command": container["command"],
+            "parameters": sorted(definition.get("parameters", {})),
+            "environment": sorted(e["name"] for e in container.get("environment", [])),
+        },
+        "job_queue": res.job_queue.rsplit("/", 1)[1],
+        "submitter_environment": sorted(res.submitter_environment),
+    }
+
+
+def describe_setup_path(settings: Settings = Settings()) -> dict[str, Any]:
+    """`describe` of the setup path on a fresh emulator of its own (its state is this process's)."""
+    with Emulator() as em:
+        use_endpoint(em.url)
+        return describe(create_resources(settings))
 
 
 # --- Terraform against the emulator ------------------------------------------------------------------

@@ -151,3 +151,22 @@ def test_event_images_are_two_different_readable_images():
     assert (held, deleted) == ("c.png", "a.jpg")
     with pytest.raises(ValueError):
         demo.choose_event_images(["broken/a.jpg", "a.jpg"])
+
+
+def test_fallback_notifications_have_the_shape_the_submitter_parses(aws):
+    # given an object in a bucket (moto in-process)
+    from job import clients
+    from lambda_submitter import events
+
+    s3 = clients.client("s3")
+    s3.create_bucket(Bucket="demo-bucket")
+    s3.put_object(Bucket="demo-bucket", Key="new photos/a+b.jpg", Body=b"x")
+    # when the demo builds the created and removed records S3 would send
+    created = demo.s3_event("demo-bucket", "new photos/a+b.jpg", "ObjectCreated", s3)
+    removed = demo.s3_event("demo-bucket", "gone.jpg", "ObjectRemoved", s3)
+    # then the submitter reads them back as the same keys and kinds, with sequencers for ordering
+    (c,) = events.parse_notification(created)
+    (r,) = events.parse_notification(removed)
+    assert (c.key, c.size, r.key) == ("new photos/a+b.jpg", 1, "gone.jpg")
+    assert c.sequencer and r.sequencer
+    assert demo._event_keys(json.dumps(created)) == {("ObjectCreated", "new photos/a+b.jpg")}

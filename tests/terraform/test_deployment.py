@@ -540,6 +540,43 @@ def test_readme_submit_job_commands_run_the_applied_job_definition(on_moto: Depl
     }
 
 
+def test_demo_setup_path_creates_what_terraform_creates(on_moto: Deployment) -> None:
+    # given the applied deployment, described the way the demo sees its resources
+    from job import emulator
+
+    applied = emulator.describe(
+        emulator.Resources(
+            how="terraform",
+            table=on_moto.outputs["table_name"],
+            images_bucket=IMAGES_BUCKET,
+            manifests_bucket=on_moto.outputs["manifests_bucket_name"],
+            job_queue=on_moto.outputs["job_queue_arn"],
+            job_definition=on_moto.outputs["job_definition_arn"],
+            events_queue_url=on_moto.outputs["events_queue_url"],
+            dead_letter_queue_url=on_moto.outputs["dead_letter_queue_url"],
+            results_uri=on_moto.outputs["results_uri"],
+            submitter_environment=on_moto.outputs["submitter_environment"],
+        )
+    )
+    # when the demo's setup path runs on a second, fresh emulator (its own process: moto's state is global)
+    code = "import json; from job import emulator; print(json.dumps(emulator.describe_setup_path()))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    made = json.loads(done.stdout.strip().splitlines()[-1])
+    # then the table, the events queue, the notifications and the job definition are the same
+    applied = json.loads(json.dumps(applied))  # tuples as lists, like the subprocess's JSON
+    for part in ("table", "queue", "notifications", "job_queue", "submitter_environment"):
+        assert made[part] == applied[part], part
+    # and so is the job definition; only the Custom Labels model this deployment names is extra
+    applied_env = [
+        n for n in applied["job_definition"]["environment"] if n != "BUCKETLENS_PROJECT_VERSION_ARN"
+    ]
+    assert made["job_definition"] == {**applied["job_definition"], "environment": applied_env}
+    assert made["job_definition"]["command"] == emulator.JOB_COMMAND
+
+
 def test_destroy_removes_everything(on_moto: Deployment) -> None:
     # given the applied deployment / when it is destroyed
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
