@@ -375,7 +375,10 @@ class Demo:
             self.res = emulator.apply_terraform(
                 self.outcome.endpoint, self.opts.out_dir / "terraform", self.opts.settings
             )
-            self.say("    (the TLS-only bucket policies are removed in the emulator: it speaks plain HTTP)")
+            self.say(
+                "    (the TLS-only bucket policies are removed in the emulator: it speaks plain HTTP; and the"
+            )
+            self.say("    queue -> Lambda mapping is removed: the demo calls the submitter's handler itself)")
         else:
             self.say("    python -m job setup path (terraform or its provider mirror not found, or chosen)")
             self.res = emulator.create_resources(self.opts.settings)
@@ -469,6 +472,8 @@ class Demo:
             }
             for m in messages
         ]
+        if not records:
+            raise RuntimeError("no S3 notification reached the events queue")
         answer = handler.handler({"Records": records}, None)
         failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
         for m in messages:

@@ -422,6 +422,12 @@ def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: st
     for bucket in (outputs["manifests_bucket_name"], settings.images_bucket):
         # The emulator speaks plain HTTP, which the TLS-only bucket policies (aws:SecureTransport) refuse.
         s3.delete_bucket_policy(Bucket=bucket)
+    # moto's stand-in Lambda (no Docker) would consume the events queue without running our code; the demo
+    # plays the Lambda itself by calling lambda_submitter.handler with what it receives.
+    aws_lambda = clients.client("lambda")
+    mappings = aws_lambda.list_event_source_mappings(FunctionName=outputs["submitter_function_name"])
+    for mapping in mappings.get("EventSourceMappings", []):
+        aws_lambda.delete_event_source_mapping(UUID=mapping["UUID"])
     return Resources(
         how="terraform",
         table=outputs["table_name"],
