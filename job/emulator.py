@@ -425,8 +425,12 @@ def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: st
     # moto's stand-in Lambda (no Docker) would consume the events queue without running our code; the demo
     # plays the Lambda itself by calling lambda_submitter.handler with what it receives.
     aws_lambda = clients.client("lambda")
-    mappings = aws_lambda.list_event_source_mappings(FunctionName=outputs["submitter_function_name"])
-    for mapping in mappings.get("EventSourceMappings", []):
+    for mapping in aws_lambda.list_event_source_mappings().get("EventSourceMappings", []):
+        if not mapping.get("EventSourceArn", "").endswith(f":{EVENTS_QUEUE}"):
+            continue
+        log.info("event source mapping removed", extra={"uuid": mapping["UUID"]})
+        # Disabled first: moto's queue keeps its own reference to a deleted mapping and would still poll.
+        aws_lambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
         aws_lambda.delete_event_source_mapping(UUID=mapping["UUID"])
     return Resources(
         how="terraform",
