@@ -353,6 +353,9 @@ class Demo:
             em.stop()
         self.outcome.exit_code = EXIT_FAILED if self.outcome.failures else EXIT_OK
         self.say(
+            "step times (s): " + ", ".join(f"{k.split(':')[0]} {v}" for k, v in self.outcome.timings.items())
+        )
+        self.say(
             "demo finished: all steps passed"
             if not self.outcome.failures
             else f"demo FAILED: {'; '.join(self.outcome.failures)}"
