@@ -170,3 +170,23 @@ def test_fallback_notifications_have_the_shape_the_submitter_parses(aws):
     assert (c.key, c.size, r.key) == ("new photos/a+b.jpg", 1, "gone.jpg")
     assert c.sequencer and r.sequencer
     assert demo._event_keys(json.dumps(created)) == {("ObjectCreated", "new photos/a+b.jpg")}
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_updating_line_on_a_terminal_and_plain_lines_otherwise():
+    # given a terminal and a pipe
+    tty, pipe = _Tty(), io.StringIO()
+    # when both show the same progress twice
+    for out in (tty, pipe):
+        progress = demo.Progress(out, "backfill", 4)
+        progress.show(1, 10, 1, force=True)
+        progress.show(4, 20, 2, force=True)
+        progress.finish()
+    # then the terminal got carriage-return updates on one line, the pipe two separate lines
+    assert tty.getvalue().count("\r") == 2 and tty.getvalue().count("\n") == 1
+    assert "children 4/4  images 20 (errors 2)" in tty.getvalue()
+    assert pipe.getvalue().count("\n") == 2 and "\r" not in pipe.getvalue()
