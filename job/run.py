@@ -71,6 +71,18 @@ class Fatal(Exception):
 is_transient = labels.is_transient
 
 
+def _refused_for_this_object(exc: ClientError) -> bool:
+    """S3 or Rekognition denying one object (a KMS key, an object ACL) is that image's recorded error;
+    the rest of the shard goes on, and a rerun after the fix tries it again (store.RETRY_ON_RERUN)."""
+    return labels.error_code(exc) in store.RETRY_ON_RERUN and getattr(exc, "operation_name", "") in (
+        "GetObject",
+        "HeadObject",
+        "DetectLabels",
+        "DetectText",
+        "DetectCustomLabels",
+    )
+
+
 def _extension(key: str) -> str:
     name = key.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -148,7 +160,7 @@ class Worker:
             return attempt(ref)
         except (ClientError, BotoCoreError) as exc:
             code = labels.error_code(exc)
-            if code in _CONFIG_CODES:
+            if code in _CONFIG_CODES and not _refused_for_this_object(exc):
                 raise Fatal(f"{code}: {exc}") from exc
             if code and not is_transient(exc) and self._record_failure(ref, code, str(exc)):
                 return f"error:{code}"  # e.g. InvalidObjectState (archived object): no retry can help
@@ -180,6 +192,9 @@ class Worker:
             stored = store.get_state(self.b.ddb, self.config.table, ref.bucket, ref.key)
             self.stats.call("dynamodb.GetItem")
         reason = store.skip_reason(stored, ref, self.features)
+        if reason == "already-done" and store.order_moved(stored, ref):
+            store.advance_order(self.b.ddb, self.config.table, ref, ref.last_modified)
+            self.stats.call("dynamodb.UpdateItem")
         if reason:
             return "skipped_done" if reason == "already-done" else "skipped_stale"
 

@@ -25,7 +25,9 @@ MAX_ITEM_BYTES = 350 * 1024  # DynamoDB's limit is 400 KB; keep a margin for nam
 MAX_STRING = 2048
 MAX_ERROR = 1000
 TERMINAL = ("done", "error")
-_STATE_FIELDS = ("bucket", "key", "etag", "version_id", "features", "status", "sequencer", "order_time")
+# Refusals that a fix outside the image (IAM, a KMS key policy) cures: recorded, but a rerun tries again.
+RETRY_ON_RERUN = ("AccessDenied", "AccessDeniedException")
+_STATE_FIELDS = ("bucket", "key", "etag", "version_id", "features", "status", "error_class", "sequencer", "order_time")
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -184,6 +186,7 @@ def skip_reason(stored: Mapping[str, Any] | None, ref: ObjectRef, features: str)
     )
     if (
         stored.get("status") in TERMINAL
+        and stored.get("error_class") not in RETRY_ON_RERUN
         and ref.etag
         and _bare(stored.get("etag")) == _bare(ref.etag)
         and same_version
@@ -202,9 +205,11 @@ def write_condition(item: Mapping[str, Any]) -> tuple[str, dict, dict]:
     expr, names, values = newer_condition(item.get("sequencer"), item["order_time"])
     if not (item.get("etag") or item.get("version_id")):
         return expr, names, values
-    names = {**names, "#st": "status", "#feat": "features"}
+    names = {**names, "#st": "status", "#feat": "features", "#ec": "error_class"}
     values = {**values, ":done": "done", ":error": "error", ":feat": item["features"]}
-    same = "#st IN (:done, :error) AND #feat = :feat"
+    values |= {f":rr{i}": code for i, code in enumerate(RETRY_ON_RERUN)}
+    retry = ", ".join(f":rr{i}" for i in range(len(RETRY_ON_RERUN)))
+    same = f"(#st = :done OR (#st = :error AND NOT #ec IN ({retry}))) AND #feat = :feat"
     for attr, name in (("etag", "#etag"), ("version_id", "#vid")):
         if item.get(attr):
             names[name], values[":" + name[1:]] = attr, item[attr]
@@ -259,6 +264,35 @@ def get_states(
         if pair not in found and pair not in unprocessed:
             found[pair] = None
     return found
+
+
+def order_moved(stored: Mapping[str, Any] | None, ref: ObjectRef) -> bool:
+    """True when an already-done object arrives with a strictly newer sequencer than the stored one."""
+    if not (stored and ref.sequencer and ref.last_modified):
+        return False
+    return stored.get("sequencer") != pad_sequencer(ref.sequencer) and is_newer(
+        stored, ref.sequencer, ref.last_modified
+    )
+
+
+def advance_order(ddb: Any, table: str, ref: ObjectRef, order_time: str) -> bool:
+    """The same bytes came back in a newer event (re-uploaded after a delete): move the stored sequencer
+    forward, so that the delete, arriving late, cannot tombstone an image that exists."""
+    expr, names, values = newer_condition(ref.sequencer, order_time)
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=serialize({"bucket": ref.bucket, "key": ref.key}),
+            UpdateExpression="SET #seq = :seq, #ot = :ot",
+            ConditionExpression=f"attribute_exists(#pk) AND ({expr})",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def put_result(ddb: Any, table: str, item: Mapping[str, Any]) -> bool:

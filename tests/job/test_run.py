@@ -243,6 +243,32 @@ def test_an_image_rekognition_rejects_is_a_recorded_error(aws):
     assert got["in/odd.jpg"]["error_class"] == "InvalidImageFormatException"
 
 
+def test_an_object_s3_refuses_is_recorded_and_retried_after_the_fix(aws):
+    # given three JPEGs, one of which S3 refuses to this role (a KMS key it may not use)
+    world({f"in/{name}.jpg": image_bytes("JPEG") for name in ("a", "secret", "c")})
+    default = run.Backends.default(pool=8)
+
+    def deny(params, **_):
+        if params.get("Key") == "in/secret.jpg":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "KMS key denied"}}, "GetObject")
+
+    default.s3.meta.events.register("before-parameter-build.s3.GetObject", deny, unique_id="deny")
+    try:
+        # when the child runs
+        code = run.run(_config(), backends=default)
+    finally:
+        default.s3.meta.events.unregister("before-parameter-build.s3.GetObject", unique_id="deny")
+    # then the shard finishes: the refused image is a recorded error, the others are done
+    got = items()
+    assert code == errors.EXIT_OK
+    assert (got["in/secret.jpg"]["status"], got["in/secret.jpg"]["error_class"]) == ("error", "AccessDenied")
+    assert got["in/a.jpg"]["status"] == got["in/c.jpg"]["status"] == "done"
+    # and once the permission is fixed, a rerun processes it (and only it)
+    assert run.run(_config()) == errors.EXIT_OK
+    assert items()["in/secret.jpg"]["status"] == "done"
+    assert items()["in/a.jpg"]["processed_at"] == got["in/a.jpg"]["processed_at"]
+
+
 def test_text_if_runs_text_detection_only_on_matching_images(fault_server):
     # given images and a --text-if rule that matches moto's "Mobile Phone" (parent "Phone") label
     world({"in/a.jpg": image_bytes("JPEG"), "in/b.png": image_bytes("PNG")})

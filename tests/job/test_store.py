@@ -6,7 +6,10 @@ from job import clients, store
 from job.manifest import ObjectRef
 from job.ordering import iso_time, pad_sequencer
 from job.store import build_error, build_result, cap_item, item_size, put_result, skip_reason
+from tests.job.worker_helpers import BUCKET as BUCKET_NAME
 from tests.job.worker_helpers import TABLE, world
+
+T1, T2, T3 = "2026-01-01T00:00:01.000Z", "2026-01-01T00:00:02.000Z", "2026-01-01T00:00:03.000Z"
 
 REF = ObjectRef("b", "a/photo.jpg", etag="abc", size=10, last_modified="2026-01-02T00:00:00.000Z")
 T1 = "2026-01-02T00:00:00.000Z"
@@ -196,3 +199,32 @@ def test_write_condition_names_only_what_its_expression_uses():
         expr, names, values = store.write_condition(item)
         # then every name and value appears in it (DynamoDB rejects unused ones)
         assert all(name in expr for name in names) and all(value in expr for value in values), extra
+
+
+def test_same_bytes_reuploaded_after_a_delete_survive_the_late_delete(aws):
+    # given a result written by event S1, then the same bytes re-uploaded (S3) after a delete (S2)
+    from lambda_submitter import deletions, events
+
+    world({})
+    ddb = clients.client("dynamodb")
+    first = ObjectRef(BUCKET_NAME, "k.jpg", etag="e1", sequencer="0000000000000001", last_modified=T1)
+    put_result(ddb, TABLE, build_result(first, "labels", T1, {}, labels=[]))
+    again = ObjectRef(BUCKET_NAME, "k.jpg", etag="e1", sequencer="0000000000000003", last_modified=T3)
+    stored = store.get_state(ddb, TABLE, BUCKET_NAME, "k.jpg")
+    # when the re-upload is seen as already done, its newer sequencer is recorded
+    assert skip_reason(stored, again, "labels") == "already-done"
+    assert store.order_moved(stored, again)
+    assert store.advance_order(ddb, TABLE, again, T3)
+    # then the delete between the two, arriving last, does not tombstone the existing image
+    late = events.S3Event(
+        kind="remove",
+        bucket=BUCKET_NAME,
+        key="k.jpg",
+        event_name="ObjectRemoved:Delete",
+        event_time=T2,
+        sequencer="0000000000000002",
+    )
+    deletions.write_tombstone(ddb, TABLE, late)
+    assert store.get_state(ddb, TABLE, BUCKET_NAME, "k.jpg")["status"] == "done"
+    # and a redelivery of the same event moves nothing
+    assert not store.order_moved(store.get_state(ddb, TABLE, BUCKET_NAME, "k.jpg"), again)
