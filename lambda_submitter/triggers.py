@@ -8,8 +8,10 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from job import inventory
 from job.manifest import ObjectRef
@@ -86,6 +88,24 @@ def _wanted(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> bool:
     return is_newer(stored, event.sequencer, event.event_time)
 
 
+def current_after_version_delete(s3: Any, event: events.S3Event) -> events.S3Event | None:
+    """Deleting one version (or a delete marker) can leave another version current: then the key's
+    state at this event's sequencer is that version, a create, not a deletion. None: nothing is left."""
+    try:
+        head = s3.head_object(Bucket=event.bucket, Key=event.key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "405"):
+            return None
+        raise
+    return replace(
+        event,
+        kind="create",
+        version_id=head.get("VersionId"),
+        etag=(head.get("ETag") or "").strip('"') or None,
+        size=head.get("ContentLength"),
+    )
+
+
 def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> BatchOutcome:
     """An SQS batch: deletes become tombstones, inventory manifests and creates become jobs.
 
@@ -109,6 +129,9 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
         messages_of.setdefault((event.bucket, event.key), set()).add(event.message_id)
     for event in events.latest_per_key(parsed).values():
         try:
+            if event.kind == "remove" and event.version_id and event.event_name == "ObjectRemoved:Delete":
+                current = current_after_version_delete(c.s3, event)
+                event = current or replace(event, version_id=None)  # no version left: a plain delete
             if event.kind == "remove":
                 if deletions.write_tombstone(c.dynamodb, cfg.table, event):
                     outcome.tombstones += 1

@@ -261,3 +261,72 @@ def test_poison_message_reaches_the_dead_letter_queue_through_redrive(stack: dic
     assert [m["Body"] for m in dead] == ['{"not": "an S3 event"}']
     listing = stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")["Contents"]
     assert any(o["Key"].endswith("/submitted.json") for o in listing)
+
+
+def _version_delete(key: str, version_id: str, sequencer: str) -> dict:
+    """The SQS record S3 sends for `DELETE ?versionId=` (a permanent delete of one version)."""
+    body = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventTime": "2026-01-01T12:00:00.000Z",
+                "eventName": "ObjectRemoved:Delete",
+                "s3": {
+                    "bucket": {"name": IMAGES},
+                    "object": {"key": key, "versionId": version_id, "sequencer": sequencer},
+                },
+            }
+        ]
+    }
+    return {"Records": [{"messageId": f"m-{sequencer}", "eventSource": "aws:sqs", "body": json.dumps(body)}]}
+
+
+def test_deleting_the_current_version_indexes_the_one_that_becomes_current(stack: dict) -> None:
+    # given a versioned bucket with v1 and v2 of one image, v2 current and indexed
+    s3, ddb = stack["s3"], stack["dynamodb"]
+    s3.put_bucket_versioning(Bucket=IMAGES, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=IMAGES, Key="v.jpg", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=IMAGES, Key="v.jpg", Body=b"two")["VersionId"]
+    ddb.put_item(
+        TableName=TABLE,
+        Item={
+            "bucket": {"S": IMAGES}, "key": {"S": "v.jpg"}, "status": {"S": "done"}, "version_id": {"S": v2},
+            "sequencer": {"S": "0B".ljust(64, "0")}, "order_time": {"S": "2026-01-01T11:00:00.000Z"},
+        },
+    )  # fmt: skip
+    s3.delete_object(Bucket=IMAGES, Key="v.jpg", VersionId=v2)
+    # when the permanent delete of v2 arrives
+    response = handler.handler(_version_delete("v.jpg", v2, "0C"), None)
+    # then v1, current again, is submitted as work carrying the delete's sequencer; no tombstone
+    assert response == {"batchItemFailures": []}
+    assert _state(ddb, "v.jpg")["status"]["S"] == "done"
+    manifests = s3.list_objects_v2(Bucket="bucketlens-manifests")["Contents"]
+    manifest_key = next(o["Key"] for o in manifests if o["Key"].endswith("manifest.json"))
+    manifest = manifest_format.Manifest.from_json(
+        s3.get_object(Bucket="bucketlens-manifests", Key=manifest_key)["Body"].read()
+    )
+    shard = manifest_format.shard_key(manifest_key, manifest, 0)
+    (ref,) = manifest_format.decode_shard(
+        s3.get_object(Bucket="bucketlens-manifests", Key=shard)["Body"].read()
+    )
+    assert (ref.key, ref.version_id, ref.sequencer) == ("v.jpg", v1, "0C")
+
+
+def test_deleting_the_last_version_tombstones_the_key(stack: dict) -> None:
+    # given a versioned bucket whose only version of an image is indexed
+    s3, ddb = stack["s3"], stack["dynamodb"]
+    s3.put_bucket_versioning(Bucket=IMAGES, VersioningConfiguration={"Status": "Enabled"})
+    only = s3.put_object(Bucket=IMAGES, Key="w.jpg", Body=b"one")["VersionId"]
+    ddb.put_item(
+        TableName=TABLE,
+        Item={
+            "bucket": {"S": IMAGES}, "key": {"S": "w.jpg"}, "status": {"S": "done"}, "version_id": {"S": "other"},
+            "sequencer": {"S": "0B".ljust(64, "0")}, "order_time": {"S": "2026-01-01T11:00:00.000Z"},
+        },
+    )  # fmt: skip
+    s3.delete_object(Bucket=IMAGES, Key="w.jpg", VersionId=only)
+    # when that permanent delete arrives
+    assert handler.handler(_version_delete("w.jpg", only, "0C"), None) == {"batchItemFailures": []}
+    # then nothing is left of the key, so it is a tombstone whatever version was stored
+    assert _state(ddb, "w.jpg")["status"]["S"] == "deleted"
