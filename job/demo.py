@@ -193,9 +193,8 @@ def children_of(batch: Any, job_ids: list[str], base_env: Mapping[str, str]) -> 
         ]
         params = {**definition.get("parameters", {}), **job.get("parameters", {})}
         container = definition["containerProperties"]
-        argv = substitute(container["command"], params)
-        if argv and argv[0] in ("python", "python3"):
-            argv[0] = sys.executable  # the container's python is this venv's python here
+        # the container runs ENTRYPOINT + command; its python is this venv's python here
+        argv = [sys.executable, *emulator.ENTRYPOINT[1:], *substitute(container["command"], params)]
         size = (job.get("arrayProperties") or {}).get("size")
         for index in range(size) if size else [None]:
             env = child_environment(base_env, container.get("environment", []), job["jobId"], index)

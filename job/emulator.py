@@ -34,9 +34,11 @@ DEAD_LETTER_QUEUE = f"{NAME}-events-dlq"
 MANIFESTS_PREFIX = "manifests"
 RUNS_PREFIX = "runs"
 EXTENSIONS = ("jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif", "avif")
+# The image's ENTRYPOINT (Dockerfile): Batch's `command` replaces only CMD, so it starts after this.
+ENTRYPOINT = ("python", "-m", "job")
 # The Batch container command, as terraform/modules/batch/main.tf registers it.
 JOB_COMMAND = [
-    "python", "-m", "job", "run", "--source", "Ref::source", "--shards", "Ref::shards",
+    "run", "--source", "Ref::source", "--shards", "Ref::shards",
     "--shard-offset", "Ref::shard_offset", "--features", "Ref::features",
 ]  # fmt: skip
 MOTO_CONFIG = {"batch": {"use_docker": False}, "lambda": {"use_docker": False}}

@@ -24,6 +24,7 @@ import pytest
 from python_terraform import IsFlagged, Terraform
 
 from job import config as job_config
+from job import emulator
 from job import errors as job_errors
 from tests.terraform import iam_calls
 from tests.terraform.tf_helpers import REPO, copy_configuration, moto_override, require_terraform, run
@@ -198,9 +199,10 @@ def test_job_definition_runs_what_job_run_accepts(on_moto: Deployment) -> None:
     # when its command, parameters and environment are compared with `python -m job run --help`
     options = _help_options("run")
     command = container["command"]
-    # then the command is `python -m job run` with options the worker has, each Ref:: with a default
-    assert command[:4] == ["python", "-m", "job", "run"]
-    flags = [arg for arg in command[4:] if arg.startswith("--")]
+    # then the image's entrypoint plus the command is `python -m job run` with options the worker has,
+    # each Ref:: with a default (the command replaces only the image's CMD)
+    assert [*emulator.ENTRYPOINT, *command[:1]] == ["python", "-m", "job", "run"]
+    flags = [arg for arg in command[1:] if arg.startswith("--")]
     assert flags and set(flags) <= options
     refs = {arg.removeprefix("Ref::") for arg in command if arg.startswith("Ref::")}
     assert refs == {"source", "shards", "shard_offset", "features"}
@@ -512,7 +514,7 @@ def test_readme_submit_job_commands_run_the_applied_job_definition(on_moto: Depl
         # when each README command is run as Batch would run its children
         size, parameters = batch_submission(argv)
         command = batch_command(definition, parameters)
-        assert command[:4] == ["python", "-m", "job", "run"]
+        assert command[0] == "run"
         for index in range(size or 1):
             env = {
                 **os.environ,
@@ -523,7 +525,12 @@ def test_readme_submit_job_commands_run_the_applied_job_definition(on_moto: Depl
             if size:
                 env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
             done = subprocess.run(
-                [sys.executable, *command[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+                [sys.executable, *emulator.ENTRYPOINT[1:], *command],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             assert done.returncode == 0, done.stderr[-2000:]
         seen.append(results())
@@ -542,7 +549,6 @@ def test_readme_submit_job_commands_run_the_applied_job_definition(on_moto: Depl
 
 def test_demo_setup_path_creates_what_terraform_creates(on_moto: Deployment) -> None:
     # given the applied deployment, described the way the demo sees its resources
-    from job import emulator
 
     applied = emulator.describe(
         emulator.Resources(

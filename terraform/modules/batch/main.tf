@@ -271,8 +271,9 @@ resource "aws_batch_job_definition" "this" {
 
   container_properties = jsonencode(merge(
     {
-      image            = var.image
-      command          = ["python", "-m", "job", "run", "--source", "Ref::source", "--shards", "Ref::shards", "--shard-offset", "Ref::shard_offset", "--features", "Ref::features"]
+      image = var.image
+      # The image's ENTRYPOINT is `python -m job`: a job definition's command replaces only CMD.
+      command          = ["run", "--source", "Ref::source", "--shards", "Ref::shards", "--shard-offset", "Ref::shard_offset", "--features", "Ref::features"]
       jobRoleArn       = aws_iam_role.job.arn
       executionRoleArn = aws_iam_role.execution.arn
       resourceRequirements = [
