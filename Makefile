@@ -27,8 +27,10 @@ lint: $(STAMP) ## Lint the Python code and the Dockerfile
 	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-bench: $(STAMP) ## Run the benchmarks and print their figures
+bench: $(STAMP) ## Run every benchmark and print its figures (about 5 minutes)
 	$(PY) bench/exif_bench.py
+	$(PY) bench/inventory_bench.py
+	$(PY) bench/worker_bench.py
 
 lock: ## Re-pin the container's runtime dependencies (requirements.lock) from pyproject.toml
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
