@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint bench clean lock
+.PHONY: help venv test lint bench clean lock tf-check checkov tf-init plan deploy build push destroy backfill status logs demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -49,7 +49,6 @@ export TF_PLUGIN_DIR
 TF_ROOTS := terraform terraform/examples/complete
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-.PHONY: tf-check checkov
 lint: tf-check checkov
 
 tf-check: ## terraform fmt -check, init from the local provider mirror and validate, for the root and every example
@@ -83,7 +82,6 @@ AWS ?= aws
 AUTO_APPROVE ?=
 TF_ARGS = -input=false -var-file=$(abspath $(TF_VARS)) -var region=$(AWS_REGION) -var image_tag=$(IMAGE_TAG)
 TF_OUT = $(TERRAFORM) -chdir=$(TF_DIR) output -raw
-.PHONY: tf-init plan deploy build push destroy backfill status logs
 
 tf-init: ## terraform init of the deployment (backend as configured in terraform/)
 	$(TERRAFORM) -chdir=$(TF_DIR) init -input=false
@@ -130,6 +128,5 @@ logs: ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
 	$(AWS) logs tail --region $(AWS_REGION) "$$($(TF_OUT) worker_log_group_name)" --log-stream-names "$$stream" --follow
 
 # --- Demo (no AWS account: an embedded moto server) ------------------------------------------------
-.PHONY: demo
 demo: $(STAMP) ## The whole pipeline against an emulated AWS on this machine: make demo [IMAGES=path/] [DEMO_RESOURCES=auto|terraform|setup]
 	$(PY) -m job.demo --out demo-output --resources $(or $(DEMO_RESOURCES),auto) $(if $(IMAGES),--images $(IMAGES))
