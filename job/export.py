@@ -8,26 +8,15 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import fields
 from decimal import Decimal
 from typing import Any, TextIO
 
+from job.exif import ExifRecord
 from job.store import deserialize
 
-EXIF_FIELDS = (
-    "format",
-    "make",
-    "model",
-    "lens_model",
-    "software",
-    "datetime_original",
-    "orientation",
-    "exposure_time",
-    "f_number",
-    "iso",
-    "focal_length",
-    "width",
-    "height",
-)
+# The ExifRecord's scalar fields, in its order (GPS is flattened into its own columns).
+EXIF_FIELDS = tuple(f.name for f in fields(ExifRecord) if f.name not in ("gps", "bytes_read", "error"))
 CSV_COLUMNS = (
     "uri",
     "status",

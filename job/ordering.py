@@ -8,7 +8,11 @@ time: the object's LastModified, or the delete event's eventTime.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 SEQUENCER_WIDTH = 64
 
@@ -62,3 +66,15 @@ def is_newer(stored: dict | None, sequencer: str | None, order_time: str) -> boo
     if seq is not None and stored.get("sequencer"):
         return stored["sequencer"] <= seq
     return stored["order_time"] <= order_time
+
+
+def conditional(write: Callable[..., Any], **request: Any) -> bool:
+    """Run a DynamoDB write guarded by a condition; False when the condition refused it (something newer
+    or the same is stored), any other error raised."""
+    try:
+        write(**request)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

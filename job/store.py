@@ -16,10 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 from job.manifest import ObjectRef
-from job.ordering import is_newer, newer_condition, pad_sequencer
+from job.ordering import conditional, is_newer, newer_condition, pad_sequencer
 
 MAX_ITEM_BYTES = 350 * 1024  # DynamoDB's limit is 400 KB; keep a margin for name/encoding overhead
 MAX_STRING = 2048
@@ -27,7 +26,17 @@ MAX_ERROR = 1000
 TERMINAL = ("done", "error")
 # Refusals that a fix outside the image (IAM, a KMS key policy) cures: recorded, but a rerun tries again.
 RETRY_ON_RERUN = ("AccessDenied", "AccessDeniedException")
-_STATE_FIELDS = ("bucket", "key", "etag", "version_id", "features", "status", "error_class", "sequencer", "order_time")
+_STATE_FIELDS = (
+    "bucket",
+    "key",
+    "etag",
+    "version_id",
+    "features",
+    "status",
+    "error_class",
+    "sequencer",
+    "order_time",
+)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -279,35 +288,25 @@ def advance_order(ddb: Any, table: str, ref: ObjectRef, order_time: str) -> bool
     """The same bytes came back in a newer event (re-uploaded after a delete): move the stored sequencer
     forward, so that the delete, arriving late, cannot tombstone an image that exists."""
     expr, names, values = newer_condition(ref.sequencer, order_time)
-    try:
-        ddb.update_item(
-            TableName=table,
-            Key=serialize({"bucket": ref.bucket, "key": ref.key}),
-            UpdateExpression="SET #seq = :seq, #ot = :ot",
-            ConditionExpression=f"attribute_exists(#pk) AND ({expr})",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return conditional(
+        ddb.update_item,
+        TableName=table,
+        Key=serialize({"bucket": ref.bucket, "key": ref.key}),
+        UpdateExpression="SET #seq = :seq, #ot = :ot",
+        ConditionExpression=f"attribute_exists(#pk) AND ({expr})",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=serialize(values),
+    )
 
 
 def put_result(ddb: Any, table: str, item: Mapping[str, Any]) -> bool:
     """Write unless something newer or identical is stored; False when the condition refused it."""
     expr, names, values = write_condition(item)
-    try:
-        ddb.put_item(
-            TableName=table,
-            Item=serialize(item),
-            ConditionExpression=expr,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return conditional(
+        ddb.put_item,
+        TableName=table,
+        Item=serialize(item),
+        ConditionExpression=expr,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=serialize(values),
+    )

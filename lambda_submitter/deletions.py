@@ -10,9 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from job.ordering import iso_time, newer_condition, pad_sequencer
+from job.ordering import conditional, iso_time, newer_condition, pad_sequencer
 from lambda_submitter.events import S3Event
 
 log = logging.getLogger(__name__)
@@ -46,19 +44,17 @@ def tombstone_condition(event: S3Event) -> tuple[str, dict, dict]:
 def write_tombstone(dynamodb: Any, table: str, event: S3Event) -> bool:
     """True when the tombstone was written, False when the table already holds a newer state."""
     expr, names, values = tombstone_condition(event)
-    try:
-        dynamodb.put_item(
-            TableName=table,
-            Item=tombstone_item(event),
-            ConditionExpression=expr,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={k: {"S": v} for k, v in values.items()},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            log.info("stale delete ignored", extra={"bucket": event.bucket, "key": event.key})
-            return False
-        raise
+    written = conditional(
+        dynamodb.put_item,
+        TableName=table,
+        Item=tombstone_item(event),
+        ConditionExpression=expr,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={k: {"S": v} for k, v in values.items()},
+    )
+    if not written:
+        log.info("stale delete ignored", extra={"bucket": event.bucket, "key": event.key})
+        return False
     log.info("tombstone written", extra={"bucket": event.bucket, "key": event.key, "seq": event.sequencer})
     return True
 
