@@ -155,7 +155,15 @@ def test_faults_in_front_of_every_service_still_end_with_every_image_done(fault_
     keys.update({"in/f.webp": image_bytes("WEBP"), "in/f.png": image_bytes("PNG")})
     world(keys)
     layer = fault_server.layer
-    layer.set("Rekognition.DetectLabels", quota=20, burst=2, error_rate=0.2, error="throttle", latency=0.05)
+    layer.set(
+        "Rekognition.DetectLabels",
+        quota=20,
+        burst=2,
+        error_rate=0.2,
+        fail_every=4,
+        error="throttle",
+        latency=0.05,
+    )  # fail_every: at least one throttle on every run, not only on most
     layer.set("S3.GetObject", fail_every=3, error="throttle", latency=0.05)  # 503 SlowDown
     layer.set("DynamoDB.PutItem", fail_every=3, error="throttle")  # ProvisionedThroughputExceeded
     layer.set("DynamoDB.BatchGetItem", fail_every=2, error="500")
