@@ -1,0 +1,24 @@
+"""Secondary indexes fed after a result write wins: the DynamoDB label index and, when configured, OpenSearch.
+
+The results table is the source of truth; a sink that fails is logged and counted, never fails the image
+(`python -m job reconcile` repairs what a sink missed).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Sink(Protocol):
+    """One secondary index; implementations are thread-safe (worker threads call them concurrently)."""
+
+    name: str
+
+    def add(self, item: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        """After a write won: `item` is the stored result, `previous` the item it replaced (or None)."""
+
+    def remove(self, previous: dict[str, Any]) -> None:
+        """After a result was deleted or tombstoned by job-side code (reconcile --fix)."""
+
+    def flush(self) -> None:
+        """Send what is buffered; records failures instead of raising."""
