@@ -1,6 +1,8 @@
 # bucketlens: `make` lists the targets.
 PYTHON ?= python3
 VENV ?= .venv
+# the Terraform apply/destroy test mostly waits on the provider: a third worker keeps both cores busy
+TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create the virtualenv and install bucketlens with its test tools
 
 test: $(STAMP) ## Run the whole test suite (sets up the venv first)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Lint the Python code and the Dockerfile
 	$(VENV)/bin/ruff check job lambda_submitter tests bench
