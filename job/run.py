@@ -25,7 +25,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from job import clients, convert, errors, exif, labels, s3, sources, store
+from job import clients, convert, errors, exif, labels, pending, s3, sources, store
 from job.config import RunConfig
 from job.manifest import ObjectRef
 from job.ordering import iso_time
@@ -111,6 +111,10 @@ class Worker:
         }
         self._hook_id = f"bucketlens-throttles-{id(self)}"
         self._converting = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        # results paid for but not stored (the table failed past the retry budget), kept for the rerun
+        self.unwritten: list[dict] = []
+        self._unwritten_lock = threading.Lock()
+        self.store_down = threading.Event()
 
     # --- throttle accounting through botocore's retry hook ------------------------------------------
     def attach(self) -> None:
@@ -136,13 +140,16 @@ class Worker:
     def handle(self, ref: ObjectRef, state: Any = UNKNOWN) -> str:
         """Process with retries; returns the outcome counter name. Raises Fatal.
 
-        `state` is the stored item prefetched by a batch read; retries read it afresh.
+        `state` is the stored item prefetched by a batch read; retries read it afresh. Rekognition
+        answers are kept across the retries (`memo`), so a retry after a failed write or a failed later
+        call never pays for the same call twice.
         """
         first = [state]
+        memo: dict[Any, Any] = {}
 
         def once(ref: ObjectRef) -> str:
             known, first[0] = first[0], UNKNOWN
-            return self.process(ref, known)
+            return self.process(ref, known, memo)
 
         def giveup(exc: BaseException) -> bool:
             return self.stop.is_set() or not is_transient(exc)
@@ -164,11 +171,21 @@ class Worker:
                 raise Fatal(f"{code}: {exc}") from exc
             if code and not is_transient(exc) and self._record_failure(ref, code, str(exc)):
                 return f"error:{code}"  # e.g. InvalidObjectState (archived object): no retry can help
+            if memo.get("item") is not None:
+                self._keep_unwritten(memo["item"])
             log.warning(
                 "image left for a retry",
                 extra={"bucket": ref.bucket, "key": ref.key, "error": f"{type(exc).__name__}: {exc}"},
             )
             return "transient"
+
+    def _keep_unwritten(self, item: dict) -> None:
+        """The table is failing past the retry budget: keep the paid-for result and stop taking images."""
+        with self._unwritten_lock:
+            self.unwritten.append(item)
+        if not self.store_down.is_set():
+            log.error("results table failing: no new images are started; the retry stores what was paid for")
+        self.store_down.set()
 
     def _record_failure(self, ref: ObjectRef, code: str, message: str) -> bool:
         """Record a per-object AWS refusal as the image's terminal error; False if even that fails."""
@@ -184,7 +201,8 @@ class Worker:
         """Only image extensions are work; the content check comes with the first read."""
         return _extension(ref.key) in self.config.extensions
 
-    def process(self, ref: ObjectRef, stored: Any = UNKNOWN) -> str:
+    def process(self, ref: ObjectRef, stored: Any = UNKNOWN, memo: dict | None = None) -> str:
+        memo = {} if memo is None else memo
         ref = _normalized(ref)
         if not self.wants(ref):
             return "skipped_not_image"
@@ -232,10 +250,12 @@ class Worker:
         if late_reason:  # the listing lacked the ETag or time; the first GET told us
             return "skipped_done" if late_reason == "already-done" else "skipped_stale"
         order_time = ref.last_modified or store.now_iso()
-        item = self._result(ref, record, order_time)
+        item = self._result(ref, record, order_time, memo)
         if item is None:
             return "skipped_changed"
+        memo["item"] = item
         written = store.put_result(self.b.ddb, self.config.table, item)
+        memo["item"] = None
         self.stats.call("dynamodb.PutItem")
         if not written:
             return "skipped_duplicate"
@@ -243,7 +263,7 @@ class Worker:
             return "error:" + str(item.get("error_class"))
         return "done"
 
-    def _result(self, ref: ObjectRef, record: exif.ExifRecord, order_time: str) -> dict | None:
+    def _result(self, ref: ObjectRef, record: exif.ExifRecord, order_time: str, memo: dict) -> dict | None:
         exif_map = record.to_dict()
         if record.format is None:
             error_class = "EmptyFile" if record.error == "empty file" else "UnsupportedFormat"
@@ -256,7 +276,7 @@ class Worker:
             )
         try:
             image, route = self._image(ref, record)
-            return self._detect(ref, image, route, exif_map, order_time)
+            return self._detect(ref, image, route, exif_map, order_time, memo)
         except labels.ImageRejected as exc:
             return store.build_error(ref, self.features, order_time, exc.code, str(exc), exif_map)
         except convert.BadImage as exc:
@@ -280,39 +300,57 @@ class Worker:
         self.stats.route("bytes")
         return {"Bytes": jpeg}, "bytes"
 
-    def _detect(self, ref: ObjectRef, image: dict, route: str, exif_map: dict, order_time: str) -> dict:
+    def _detect(
+        self, ref: ObjectRef, image: dict, route: str, exif_map: dict, order_time: str, memo: dict
+    ) -> dict:
         cfg = self.config
         rk = self.b.rekognition
+
+        def once(operation: str, call: Any) -> Any:
+            """Each Rekognition call at most once per object version, however often the image is retried."""
+            key = (operation, ref.etag, ref.version_id)
+            if key not in memo:
+                memo[key] = call()
+                self.stats.call(f"rekognition.{operation}")
+            return memo[key]
+
         found: tuple[labels.Label, ...] = ()
         model_version = None
         text = custom = None
         if "labels" in cfg.features:
-            result = labels.detect_labels(
-                rk, image, cfg.min_confidence, cfg.max_labels, self._limiters["DetectLabels"].acquire
+            result = once(
+                "DetectLabels",
+                lambda: labels.detect_labels(
+                    rk, image, cfg.min_confidence, cfg.max_labels, self._limiters["DetectLabels"].acquire
+                ),
             )
-            self.stats.call("rekognition.DetectLabels")
             found, model_version = result.labels, result.model_version
         if "text" in cfg.features:
             wanted = cfg.text_if is None or labels.labels_match(
                 found, cfg.text_if.label, cfg.text_if.confidence
             )
             if wanted:
-                lines = labels.detect_text(
-                    rk, image, cfg.min_confidence, self._limiters["DetectText"].acquire
+                lines = once(
+                    "DetectText",
+                    lambda: labels.detect_text(
+                        rk, image, cfg.min_confidence, self._limiters["DetectText"].acquire
+                    ),
                 )
-                self.stats.call("rekognition.DetectText")
                 text = [line.to_dict() for line in lines]
         if "custom-labels" in cfg.features:
             assert cfg.project_version_arn
-            customs = labels.detect_custom_labels(
-                rk,
-                cfg.project_version_arn,
-                image,
-                cfg.min_confidence,
-                cfg.max_labels,
-                self._limiters["DetectCustomLabels"].acquire,
+            arn = cfg.project_version_arn
+            customs = once(
+                "DetectCustomLabels",
+                lambda: labels.detect_custom_labels(
+                    rk,
+                    arn,
+                    image,
+                    cfg.min_confidence,
+                    cfg.max_labels,
+                    self._limiters["DetectCustomLabels"].acquire,
+                ),
             )
-            self.stats.call("rekognition.DetectCustomLabels")
             custom = [c.to_dict() for c in customs]
         return store.build_result(
             ref,
@@ -353,6 +391,7 @@ class Runner:
         self.worker.attach()
         try:
             self._check_table()
+            self._replay_pending()
             plan_obj, refs = sources.open_source(
                 self.backends.s3, cfg.source, cfg.index, cfg.shards, cfg.shard_offset
             )
@@ -439,6 +478,19 @@ class Runner:
             return errors.EXIT_TRANSIENT
         return errors.EXIT_OK
 
+    def _replay_pending(self) -> None:
+        """Store what an earlier attempt of this child paid for but could not write (job.pending)."""
+        cfg = self.config
+        if not cfg.results_uri:
+            return
+        uri = pending.pending_uri(cfg.results_uri, cfg.job_id, cfg.index)
+        items = pending.load(self.backends.s3, uri)
+        if not items:
+            return
+        stored = sum(store.put_result(self.backends.ddb, cfg.table, item) for item in items)
+        pending.clear(self.backends.s3, uri)
+        log.info("unwritten results replayed", extra={"uri": uri, "items": len(items), "stored": stored})
+
     def _prefetch(self, chunk: list[ObjectRef]) -> list[tuple[ObjectRef, Any]]:
         """Pair each ref with its stored state from one batch read; UNKNOWN where the batch failed."""
         wanted = [r for r in chunk if self.worker.wants(r)]
@@ -458,7 +510,7 @@ class Runner:
         return [(r, states.get((r.bucket, r.key), UNKNOWN)) for r in chunk]
 
     def _stopping(self) -> bool:
-        return self.stop.is_set() or self.fatal is not None
+        return self.stop.is_set() or self.fatal is not None or self.worker.store_down.is_set()
 
     def _drain(self) -> None:
         try:
@@ -518,6 +570,8 @@ class Runner:
         doc = build_summary(self.stats, cfg.to_log(), plan, code, self.stop.is_set())
         if self.fatal:
             doc["fatal"] = self.fatal
+        doc["unwritten"] = len(self.worker.unwritten)
+        self._keep_unwritten()
         log.info("run finished", extra={"summary": doc})
         if cfg.results_uri:
             uri = summary_uri(cfg.results_uri, cfg.job_id, cfg.index)
@@ -527,6 +581,23 @@ class Runner:
             except (ClientError, BotoCoreError) as exc:
                 log.error("could not write the summary", extra={"uri": uri, "error": str(exc)})
         return code
+
+    def _keep_unwritten(self) -> None:
+        cfg, items = self.config, self.worker.unwritten
+        if not items:
+            return
+        if not cfg.results_uri:
+            log.error(
+                "paid-for results not stored: without --results-uri a rerun labels them again",
+                extra={"items": len(items)},
+            )
+            return
+        uri = pending.pending_uri(cfg.results_uri, cfg.job_id, cfg.index)
+        try:
+            pending.save(self.backends.s3, uri, items)
+            log.warning("unwritten results kept for the retry", extra={"uri": uri, "items": len(items)})
+        except (ClientError, BotoCoreError) as exc:
+            log.error("could not keep the unwritten results", extra={"uri": uri, "error": str(exc)})
 
 
 def _chunks(refs: Any, size: int) -> Any:

@@ -3,17 +3,21 @@
 Each request is named `Service.Operation` (`Rekognition.DetectLabels`, `S3.GetObject`,
 `DynamoDB.PutItem`); rules match names exactly, by `Service.*`, or `*`. A rule can add latency,
 throttle above a token-bucket quota the way that service does (S3 503 SlowDown, JSON services 400
-ThrottlingException / ProvisionedThroughputExceededException), or fail a share of calls. Every call is
-counted per operation. `FaultServer` serves the layer with werkzeug on 127.0.0.1 in a thread.
+ThrottlingException / ProvisionedThroughputExceededException), fail a share of calls with a 5xx or a
+dropped connection, and apply only for a window (`for_seconds`: an outage). Every call is counted per
+operation; `record` keeps the path and body of chosen calls (which object version a DetectLabels call
+named). `FaultServer` serves the layer with werkzeug on 127.0.0.1 in a thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import json
 import random
 import re
+import socket
 import threading
 import time
 import urllib.request
@@ -49,7 +53,8 @@ class Rule:
     burst: float = 1.0
     error_rate: float = 0.0
     fail_every: int = 0  # also fail calls 1, 1+n, 1+2n, ... (deterministic faults for tests)
-    error: str = "throttle"  # throttle | 500 | 503
+    error: str = "throttle"  # throttle | 500 | 503 | drop (close the connection, no response)
+    until: float | None = None  # time.monotonic() after which the rule no longer applies
     _seen: int = field(default=0, init=False, repr=False)
     _tokens: float = field(default=0.0, init=False, repr=False)
     _stamp: float | None = field(default=None, init=False, repr=False)
@@ -181,28 +186,46 @@ class FaultLayer:
         self.stats: dict[str, OpStats] = defaultdict(OpStats)
         self._lock = threading.Lock()
         self._random = random.Random(seed)
+        self._record: tuple[str, ...] = ()
+        self.requests: list[tuple[str, str, bytes]] = []
 
-    def set(self, pattern: str, **settings: Any) -> Rule:
-        """Install (replace) the rule for an operation pattern, e.g. set('Rekognition.*', quota=50)."""
+    def set(self, pattern: str, for_seconds: float | None = None, **settings: Any) -> Rule:
+        """Install (replace) the rule for an operation pattern, e.g. set('Rekognition.*', quota=50);
+        with `for_seconds` it applies for that long from now (an outage window), then calls pass."""
         with self._lock:
+            if for_seconds is not None:
+                settings["until"] = time.monotonic() + for_seconds
             rule = Rule(**settings)
             self.rules[pattern] = rule
             return rule
+
+    def record(self, *patterns: str) -> None:
+        """Keep (operation, path, body) of every call matching these patterns, in `self.requests`."""
+        with self._lock:
+            self._record = tuple(patterns)
+
+    def recorded(self, operation: str) -> list[tuple[str, bytes]]:
+        with self._lock:
+            return [(path, body) for op, path, body in self.requests if op == operation]
 
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
             self.stats.clear()
+            self.requests.clear()
 
     def reset_counts(self) -> None:
         with self._lock:
             self.stats.clear()
+            self.requests.clear()
 
     def _rule_for(self, operation: str) -> Rule | None:
-        if operation in self.rules:
-            return self.rules[operation]
+        now = time.monotonic()
         for pattern, rule in self.rules.items():
-            if fnmatch.fnmatchcase(operation, pattern):
+            if pattern == operation and (rule.until is None or now < rule.until):
+                return rule
+        for pattern, rule in self.rules.items():
+            if fnmatch.fnmatchcase(operation, pattern) and (rule.until is None or now < rule.until):
                 return rule
         return None
 
@@ -216,6 +239,12 @@ class FaultLayer:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         operation = operation_of(environ)
+        if any(fnmatch.fnmatchcase(operation, p) for p in self._record):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            with self._lock:
+                self.requests.append((operation, environ.get("PATH_INFO", "/"), body))
         now = time.monotonic()
         with self._lock:
             stats = self.stats[operation]
@@ -232,6 +261,9 @@ class FaultLayer:
                 stats.throttled += 1
             elif verdict:
                 stats.failed += 1
+        if verdict == "drop":
+            _drop(environ)
+            return []
         if verdict:
             status, headers, body = _error_response(operation, verdict)
             start_response(status, [*headers, ("Content-Length", str(len(body)))])
@@ -245,6 +277,16 @@ class FaultLayer:
             stats.last_pass = stamp
             stats.pass_times.append(time.time())
         return self.app(environ, start_response)
+
+
+def _drop(environ: dict) -> None:
+    """Close the client's connection without an answer, as a failing load balancer or network does."""
+    sock = environ.get("werkzeug.socket")
+    if sock is None:
+        raise ConnectionAbortedError("injected by tests/faults.py")
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    raise ConnectionAbortedError("connection dropped by tests/faults.py")
 
 
 def moto_app() -> Callable:
