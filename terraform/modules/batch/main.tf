@@ -155,8 +155,8 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
-    sid       = "WriteRunSummaries"
-    actions   = ["s3:GetObject", "s3:PutObject"]
+    sid       = "WriteRunSummaries" # and the results a failed table write left for the retry (job/pending.py)
+    actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     resources = ["${var.manifests_bucket_arn}/${var.runs_prefix}/*"]
   }
 
