@@ -29,10 +29,11 @@ lint: $(STAMP) ## Lint the Python code and the Dockerfile
 	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-bench: $(STAMP) ## Run every benchmark and print its figures (about 5 minutes)
+bench: $(STAMP) ## Run every benchmark and print its figures (about 8 minutes)
 	$(PY) bench/exif_bench.py
 	$(PY) bench/inventory_bench.py
 	$(PY) bench/worker_bench.py
+	$(PY) bench/faults_bench.py
 
 lock: ## Re-pin the container's runtime dependencies (requirements.lock) from pyproject.toml
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
