@@ -46,6 +46,7 @@ class RunConfig:
     max_labels: int = 50
     text_if: TextIf | None = None
     project_version_arn: str | None = None
+    custom_min_confidence: float | None = None  # None: --min-confidence
     max_tps: float | None = None
     workers: int = 8
     results_uri: str | None = None
@@ -90,6 +91,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "max_labels": (int, "maximum labels per image (default 50)"),
     "text_if": (str, "LABEL:CONFIDENCE - run text detection only on images with this label"),
     "project_version_arn": (str, "Rekognition Custom Labels model (needed for custom-labels)"),
+    "custom_min_confidence": (float, "minimum Custom Labels confidence (default --min-confidence)"),
     "max_tps": (float, "client-side Rekognition calls per second per operation for this child"),
     "workers": (int, "threads (default 8 x CPUs, 4..64)"),
     "results_uri": (str, "s3://bucket/prefix for run summaries <prefix>/<job id>/<index>.json"),
@@ -165,6 +167,7 @@ def from_args(
         "shards",
         "shard_offset",
         "min_confidence",
+        "custom_min_confidence",
         "max_labels",
         "max_tps",
         "workers",
@@ -202,6 +205,8 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("--index and --shard-offset must not be negative")
     if not 0 <= config.min_confidence <= 100:
         raise ConfigError("--min-confidence must be between 0 and 100")
+    if config.custom_min_confidence is not None and not 0 <= config.custom_min_confidence <= 100:
+        raise ConfigError("--custom-min-confidence must be between 0 and 100")
     if config.max_labels < 1:
         raise ConfigError("--max-labels must be at least 1")
     if config.workers < 1:

@@ -14,6 +14,7 @@ S3_FORMATS = frozenset({"JPEG", "PNG", "MPO"})  # MPO is a JPEG with extra frame
 CONVERTIBLE = frozenset({"JPEG", "MPO", "PNG", "TIFF", "DNG", "WEBP", "HEIC", "HEIF", "AVIF"})
 MAX_S3_BYTES = 15 * 1024 * 1024
 MAX_BYTES = 5 * 1024 * 1024
+MAX_CUSTOM_BYTES = 4 * 1024 * 1024  # DetectCustomLabels takes at most 4 MB as bytes
 MAX_SIDE = 10_000
 MAX_DOWNLOAD = 200 * 1024 * 1024
 MAX_PIXELS = 250_000_000  # decoding more than this is a decompression bomb, not a photo

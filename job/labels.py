@@ -15,6 +15,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from job.model_status import NOT_READY_CODES
+
 # Rekognition's answers about the image itself: retrying the same bytes cannot change them.
 REJECTED_CODES = frozenset(
     {
@@ -41,6 +43,10 @@ MAX_TEXT = 100  # DetectText returns at most 100 words; we keep lines only
 CALL_ATTEMPTS = 8
 RETRY_BASE = 0.2
 RETRY_CAP = 10.0
+
+
+class ModelNotRunning(Exception):
+    """The Custom Labels model is not deployed (stopped, starting, stopping): the image waits for it."""
 
 
 class ImageRejected(Exception):
@@ -177,6 +183,8 @@ def _call(
             return fn(**kwargs)
         except ClientError as exc:
             code = error_code(exc)
+            if code in NOT_READY_CODES:
+                raise ModelNotRunning(f"{code}: {exc}") from exc
             if code in REJECTED_CODES:
                 raise ImageRejected(code, exc.response.get("Error", {}).get("Message", "")) from exc
             if not is_transient(exc) or attempt == attempts - 1:

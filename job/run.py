@@ -25,7 +25,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from job import clients, convert, errors, exif, labels, pending, s3, sources, store
+from job import clients, convert, errors, exif, labels, model_status, pending, s3, sources, store
 from job.config import RunConfig
 from job.manifest import ObjectRef
 from job.ordering import iso_time
@@ -115,6 +115,7 @@ class Worker:
         self.unwritten: list[dict] = []
         self._unwritten_lock = threading.Lock()
         self.store_down = threading.Event()
+        self.model_down = threading.Event()  # the Custom Labels model stopped: the retry waits for it
 
     # --- throttle accounting through botocore's retry hook ------------------------------------------
     def attach(self) -> None:
@@ -165,6 +166,13 @@ class Worker:
         )(once)
         try:
             return attempt(ref)
+        except labels.ModelNotRunning as exc:
+            if not self.model_down.is_set():
+                log.error(
+                    "custom labels model not running: no new images are started", extra={"error": str(exc)}
+                )
+            self.model_down.set()
+            return "transient"
         except (ClientError, BotoCoreError) as exc:
             code = labels.error_code(exc)
             if code in _CONFIG_CODES and not _refused_for_this_object(exc):
@@ -295,7 +303,8 @@ class Worker:
             data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
             self.stats.call("s3.GetObject")
             self.stats.read_bytes(len(data))
-            jpeg = convert.to_jpeg(data)
+            limit = convert.MAX_CUSTOM_BYTES if "custom-labels" in self.config.features else convert.MAX_BYTES
+            jpeg = convert.to_jpeg(data, max_bytes=limit)
             del data
         self.stats.route("bytes")
         return {"Bytes": jpeg}, "bytes"
@@ -317,6 +326,19 @@ class Worker:
         found: tuple[labels.Label, ...] = ()
         model_version = None
         text = custom = None
+        if "custom-labels" in cfg.features:  # first: a stopped model must not leave other calls paid twice
+            assert cfg.project_version_arn
+            arn = cfg.project_version_arn
+            confidence = (
+                cfg.min_confidence if cfg.custom_min_confidence is None else cfg.custom_min_confidence
+            )
+            customs = once(
+                "DetectCustomLabels",
+                lambda: labels.detect_custom_labels(
+                    rk, arn, image, confidence, cfg.max_labels, self._limiters["DetectCustomLabels"].acquire
+                ),
+            )
+            custom = [c.to_dict() for c in customs]
         if "labels" in cfg.features:
             result = once(
                 "DetectLabels",
@@ -337,21 +359,6 @@ class Worker:
                     ),
                 )
                 text = [line.to_dict() for line in lines]
-        if "custom-labels" in cfg.features:
-            assert cfg.project_version_arn
-            arn = cfg.project_version_arn
-            customs = once(
-                "DetectCustomLabels",
-                lambda: labels.detect_custom_labels(
-                    rk,
-                    arn,
-                    image,
-                    cfg.min_confidence,
-                    cfg.max_labels,
-                    self._limiters["DetectCustomLabels"].acquire,
-                ),
-            )
-            custom = [c.to_dict() for c in customs]
         return store.build_result(
             ref,
             self.features,
@@ -392,6 +399,8 @@ class Runner:
         try:
             self._check_table()
             self._replay_pending()
+            if not self._model_running():
+                return self._finish(errors.EXIT_TRANSIENT, plan)
             plan_obj, refs = sources.open_source(
                 self.backends.s3, cfg.source, cfg.index, cfg.shards, cfg.shard_offset
             )
@@ -478,6 +487,24 @@ class Runner:
             return errors.EXIT_TRANSIENT
         return errors.EXIT_OK
 
+    def _model_running(self) -> bool:
+        """Before any spend: a Custom Labels run against a stopped model would only fail image by image."""
+        cfg = self.config
+        if "custom-labels" not in cfg.features or not cfg.project_version_arn:
+            return True
+        try:
+            state = model_status.status(self.backends.rekognition, cfg.project_version_arn)
+        except LookupError as exc:
+            raise errors.ConfigError(str(exc)) from exc
+        if state == model_status.RUNNING:
+            return True
+        log.error(
+            "custom labels model not running: exiting for a later retry",
+            extra={"model": cfg.project_version_arn, "status": state},
+        )
+        self.worker.model_down.set()
+        return False
+
     def _replay_pending(self) -> None:
         """Store what an earlier attempt of this child paid for but could not write (job.pending)."""
         cfg = self.config
@@ -510,7 +537,8 @@ class Runner:
         return [(r, states.get((r.bucket, r.key), UNKNOWN)) for r in chunk]
 
     def _stopping(self) -> bool:
-        return self.stop.is_set() or self.fatal is not None or self.worker.store_down.is_set()
+        w = self.worker
+        return self.stop.is_set() or self.fatal is not None or w.store_down.is_set() or w.model_down.is_set()
 
     def _drain(self) -> None:
         try:
@@ -571,6 +599,7 @@ class Runner:
         if self.fatal:
             doc["fatal"] = self.fatal
         doc["unwritten"] = len(self.worker.unwritten)
+        doc["model_not_running"] = self.worker.model_down.is_set()
         self._keep_unwritten()
         log.info("run finished", extra={"summary": doc})
         if cfg.results_uri:

@@ -293,8 +293,12 @@ def test_text_if_runs_text_detection_only_on_matching_images(fault_server):
     assert all(v["text"] for v in items().values())
 
 
-def test_custom_labels_and_versioned_manifest_refs(aws):
-    # given a versioned bucket and a bucketlens manifest naming a version
+def test_custom_labels_and_versioned_manifest_refs(aws, monkeypatch):
+    # given a running Custom Labels model (moto lacks the project calls: tests/model_emulator.py covers them)
+    from job import model_status
+
+    monkeypatch.setattr(model_status, "status", lambda rekognition, arn: model_status.RUNNING)
+    # and a versioned bucket and a bucketlens manifest naming a version
     world({})
     s3 = clients.client("s3")
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
