@@ -26,6 +26,11 @@ class SubmitterConfig:
     features: tuple[str, ...] = ("labels",)
     shard_size: int = 1000
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    project_version_arn: str | None = None  # with custom-labels: nothing is submitted unless it RUNs
+
+    @property
+    def needs_model(self) -> bool:
+        return "custom-labels" in self.features and bool(self.project_version_arn)
 
 
 def parse_features(value: str) -> tuple[str, ...]:
@@ -71,4 +76,5 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         features=parse_features(env.get("BUCKETLENS_FEATURES", "") or "labels"),
         shard_size=shard_size,
         extensions=parse_extensions(env.get("BUCKETLENS_EXTENSIONS", "") or ",".join(DEFAULT_EXTENSIONS)),
+        project_version_arn=env.get("BUCKETLENS_PROJECT_VERSION_ARN", "").strip() or None,
     )

@@ -21,7 +21,10 @@ class EventFailed(Exception):
 
 def make_clients() -> triggers.Clients:
     return triggers.Clients(
-        s3=clients.client("s3"), batch=clients.client("batch"), dynamodb=clients.client("dynamodb")
+        s3=clients.client("s3"),
+        batch=clients.client("batch"),
+        dynamodb=clients.client("dynamodb"),
+        rekognition=clients.client("rekognition"),
     )
 
 
@@ -44,6 +47,7 @@ def handler(event: dict, context: Any = None) -> dict:
                 "tombstones": outcome.tombstones,
                 "stale_deletes": outcome.stale_deletes,
                 "skipped_creates": outcome.skipped_creates,
+                "waiting_for_model": outcome.waiting_for_model,
                 "submissions": [_summary(s) for s in outcome.submissions],
             },
         )

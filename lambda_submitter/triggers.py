@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from job import inventory
+from job import inventory, model_status
 from job.manifest import ObjectRef
 from job.ordering import is_newer
 from lambda_submitter import backfill, deletions, events, submit
@@ -29,6 +29,7 @@ class Clients:
     s3: Any
     batch: Any = None
     dynamodb: Any = None
+    rekognition: Any = None
 
 
 @dataclass
@@ -39,7 +40,45 @@ class BatchOutcome:
     tombstones: int = 0
     stale_deletes: int = 0
     skipped_creates: int = 0
+    waiting_for_model: int = 0
     submissions: list[submit.Submission] = field(default_factory=list)
+
+
+class ModelNotRunning(Exception):
+    """Custom-label work must wait: the model is not RUNNING."""
+
+
+class ModelGate:
+    """Asks DescribeProjectVersions at most once per batch, and only when there is custom-label work."""
+
+    def __init__(self, c: Clients, cfg: SubmitterConfig) -> None:
+        self.c, self.cfg = c, cfg
+        self._status: str | None = None
+
+    def running(self) -> bool:
+        if not self.cfg.needs_model:
+            return True
+        if self._status is None:
+            assert self.cfg.project_version_arn
+            self._status = model_status.status(self.c.rekognition, self.cfg.project_version_arn)
+            if self._status != model_status.RUNNING:
+                log.warning(
+                    "custom labels model not running: its work stays on the queue",
+                    extra={"status": self._status},
+                )
+        return self._status == model_status.RUNNING
+
+    def running_or_unknown_is_no(self) -> bool:
+        """A failed status check keeps the work on the queue, like a stopped model."""
+        try:
+            return self.running()
+        except Exception:
+            log.exception("custom labels model status unknown: its work stays on the queue")
+            return False
+
+    def require(self) -> None:
+        if not self.running():
+            raise ModelNotRunning(f"custom labels model is {self._status}")
 
 
 def iter_inventory_refs(s3: Any, report: inventory.InventoryManifest, extensions) -> Iterator[ObjectRef]:
@@ -114,6 +153,7 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
     outcome = BatchOutcome()
     failed: dict[str, None] = {}
     parsed: list[events.S3Event] = []
+    model = ModelGate(c, cfg)
     for record in records:
         try:
             parsed.extend(events.parse_sqs_record(record))
@@ -138,6 +178,7 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
                 else:
                     outcome.stale_deletes += 1
             elif events.is_inventory_manifest_key(event.key):
+                model.require()
                 manifest_id, refs, source = inventory_work(c.s3, cfg, event.bucket, event.key)
                 outcome.submissions.append(submit.submit_work(c.s3, c.batch, cfg, manifest_id, refs, source))
             elif not _is_image(event.key, cfg) or event.size == 0:
@@ -150,6 +191,11 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
             log.exception("event failed", extra={"bucket": event.bucket, "key": event.key})
             failed.update(dict.fromkeys(messages_of[(event.bucket, event.key)]))
 
+    if creates and not model.running_or_unknown_is_no():
+        for e in creates:  # left on the queue: they flow once the model runs (the schedule enables us)
+            failed.update(dict.fromkeys(messages_of[(e.bucket, e.key)]))
+        outcome.waiting_for_model = len(creates)
+        creates = []
     if creates:
         refs = [
             ObjectRef(e.bucket, e.key, e.version_id, e.etag, e.size, e.event_time, e.sequencer)

@@ -187,6 +187,8 @@ class FaultLayer:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._record: tuple[str, ...] = ()
+        # operation -> fn(request JSON) -> (HTTP status, answer JSON): calls moto lacks (see model_emulator.py)
+        self.answers: dict[str, Callable[[dict], tuple[int, dict]]] = {}
         self.requests: list[tuple[str, str, bytes]] = []
 
     def set(self, pattern: str, for_seconds: float | None = None, **settings: Any) -> Rule:
@@ -270,6 +272,8 @@ class FaultLayer:
             return [body]
         if rule is not None and rule.latency:
             time.sleep(rule.latency)
+        if operation in self.answers:
+            return self._answer(operation, environ, start_response)
         with self._lock:
             stamp = time.monotonic()
             stats.passed += 1
@@ -277,6 +281,24 @@ class FaultLayer:
             stats.last_pass = stamp
             stats.pass_times.append(time.time())
         return self.app(environ, start_response)
+
+    def answer(self, operation: str, fn: Callable[[dict], tuple[int, dict]]) -> None:
+        """Answer an operation ourselves (JSON services), e.g. Rekognition's project-version calls."""
+        self.answers[operation] = fn
+
+    def _answer(self, operation: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+        status, document = self.answers[operation](request)
+        body = json.dumps(document).encode()
+        with self._lock:
+            self.stats[operation].passed += 1
+        reason = {200: "OK", 400: "Bad Request"}.get(status, "Error")
+        start_response(
+            f"{status} {reason}",
+            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
 
 def _drop(environ: dict) -> None:

@@ -17,7 +17,7 @@ variable "source_dir" {
 variable "shared_modules" {
   description = "Stdlib/boto3-only modules of job/ the submitter imports; they go into the zip beside lambda_submitter/."
   type        = list(string)
-  default     = ["__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory"]
+  default     = ["__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory", "model_status"]
 }
 
 variable "python" {
