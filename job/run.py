@@ -116,6 +116,8 @@ class Worker:
         self._unwritten_lock = threading.Lock()
         self.store_down = threading.Event()
         self.model_down = threading.Event()  # the Custom Labels model stopped: the retry waits for it
+        self._model_checked = False
+        self._model_lock = threading.Lock()
 
     # --- throttle accounting through botocore's retry hook ------------------------------------------
     def attach(self) -> None:
@@ -309,6 +311,18 @@ class Worker:
         self.stats.route("bytes")
         return {"Bytes": jpeg}, "bytes"
 
+    def _require_model(self, arn: str) -> None:
+        """Once per run, before the first Custom Labels call: a stopped model ends the run with no spend."""
+        with self._model_lock:
+            if not self._model_checked:
+                try:
+                    state = model_status.status(self.b.rekognition, arn)
+                except LookupError as exc:
+                    raise Fatal(str(exc)) from exc
+                if state != model_status.RUNNING:
+                    raise labels.ModelNotRunning(f"model status {state}")
+                self._model_checked = True
+
     def _detect(
         self, ref: ObjectRef, image: dict, route: str, exif_map: dict, order_time: str, memo: dict
     ) -> dict:
@@ -329,6 +343,7 @@ class Worker:
         if "custom-labels" in cfg.features:  # first: a stopped model must not leave other calls paid twice
             assert cfg.project_version_arn
             arn = cfg.project_version_arn
+            self._require_model(arn)
             confidence = (
                 cfg.min_confidence if cfg.custom_min_confidence is None else cfg.custom_min_confidence
             )
@@ -399,8 +414,6 @@ class Runner:
         try:
             self._check_table()
             self._replay_pending()
-            if not self._model_running():
-                return self._finish(errors.EXIT_TRANSIENT, plan)
             plan_obj, refs = sources.open_source(
                 self.backends.s3, cfg.source, cfg.index, cfg.shards, cfg.shard_offset
             )
@@ -486,24 +499,6 @@ class Runner:
         if self.stop.is_set() or self.stats.outcomes["transient"] or any(t.is_alive() for t in threads):
             return errors.EXIT_TRANSIENT
         return errors.EXIT_OK
-
-    def _model_running(self) -> bool:
-        """Before any spend: a Custom Labels run against a stopped model would only fail image by image."""
-        cfg = self.config
-        if "custom-labels" not in cfg.features or not cfg.project_version_arn:
-            return True
-        try:
-            state = model_status.status(self.backends.rekognition, cfg.project_version_arn)
-        except LookupError as exc:
-            raise errors.ConfigError(str(exc)) from exc
-        if state == model_status.RUNNING:
-            return True
-        log.error(
-            "custom labels model not running: exiting for a later retry",
-            extra={"model": cfg.project_version_arn, "status": state},
-        )
-        self.worker.model_down.set()
-        return False
 
     def _replay_pending(self) -> None:
         """Store what an earlier attempt of this child paid for but could not write (job.pending)."""

@@ -160,3 +160,17 @@ def test_other_client_errors_are_not_retried():
     with pytest.raises(ClientError):
         labels._call(fn, lambda: taken.append(1), sleep=lambda _s: None)
     assert len(taken) == 1
+
+
+def test_a_model_that_is_not_running_is_model_not_running_at_once():
+    # given a Custom Labels model that is stopped (Rekognition answers ResourceNotReadyException)
+    client = clients.client("rekognition")
+    arn = "arn:aws:rekognition:us-east-1:1:project/p/version/v/1"
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "detect_custom_labels", service_error_code="ResourceNotReadyException", http_status_code=400
+        )
+        # when custom labels are asked for / then it is ModelNotRunning after one call, not an image error
+        with pytest.raises(labels.ModelNotRunning):
+            labels.detect_custom_labels(client, arn, IMAGE, 70, 10, _no_wait)
+        stub.assert_no_pending_responses()

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 import pytest
 from botocore.exceptions import ClientError
 
-from job import cli, clients, errors, exif, run
+from job import cli, clients, errors, exif, labels, run
 from job.config import from_args
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, world
 
@@ -470,3 +470,31 @@ def test_sigterm_makes_a_child_process_exit_transient(fault_server):
     assert proc.returncode == errors.EXIT_TRANSIENT, err[-2000:]
     summary = _summary("job-mp", 0)
     assert summary["stopped_by_signal"] is True and summary["outcomes"]["done"] < 20
+
+
+def test_a_model_stopping_mid_run_leaves_its_images_for_the_retry_with_no_error_rows(aws, monkeypatch):
+    # given a model that answers RUNNING at first, then ResourceNotReadyException (it is being stopped)
+    from job import model_status
+
+    monkeypatch.setattr(model_status, "status", lambda rekognition, arn: model_status.RUNNING)
+    world({f"in/m{i}.jpg": image_bytes("JPEG", color=(i * 30, 0, 0)) for i in range(6)})
+    calls = []
+    real = labels.detect_custom_labels
+
+    def stopping(client, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise labels.ModelNotRunning("ResourceNotReadyException: model is STOPPING")
+        return real(client, *args, **kwargs)
+
+    monkeypatch.setattr(labels, "detect_custom_labels", stopping)
+    cfg = _config(
+        features="custom-labels",
+        workers="1",
+        project_version_arn="arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1",
+    )
+    # when the child runs / then it exits 75, the unlabelled images have no row at all (not errors)
+    assert run.run(cfg) == errors.EXIT_TRANSIENT
+    got = items()
+    assert len(got) == 2 and {v["status"] for v in got.values()} == {"done"}
+    assert _summary()["model_not_running"] is True
