@@ -29,7 +29,9 @@ locals {
     var.project_version_arn == null ? {} : { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn },
   )
 
-  submitter_environment = {
+  uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
+
+  submitter_environment = merge({
     BUCKETLENS_JOB_QUEUE        = module.batch.job_queue_arn
     BUCKETLENS_JOB_DEFINITION   = module.batch.job_definition_arn
     BUCKETLENS_MANIFESTS_BUCKET = module.manifests.bucket_name
@@ -39,7 +41,8 @@ locals {
     BUCKETLENS_SHARD_SIZE       = tostring(var.shard_size)
     BUCKETLENS_EXTENSIONS       = local.extensions
     BUCKETLENS_LOG_LEVEL        = var.submitter_log_level
-  }
+    }, local.uses_model ? { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn } : {},
+  )
 }
 
 module "ecr" {
@@ -75,12 +78,16 @@ module "triggers" {
   images_bucket_name         = var.images_bucket_name
   extensions                 = var.extensions
   visibility_timeout_seconds = 6 * var.submitter_timeout_seconds
-  enable_inventory           = var.enable_inventory
-  inventory_frequency        = var.inventory_frequency
-  inventory_bucket_prefix    = "${var.name}-inventory-"
-  submitter_function_arn     = module.submitter.function_arn
-  force_destroy              = var.force_destroy
-  tags                       = var.tags
+  message_retention_seconds  = var.queue_retention_seconds
+  # With the schedule, events bounced off a stopped model must not reach the DLQ within the retention:
+  # one receive per visibility timeout at most.
+  max_receive_count       = var.enable_schedule ? min(1000, ceil(var.queue_retention_seconds / (6 * var.submitter_timeout_seconds)) + 1) : var.max_receive_count
+  enable_inventory        = var.enable_inventory
+  inventory_frequency     = var.inventory_frequency
+  inventory_bucket_prefix = "${var.name}-inventory-"
+  submitter_function_arn  = module.submitter.function_arn
+  force_destroy           = var.force_destroy
+  tags                    = var.tags
 }
 
 module "batch" {
@@ -142,5 +149,27 @@ module "submitter" {
   inventory_bucket_arn = module.triggers.inventory_bucket_arn
   table_arn            = module.results.table_arn
   log_retention_days   = var.log_retention_days
+  enabled              = !var.enable_schedule
+  project_version_arn  = local.uses_model ? var.project_version_arn : null
   tags                 = var.tags
+}
+
+module "schedule" {
+  source = "./modules/schedule"
+  count  = var.enable_schedule ? 1 : 0
+
+  name                      = "${var.name}-model-schedule"
+  project_version_arn       = var.project_version_arn
+  event_source_mapping_uuid = module.submitter.event_source_mapping_uuid
+  job_queue_arn             = module.batch.job_queue_arn
+  package_path              = module.submitter.package_path
+  package_hash              = module.submitter.package_hash
+  start_schedule            = var.schedule_start
+  stop_schedule             = var.schedule_stop
+  timezone                  = var.schedule_timezone
+  min_inference_units       = var.min_inference_units
+  max_inference_units       = var.max_inference_units
+  drain_minutes             = var.schedule_drain_minutes
+  log_retention_days        = var.log_retention_days
+  tags                      = var.tags
 }

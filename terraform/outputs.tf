@@ -72,3 +72,8 @@ output "submitter_environment" {
   description = "The submitter's environment (BUCKETLENS_* names and values), so `make backfill` runs the submitter CLI with the deployed settings."
   value       = local.submitter_environment
 }
+
+output "schedule_function_name" {
+  description = "The Custom Labels scheduler function (null without enable_schedule); invoke it with {\"action\": \"start\"} or {\"action\": \"stop\"}."
+  value       = var.enable_schedule ? module.schedule[0].function_name : null
+}

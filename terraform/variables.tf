@@ -352,3 +352,72 @@ variable "python" {
   type        = string
   default     = "python3"
 }
+
+variable "queue_retention_seconds" {
+  description = "How long an event waits in the SQS queue (at least 4 days with a Custom Labels schedule, so a weekend's uploads wait for Monday)."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.queue_retention_seconds >= 60 && var.queue_retention_seconds <= 1209600
+    error_message = "queue_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Deliveries before an event goes to the dead-letter queue (with enable_schedule it is raised to cover the retention)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be between 1 and 1000."
+  }
+}
+
+variable "enable_schedule" {
+  description = "Run the Custom Labels model only between schedule_start and schedule_stop (needs project_version_arn and custom-labels in features)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.enable_schedule || (var.project_version_arn != null && contains(split(",", var.features), "custom-labels"))
+    error_message = "enable_schedule needs project_version_arn and custom-labels in features."
+  }
+}
+
+variable "schedule_start" {
+  description = "EventBridge Scheduler expression that starts the model (in schedule_timezone); it may take up to 30 minutes to run."
+  type        = string
+  default     = "cron(30 7 ? * MON-FRI *)"
+}
+
+variable "schedule_stop" {
+  description = "EventBridge Scheduler expression that drains and stops the model (in schedule_timezone)."
+  type        = string
+  default     = "cron(0 19 ? * MON-FRI *)"
+}
+
+variable "schedule_timezone" {
+  description = "IANA time zone of schedule_start and schedule_stop."
+  type        = string
+  default     = "UTC"
+}
+
+variable "min_inference_units" {
+  description = "Inference units the scheduled model starts with (each billed per running hour)."
+  type        = number
+  default     = 1
+}
+
+variable "max_inference_units" {
+  description = "Upper bound for the model's inference-unit auto-scaling; null keeps min_inference_units."
+  type        = number
+  default     = null
+}
+
+variable "schedule_drain_minutes" {
+  description = "How long a scheduled stop waits for running custom-label jobs before stopping the model anyway."
+  type        = number
+  default     = 60
+}

@@ -115,6 +115,7 @@ def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             "python": sys.executable,
             "features": "labels,text,custom-labels",
             "project_version_arn": PROJECT_VERSION_ARN,
+            "enable_schedule": True,
             "deletion_protection": False,
             "force_destroy": True,
         }
@@ -403,6 +404,7 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     # given the applied inline policies of the worker and the submitter
     worker = _allowed_actions(on_moto.resource("module.batch.aws_iam_role_policy.job")["policy"])
     submitter = _allowed_actions(on_moto.resource("module.submitter.aws_iam_role_policy.this")["policy"])
+    schedule = _allowed_actions(on_moto.resource("module.schedule[0].aws_iam_role_policy.this")["policy"])
     every = [
         _allowed_actions(r["values"]["policy"])
         for r in on_moto.resources
@@ -410,9 +412,13 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     ]
     # when the actions the code calls are derived from its source
     worker_calls = iam_calls.actions_in(iam_calls.import_closure(REPO, WORKER_ENTRY, "job"))
-    submitter_files = sorted(SUBMITTER_DIR.glob("*.py"))
+    schedule_files = [SUBMITTER_DIR / "scheduler.py", SUBMITTER_DIR / "model_schedule.py"]
+    submitter_files = sorted(set(SUBMITTER_DIR.glob("*.py")) - set(schedule_files))
     submitter_calls = iam_calls.actions_in(
         iam_calls.import_closure(REPO, submitter_files, "job") + submitter_files
+    )
+    schedule_calls = iam_calls.actions_in(
+        iam_calls.import_closure(REPO, schedule_files, "job") + schedule_files
     )
     # then each is granted to the role that runs that code
     assert worker_calls, "no AWS calls found in job/: the scan is broken"
@@ -420,6 +426,8 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     if (SUBMITTER_DIR / "handler.py").is_file():
         assert submitter_calls, "no AWS calls found in lambda_submitter/: the scan is broken"
     assert {a: sorted(f) for a, f in submitter_calls.items() if a not in submitter} == {}
+    assert "rekognition:StartProjectVersion" in schedule_calls, "the scheduler's calls were not found"
+    assert {a: sorted(f) for a, f in schedule_calls.items() if a not in schedule} == {}
     # and no policy grants a wildcard action
     for actions in every:
         assert not [a for a in actions if a == "*" or a.endswith(":*")]
@@ -573,8 +581,13 @@ def test_demo_setup_path_creates_what_terraform_creates(on_moto: Deployment) -> 
     made = json.loads(done.stdout.strip().splitlines()[-1])
     # then the table, the events queue, the notifications and the job definition are the same
     applied = json.loads(json.dumps(applied))  # tuples as lists, like the subprocess's JSON
-    for part in ("table", "queue", "notifications", "job_queue", "submitter_environment"):
+    for part in ("table", "notifications", "job_queue"):
         assert made[part] == applied[part], part
+    # (this deployment runs a Custom Labels model on a schedule: its events may wait 4 days, 1800 s apart)
+    assert applied["queue"]["max_receive_count"] == 345600 // 1800 + 1
+    assert made["queue"] == {**applied["queue"], "max_receive_count": made["queue"]["max_receive_count"]}
+    model_env = "BUCKETLENS_PROJECT_VERSION_ARN"
+    assert made["submitter_environment"] == [n for n in applied["submitter_environment"] if n != model_env]
     # and so is the job definition; only the Custom Labels model this deployment names is extra
     applied_env = [
         n for n in applied["job_definition"]["environment"] if n != "BUCKETLENS_PROJECT_VERSION_ARN"

@@ -197,6 +197,25 @@ data "aws_iam_policy_document" "job" {
       resources = [statement.value]
     }
   }
+
+  # The worker asks whether the model runs before its first Custom Labels call (job/model_status.py).
+  dynamic "statement" {
+    for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
+    content {
+      sid       = "DescribeCustomLabelsModel"
+      actions   = ["rekognition:DescribeProjectVersions"]
+      resources = ["${split("/version/", statement.value)[0]}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
+    content {
+      sid       = "FindCustomLabelsProject"
+      actions   = ["rekognition:DescribeProjects"]
+      resources = ["*"] # DescribeProjects has no resource-level permissions.
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "job" {

@@ -113,6 +113,24 @@ data "aws_iam_policy_document" "this" {
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [var.table_arn]
   }
+
+  dynamic "statement" {
+    for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
+    content {
+      sid       = "DescribeCustomLabelsModel"
+      actions   = ["rekognition:DescribeProjectVersions"]
+      resources = ["${split("/version/", statement.value)[0]}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
+    content {
+      sid       = "FindCustomLabelsProject"
+      actions   = ["rekognition:DescribeProjects"]
+      resources = ["*"] # DescribeProjects has no resource-level permissions.
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -157,6 +175,9 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
+  # With a Custom Labels schedule the mapping is switched on and off by it (modules/schedule): Terraform
+  # sets the initial state only, so an apply during the day does not stop the flow.
+  enabled                            = var.enabled
   event_source_arn                   = var.queue_arn
   function_name                      = aws_lambda_function.this.arn
   batch_size                         = var.batch_size
@@ -168,6 +189,10 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   tags = merge(var.tags, { Name = var.name })
+
+  lifecycle {
+    ignore_changes = [enabled]
+  }
 }
 
 resource "aws_lambda_permission" "inventory" {

@@ -34,3 +34,13 @@ output "package_path" {
   description = "Local path of the zip that was deployed."
   value       = local.package_path
 }
+
+output "package_hash" {
+  description = "SHA-256 over the zip's source files (the function's source_code_hash, base64-encoded)."
+  value       = local.source_hash
+}
+
+output "event_source_mapping_arn" {
+  description = "ARN of the queue-to-function event source mapping."
+  value       = aws_lambda_event_source_mapping.this.arn
+}

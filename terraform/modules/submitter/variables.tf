@@ -172,3 +172,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "enabled" {
+  description = "Initial state of the queue-to-function mapping; a Custom Labels schedule (modules/schedule) switches it afterwards."
+  type        = bool
+  default     = true
+}
+
+variable "project_version_arn" {
+  description = "Custom Labels model whose status the submitter checks before submitting custom-label work; null when not used."
+  type        = string
+  default     = null
+}
