@@ -32,11 +32,12 @@ from lambda_submitter.pricing import GROUP_2, PRICES_AS_OF, tiered_cost  # noqa:
 from tests.faults import FaultServer  # noqa: E402
 
 BUCKET, RESULTS = "bench-images", "bench-results"
-# us-east-1 list prices, USD (PRICES_AS_OF): S3 Standard requests, DynamoDB on-demand request units.
+# us-east-1 list prices, USD: S3 Standard requests; DynamoDB on-demand request units as of 2024-11-01
+# (a write unit is 1 KB, a strongly consistent read unit 4 KB; a result item is 1-3 KB, priced as 1 here).
 S3_GET_PER_1K = 0.0004
 S3_PUT_PER_1K = 0.005
-DDB_WRITE_PER_M = 1.25
-DDB_READ_PER_M = 0.25
+DDB_WRITE_PER_M = 0.625
+DDB_READ_PER_M = 0.125
 PRICE = {
     "S3.GetObject": S3_GET_PER_1K / 1000,
     "S3.HeadObject": S3_GET_PER_1K / 1000,
