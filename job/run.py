@@ -506,7 +506,11 @@ class Runner:
         if not cfg.results_uri:
             return
         uri = pending.pending_uri(cfg.results_uri, cfg.job_id, cfg.index)
-        items = pending.load(self.backends.s3, uri)
+        try:
+            items = pending.load(self.backends.s3, uri)
+        except (ClientError, BotoCoreError) as exc:  # the run goes on; those images are labelled again
+            log.warning("could not read earlier unwritten results", extra={"uri": uri, "error": str(exc)})
+            return
         if not items:
             return
         stored = sum(store.put_result(self.backends.ddb, cfg.table, item) for item in items)
