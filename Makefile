@@ -120,10 +120,9 @@ backfill: $(STAMP) ## Submit a backfill with the deployed settings: make backfil
 		$(PY) -c 'import json, sys; print(" ".join(f"{k}={v}" for k, v in json.load(sys.stdin).items()))') \
 		$(PY) -m lambda_submitter backfill --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
 
-status: ## Status of a Batch job and its array children: make status JOB=<job id>
-	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id>"; exit 2; }
-	$(AWS) batch describe-jobs --region $(AWS_REGION) --jobs $(JOB) \
-		--query 'jobs[].{id:jobId,name:jobName,status:status,reason:statusReason,children:arrayProperties.statusSummary}' --output json
+status: $(STAMP) ## Children, images, rate, ETA and failed children of a job: make status JOB=<job id> [WATCH=1]
+	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id> [WATCH=1]"; exit 2; }
+	AWS_REGION=$(AWS_REGION) $(PY) -m job status $(JOB) --results-uri "$$($(TF_OUT) results_uri)" $(if $(WATCH),--watch)
 
 logs: ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
 	@test -n "$(JOB)" || { echo "usage: make logs JOB=<job id>[:<array index>]"; exit 2; }

@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.set_defaults(func=_cmd_export)
+
+    from job import status
+
+    status.add_parser(sub)
     return parser
 
 

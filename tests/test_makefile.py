@@ -72,7 +72,7 @@ def test_status_and_logs_need_a_job():
     result = subprocess.run(["make", "status"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "usage: make status JOB=" in result.stdout
     # and with a JOB it asks Batch for that job
-    assert any("describe-jobs" in line and "--jobs j-1" in line for line in dry_run("status", "JOB=j-1"))
+    assert any("-m job status j-1 --results-uri" in line for line in dry_run("status", "JOB=j-1"))
     assert any("logs tail" in line for line in dry_run("logs", "JOB=j-1:3"))
 
 
