@@ -113,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.set_defaults(func=_cmd_export)
 
-    from job import status
+    from job import report, search, status
 
+    search.add_parser(sub)
+    report.add_parser(sub)
     status.add_parser(sub)
     return parser
 

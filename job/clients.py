@@ -26,6 +26,8 @@ def client(service: str, pool: int = 10, max_attempts: int = 8):
         max_pool_connections=pool,
         retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": max_attempts},
         s3={"addressing_style": "path"} if service == "s3" and os.environ.get("AWS_ENDPOINT_URL") else None,
+        # presigned URLs (report --html) must be SigV4: v2 is refused in newer regions and for KMS objects
+        signature_version="s3v4" if service == "s3" else None,
     )
     return _session().client(service, config=config)
 

@@ -41,6 +41,7 @@ class RunConfig:
     shards: int = 1
     shard_offset: int = 0
     table: str = DEFAULT_TABLE
+    label_table: str | None = None  # None: <table>-labels
     features: tuple[str, ...] = ("labels",)
     min_confidence: float = 70.0
     max_labels: int = 50
@@ -55,6 +56,10 @@ class RunConfig:
     progress_every: int = 500
     progress_seconds: float = 30.0
     grace_seconds: float = 10.0
+
+    @property
+    def labels_table(self) -> str:
+        return self.label_table or self.table + "-labels"
 
     @property
     def feature_key(self) -> str:
@@ -86,6 +91,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "shards": (int, "number of children splitting a prefix or inventory (default 1)"),
     "shard_offset": (int, "child i reads manifest shard shard_offset + i (default 0)"),
     "table": (str, f"results table (default {DEFAULT_TABLE})"),
+    "label_table": (str, "label index table (default <table>-labels)"),
     "features": (str, "comma list of labels,text,custom-labels (default labels)"),
     "min_confidence": (float, "minimum label confidence (default 70)"),
     "max_labels": (int, "maximum labels per image (default 50)"),
@@ -159,7 +165,7 @@ def from_args(
         raise ConfigError(f"--source is required (or set {env_name('source')})")
 
     values: dict[str, object] = {}
-    for name in ("source", "table", "project_version_arn", "results_uri"):
+    for name in ("source", "table", "label_table", "project_version_arn", "results_uri"):
         if name in raw:
             values[name] = str(raw[name])
     for name in (

@@ -163,6 +163,7 @@ def worker_environment(settings: Settings, table: str, results_uri: str, region:
     """The job definition's environment, as Terraform's local.worker_environment builds it."""
     return {
         "BUCKETLENS_TABLE": table,
+        "BUCKETLENS_LABEL_TABLE": table + "-labels",
         "BUCKETLENS_RESULTS_URI": results_uri,
         "BUCKETLENS_MAX_TPS": settings.max_tps,
         "BUCKETLENS_MIN_CONFIDENCE": str(settings.min_confidence),
@@ -182,6 +183,7 @@ def submitter_environment(settings: Settings, queue: str, definition: str, table
         "BUCKETLENS_MANIFESTS_BUCKET": settings.manifests_bucket,
         "BUCKETLENS_MANIFESTS_PREFIX": MANIFESTS_PREFIX,
         "BUCKETLENS_TABLE": table,
+        "BUCKETLENS_LABEL_TABLE": table + "-labels",
         "BUCKETLENS_FEATURES": settings.features,
         "BUCKETLENS_SHARD_SIZE": str(settings.shard_size),
         "BUCKETLENS_EXTENSIONS": ",".join(EXTENSIONS),

@@ -10,6 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from job import label_index
+
 log = logging.getLogger(__name__)
 
 TABLE_DEFINITION: dict[str, Any] = {
@@ -25,7 +27,7 @@ TABLE_DEFINITION: dict[str, Any] = {
 }
 
 
-def ensure_table(ddb: Any, name: str, wait_seconds: int = 60) -> bool:
+def ensure_table(ddb: Any, name: str, wait_seconds: int = 60, definition: dict | None = None) -> bool:
     """Create the table unless it exists; True when created. Waits until it is ACTIVE."""
     try:
         ddb.describe_table(TableName=name)
@@ -35,7 +37,7 @@ def ensure_table(ddb: Any, name: str, wait_seconds: int = 60) -> bool:
         if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
     try:
-        ddb.create_table(TableName=name, **TABLE_DEFINITION)
+        ddb.create_table(TableName=name, **(definition or TABLE_DEFINITION))
     except ClientError as exc:  # another process created it between our two calls
         if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
             raise
@@ -74,6 +76,9 @@ def setup(ddb: Any, s3: Any, table: str, buckets: list[str], region: str | None)
     created: dict[str, list[str]] = {"tables": [], "buckets": []}
     if ensure_table(ddb, table):
         created["tables"].append(table)
+    labels = label_index.table_name(table)
+    if ensure_table(ddb, labels, definition=label_index.TABLE_DEFINITION):
+        created["tables"].append(labels)
     for bucket in buckets:
         if ensure_bucket(s3, bucket, region):
             created["buckets"].append(bucket)

@@ -75,12 +75,22 @@ def _row(item: Mapping[str, Any], thumb: str | None) -> str:
 
 
 def render(
-    items: Iterable[Mapping[str, Any]], images: Mapping[str, bytes], title: str, note: str = ""
+    items: Iterable[Mapping[str, Any]],
+    images: Mapping[str, bytes],
+    title: str,
+    note: str = "",
+    urls: Mapping[str, str] | None = None,
 ) -> str:
-    """The page: one row per result item; `images` maps keys to bytes for the thumbnails."""
-    rows = [
-        _row(item, thumbnail(images[item["key"]]) if item.get("key") in images else None) for item in items
-    ]
+    """The page: one row per result item; thumbnails from `images` (key -> bytes, embedded) or `urls`
+    (key -> a presigned GET URL)."""
+    urls = urls or {}
+
+    def picture(key: str | None) -> str | None:
+        if key in images:
+            return thumbnail(images[key])
+        return urls.get(key or "")
+
+    rows = [_row(item, picture(item.get("key"))) for item in items]
     note_html = f'<p class="note">{html.escape(note)}</p>' if note else ""
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -25,7 +25,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from job import clients, convert, errors, exif, labels, model_status, pending, s3, sources, store
+from job import clients, convert, errors, exif, labels, model_status, pending, s3, sinks, sources, store
 from job.config import RunConfig
 from job.manifest import ObjectRef
 from job.ordering import iso_time
@@ -116,6 +116,7 @@ class Worker:
         self._unwritten_lock = threading.Lock()
         self.store_down = threading.Event()
         self.model_down = threading.Event()  # the Custom Labels model stopped: the retry waits for it
+        self.sinks = sinks.build(backends.ddb, config.labels_table)
         self._model_checked = False
         self._model_lock = threading.Lock()
 
@@ -269,6 +270,8 @@ class Worker:
         self.stats.call("dynamodb.PutItem")
         if not written:
             return "skipped_duplicate"
+        for sink in self.sinks:
+            sink.add(item, None)
         if item["status"] == "error":
             return "error:" + str(item.get("error_class"))
         return "done"
@@ -599,6 +602,9 @@ class Runner:
             doc["fatal"] = self.fatal
         doc["unwritten"] = len(self.worker.unwritten)
         doc["model_not_running"] = self.worker.model_down.is_set()
+        for sink in self.worker.sinks:
+            sink.flush()
+        doc["index_errors"] = sum(getattr(sink, "errors", 0) for sink in self.worker.sinks)
         self._keep_unwritten()
         log.info("run finished", extra={"summary": doc})
         if cfg.results_uri:

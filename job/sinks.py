@@ -22,3 +22,10 @@ class Sink(Protocol):
 
     def flush(self) -> None:
         """Send what is buffered; records failures instead of raising."""
+
+
+def build(ddb: Any, label_table: str) -> tuple[Sink, ...]:
+    """The label index always; OpenSearch joins here once configured (issue 8)."""
+    from job.label_index import LabelIndexSink
+
+    return (LabelIndexSink(ddb, label_table),)

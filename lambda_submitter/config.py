@@ -26,6 +26,7 @@ class SubmitterConfig:
     features: tuple[str, ...] = ("labels",)
     shard_size: int = 1000
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    label_table: str = "bucketlens-results-labels"
     project_version_arn: str | None = None  # with custom-labels: nothing is submitted unless it RUNs
 
     @property
@@ -76,5 +77,7 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         features=parse_features(env.get("BUCKETLENS_FEATURES", "") or "labels"),
         shard_size=shard_size,
         extensions=parse_extensions(env.get("BUCKETLENS_EXTENSIONS", "") or ",".join(DEFAULT_EXTENSIONS)),
+        label_table=env.get("BUCKETLENS_LABEL_TABLE", "").strip()
+        or (env.get("BUCKETLENS_TABLE", "").strip() or "bucketlens-results") + "-labels",
         project_version_arn=env.get("BUCKETLENS_PROJECT_VERSION_ARN", "").strip() or None,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from job import inventory, model_status
+from job import inventory, label_index, model_status
 from job.manifest import ObjectRef
 from job.ordering import is_newer
 from lambda_submitter import backfill, deletions, events, submit
@@ -145,6 +145,16 @@ def current_after_version_delete(s3: Any, event: events.S3Event) -> events.S3Eve
     )
 
 
+def unindex(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> None:
+    """A deleted image leaves the label index; a failure is logged only (searches check the table)."""
+    try:
+        label_index.remove(c.dynamodb, cfg.label_table, event.bucket, event.key)
+    except Exception as exc:  # noqa: BLE001 - the tombstone is what matters; stale rows are never shown
+        log.warning(
+            "label index rows not removed", extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"}
+        )
+
+
 def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> BatchOutcome:
     """An SQS batch: deletes become tombstones, inventory manifests and creates become jobs.
 
@@ -175,6 +185,7 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
             if event.kind == "remove":
                 if deletions.write_tombstone(c.dynamodb, cfg.table, event):
                     outcome.tombstones += 1
+                    unindex(c, cfg, event)
                 else:
                     outcome.stale_deletes += 1
             elif events.is_inventory_manifest_key(event.key):

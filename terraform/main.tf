@@ -17,6 +17,7 @@ locals {
   worker_environment = merge(
     {
       BUCKETLENS_TABLE          = module.results.table_name
+      BUCKETLENS_LABEL_TABLE    = module.results.label_table_name
       BUCKETLENS_RESULTS_URI    = module.manifests.runs_uri
       BUCKETLENS_MAX_TPS        = local.max_tps
       BUCKETLENS_MIN_CONFIDENCE = tostring(var.min_confidence)
@@ -37,6 +38,7 @@ locals {
     BUCKETLENS_MANIFESTS_BUCKET = module.manifests.bucket_name
     BUCKETLENS_MANIFESTS_PREFIX = module.manifests.manifests_prefix
     BUCKETLENS_TABLE            = module.results.table_name
+    BUCKETLENS_LABEL_TABLE      = module.results.label_table_name
     BUCKETLENS_FEATURES         = var.features
     BUCKETLENS_SHARD_SIZE       = tostring(var.shard_size)
     BUCKETLENS_EXTENSIONS       = local.extensions
@@ -123,6 +125,7 @@ module "batch" {
   runs_prefix          = module.manifests.runs_prefix
   inventory_bucket_arn = module.triggers.inventory_bucket_arn
   table_arn            = module.results.table_arn
+  label_table_arn      = module.results.label_table_arn
   project_version_arn  = var.project_version_arn
   tags                 = var.tags
 }
@@ -148,6 +151,7 @@ module "submitter" {
   enable_inventory     = var.enable_inventory
   inventory_bucket_arn = module.triggers.inventory_bucket_arn
   table_arn            = module.results.table_arn
+  label_table_arn      = module.results.label_table_arn
   log_retention_days   = var.log_retention_days
   enabled              = !var.enable_schedule
   project_version_arn  = local.uses_model ? var.project_version_arn : null

@@ -18,7 +18,7 @@ def test_setup_creates_the_table_and_buckets_once(aws, capsys):
     assert cli.main(["setup", "--table", "t-results", "--bucket", "bl-one"]) == errors.EXIT_OK
     second = json.loads(capsys.readouterr().out)
     # then the first created everything, the second nothing
-    assert first["created"] == {"tables": ["t-results"], "buckets": ["bl-one", "bl-two"]}
+    assert first["created"] == {"tables": ["t-results", "t-results-labels"], "buckets": ["bl-one", "bl-two"]}
     assert second["created"] == {"tables": [], "buckets": []}
     # and the table has the contract's schema and billing
     table = clients.client("dynamodb").describe_table(TableName="t-results")["Table"]

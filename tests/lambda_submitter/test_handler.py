@@ -330,3 +330,25 @@ def test_deleting_the_last_version_tombstones_the_key(stack: dict) -> None:
     assert handler.handler(_version_delete("w.jpg", only, "0C"), None) == {"batchItemFailures": []}
     # then nothing is left of the key, so it is a tombstone whatever version was stored
     assert _state(ddb, "w.jpg")["status"]["S"] == "deleted"
+
+
+def test_a_deleted_image_leaves_the_label_index(stack: dict) -> None:
+    # given the label index holding red flower.jpg under two labels, and another image
+    from job import label_index, provision
+
+    table = TABLE + "-labels"
+    provision.ensure_table(stack["dynamodb"], table, definition=label_index.TABLE_DEFINITION)
+    for key in ("photos/red flower.jpg", "photos/kept.jpg"):
+        item = {
+            "bucket": IMAGES,
+            "key": key,
+            "status": "done",
+            "etag": "e",
+            "labels": [{"name": "Flower", "confidence": 97}, {"name": "Plant", "confidence": 90}],
+        }
+        label_index.update(stack["dynamodb"], table, item)
+    # when its delete event is handled
+    assert handler.handler(load_event("sqs_object_removed.json"), None) == {"batchItemFailures": []}
+    # then its rows are gone and the other image's stay
+    assert [r["key"] for r in label_index.query(stack["dynamodb"], table, "Flower")] == ["photos/kept.jpg"]
+    assert label_index.indexed_labels(stack["dynamodb"], table, f"{IMAGES}/photos/red flower.jpg") == set()

@@ -184,6 +184,12 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
+    sid       = "MaintainLabelIndex"
+    actions   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+    resources = [var.label_table_arn, "${var.label_table_arn}/index/*"]
+  }
+
+  statement {
     sid       = "DetectLabelsAndText"
     actions   = ["rekognition:DetectLabels", "rekognition:DetectText"]
     resources = ["*"] # DetectLabels and DetectText have no resource-level permissions.

@@ -233,3 +233,8 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "label_table_arn" {
+  description = "ARN of the label index table (results module output label_table_arn)."
+  type        = string
+}

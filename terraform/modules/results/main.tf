@@ -27,3 +27,50 @@ resource "aws_dynamodb_table" "this" {
 
   tags = merge(var.tags, { Name = var.name })
 }
+
+# The label index (job/label_index.py): one row per (label, image), so "label L at >= C" is a Query.
+resource "aws_dynamodb_table" "labels" {
+  name                        = "${var.name}-labels"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "label"
+  range_key                   = "ref"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "label"
+    type = "S"
+  }
+
+  attribute {
+    name = "ref"
+    type = "S"
+  }
+
+  attribute {
+    name = "confidence"
+    type = "N"
+  }
+
+  local_secondary_index {
+    name            = "by_confidence"
+    range_key       = "confidence"
+    projection_type = "ALL"
+  }
+
+  global_secondary_index {
+    name            = "by_ref"
+    hash_key        = "ref"
+    projection_type = "KEYS_ONLY"
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-labels" })
+}

@@ -114,6 +114,12 @@ data "aws_iam_policy_document" "this" {
     resources = [var.table_arn]
   }
 
+  statement {
+    sid       = "UnindexDeletedImages"
+    actions   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+    resources = [var.label_table_arn, "${var.label_table_arn}/index/by_ref"]
+  }
+
   dynamic "statement" {
     for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
     content {

@@ -17,7 +17,7 @@ variable "source_dir" {
 variable "shared_modules" {
   description = "Stdlib/boto3-only modules of job/ the submitter imports; they go into the zip beside lambda_submitter/."
   type        = list(string)
-  default     = ["__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory", "model_status"]
+  default     = ["__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory", "model_status", "label_index"]
 }
 
 variable "python" {
@@ -183,4 +183,9 @@ variable "project_version_arn" {
   description = "Custom Labels model whose status the submitter checks before submitting custom-label work; null when not used."
   type        = string
   default     = null
+}
+
+variable "label_table_arn" {
+  description = "ARN of the label index table (results module output label_table_arn)."
+  type        = string
 }
