@@ -113,11 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.set_defaults(func=_cmd_export)
 
-    from job import report, search, status
+    from job import reconcile, report, search, status
 
     search.add_parser(sub)
     report.add_parser(sub)
     status.add_parser(sub)
+    reconcile.add_parser(sub)
     return parser
 
 
