@@ -10,6 +10,7 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from job.errors import ConfigError
 
@@ -56,6 +57,21 @@ class RunConfig:
     progress_every: int = 500
     progress_seconds: float = 30.0
     grace_seconds: float = 10.0
+    opensearch_endpoint: str | None = None
+    opensearch_index: str = "bucketlens"
+    opensearch_auth: str = "sigv4"
+    opensearch_secret_arn: str | None = None
+
+    @property
+    def opensearch(self) -> Any:
+        """job.opensearch_index.Settings when an endpoint is configured, else None."""
+        if not self.opensearch_endpoint:
+            return None
+        from job.opensearch_index import Settings
+
+        return Settings(
+            self.opensearch_endpoint, self.opensearch_index, self.opensearch_auth, self.opensearch_secret_arn
+        )
 
     @property
     def labels_table(self) -> str:
@@ -105,6 +121,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "progress_every": (int, "log progress every N images (default 500)"),
     "progress_seconds": (float, "... and at least every S seconds (default 30)"),
     "grace_seconds": (float, "after SIGTERM, wait this long for in-flight images (default 10)"),
+    "opensearch_endpoint": (str, "https://… of an OpenSearch cluster to index into (optional)"),
+    "opensearch_index": (str, "OpenSearch index (default bucketlens)"),
+    "opensearch_auth": (str, "sigv4 (Amazon OpenSearch Service, default) or basic"),
+    "opensearch_secret_arn": (str, "basic auth: Secrets Manager secret with username and password"),
 }
 
 
@@ -165,7 +185,17 @@ def from_args(
         raise ConfigError(f"--source is required (or set {env_name('source')})")
 
     values: dict[str, object] = {}
-    for name in ("source", "table", "label_table", "project_version_arn", "results_uri"):
+    for name in (
+        "source",
+        "table",
+        "label_table",
+        "project_version_arn",
+        "results_uri",
+        "opensearch_endpoint",
+        "opensearch_index",
+        "opensearch_auth",
+        "opensearch_secret_arn",
+    ):
         if name in raw:
             values[name] = str(raw[name])
     for name in (
@@ -223,5 +253,9 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("--features custom-labels needs --project-version-arn")
     if config.text_if and not {"text", "labels"} <= set(config.features):
         raise ConfigError("--text-if needs both 'labels' and 'text' in --features")
+    if config.opensearch_auth not in ("sigv4", "basic"):
+        raise ConfigError("--opensearch-auth must be sigv4 or basic")
+    if config.opensearch_auth == "basic" and config.opensearch_endpoint and not config.opensearch_secret_arn:
+        raise ConfigError("--opensearch-auth basic needs --opensearch-secret-arn")
     if config.results_uri and not config.results_uri.startswith("s3://"):
         raise ConfigError("--results-uri must be an s3:// URI")

@@ -116,7 +116,7 @@ class Worker:
         self._unwritten_lock = threading.Lock()
         self.store_down = threading.Event()
         self.model_down = threading.Event()  # the Custom Labels model stopped: the retry waits for it
-        self.sinks = sinks.build(backends.ddb, config.labels_table)
+        self.sinks = sinks.build(backends.ddb, config.labels_table, config.opensearch)
         self._model_checked = False
         self._model_lock = threading.Lock()
 

@@ -226,6 +226,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--near", help="LAT,LON,KM")
     p.add_argument("--scan", action="store_true", help="no --label: read the whole results table")
     p.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
+    from job import opensearch_index
+
+    opensearch_index.add_arguments(p)
     p.set_defaults(func=command)
 
 
@@ -244,10 +247,22 @@ def filters_of(args: argparse.Namespace) -> Filters:
 def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from job import clients
+    from job import clients, opensearch_index
 
+    settings = opensearch_index.settings_from(args)
     try:
         f = filters_of(args)
+        if settings is not None:  # every filter, no scan
+            items: Iterable[dict] = opensearch_index.search(
+                opensearch_index.connect(settings), settings.index, f, args.limit
+            )
+            count = (
+                write_table(list(items), out)
+                if args.format == "table"
+                else export.write(items, out, args.format)
+            )
+            log.info("search done", extra={"images": count, "backend": "opensearch"})
+            return errors.EXIT_OK
         if f.label is None and not args.scan:
             given = [name for name in NEEDS_INDEX if getattr(f, name) is not None]
             raise ValueError(

@@ -24,8 +24,13 @@ class Sink(Protocol):
         """Send what is buffered; records failures instead of raising."""
 
 
-def build(ddb: Any, label_table: str) -> tuple[Sink, ...]:
-    """The label index always; OpenSearch joins here once configured (issue 8)."""
+def build(ddb: Any, label_table: str, opensearch: Any = None) -> tuple[Sink, ...]:
+    """The label index always; OpenSearch when settings (job.opensearch_index.Settings) are given."""
     from job.label_index import LabelIndexSink
 
-    return (LabelIndexSink(ddb, label_table),)
+    found: list[Sink] = [LabelIndexSink(ddb, label_table)]
+    if opensearch is not None:
+        from job.opensearch_index import OpenSearchSink
+
+        found.append(OpenSearchSink.from_settings(opensearch))
+    return tuple(found)

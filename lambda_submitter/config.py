@@ -27,6 +27,8 @@ class SubmitterConfig:
     shard_size: int = 1000
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
     label_table: str = "bucketlens-results-labels"
+    opensearch_endpoint: str | None = None
+    opensearch_index: str = "bucketlens"
     project_version_arn: str | None = None  # with custom-labels: nothing is submitted unless it RUNs
 
     @property
@@ -80,4 +82,6 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         label_table=env.get("BUCKETLENS_LABEL_TABLE", "").strip()
         or (env.get("BUCKETLENS_TABLE", "").strip() or "bucketlens-results") + "-labels",
         project_version_arn=env.get("BUCKETLENS_PROJECT_VERSION_ARN", "").strip() or None,
+        opensearch_endpoint=env.get("BUCKETLENS_OPENSEARCH_ENDPOINT", "").strip() or None,
+        opensearch_index=env.get("BUCKETLENS_OPENSEARCH_INDEX", "").strip() or "bucketlens",
     )

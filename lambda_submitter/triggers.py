@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
 from job import inventory, label_index, model_status
 from job.manifest import ObjectRef
 from job.ordering import is_newer
-from lambda_submitter import backfill, deletions, events, submit
+from lambda_submitter import backfill, deletions, events, search_delete, submit
 from lambda_submitter.config import SubmitterConfig
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,21 @@ def unindex(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> None:
         log.warning(
             "label index rows not removed", extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"}
         )
+    if cfg.opensearch_endpoint:
+        try:
+            session = boto3.session.Session()
+            search_delete.delete(
+                cfg.opensearch_endpoint,
+                cfg.opensearch_index,
+                search_delete.doc_id(event.bucket, event.key),
+                session.get_credentials(),
+                session.region_name or "us-east-1",
+            )
+        except Exception as exc:  # noqa: BLE001 - searches return results (status done) only, see README
+            log.warning(
+                "search document not removed",
+                extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"},
+            )
 
 
 def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> BatchOutcome:

@@ -2,7 +2,9 @@ import json
 import re
 from pathlib import Path
 
-from job import cli, clients, errors, provision
+import pytest
+
+from job import cli, clients, errors, label_index, provision
 
 TERRAFORM_TABLE = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "results" / "main.tf"
 
@@ -41,21 +43,49 @@ def test_buckets_outside_us_east_1_get_a_location(aws, monkeypatch):
     assert location == "eu-west-1"
 
 
-def test_setup_table_matches_the_terraform_table():
-    # given Terraform's results table definition
-    hcl = TERRAFORM_TABLE.read_text()
-    block = hcl[hcl.index('resource "aws_dynamodb_table"') :]
-    # when its keys, attributes and billing are read
-    hash_key = re.search(r'hash_key\s*=\s*"([^"]+)"', block).group(1)
-    range_key = re.search(r'range_key\s*=\s*"([^"]+)"', block).group(1)
+def _block(hcl: str, name: str) -> str:
+    start = hcl.index(f'resource "aws_dynamodb_table" "{name}"')
+    following = hcl.find('resource "', start + 1)
+    return hcl[start : following if following > 0 else len(hcl)]
+
+
+def _indexes(block: str, kind: str) -> list[tuple]:
+    found = []
+    for body in re.findall(kind + r"\s*{(.*?)}", block, re.S):
+        fields = dict(re.findall(r'(\w+)\s*=\s*"([^"]+)"', body))
+        found.append(
+            (fields["name"], fields.get("hash_key"), fields.get("range_key"), fields["projection_type"])
+        )
+    return sorted(found)
+
+
+def _defined_indexes(definition: dict, kind: str) -> list[tuple]:
+    found = []
+    for index in definition.get(kind, ()):
+        keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+        hash_key = keys["HASH"] if kind == "GlobalSecondaryIndexes" else None  # an LSI shares the table's
+        found.append((index["IndexName"], hash_key, keys.get("RANGE"), index["Projection"]["ProjectionType"]))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(
+    ("resource", "definition"),
+    [("this", provision.TABLE_DEFINITION), ("labels", label_index.TABLE_DEFINITION)],
+)
+def test_setup_tables_match_the_terraform_tables(resource, definition):
+    # given one of Terraform's table definitions
+    block = _block(TERRAFORM_TABLE.read_text(), resource)
+    # when its keys, attributes, billing and indexes are read
+    hash_key = re.search(r'\n  hash_key\s*=\s*"([^"]+)"', block).group(1)
+    range_key = re.search(r'\n  range_key\s*=\s*"([^"]+)"', block).group(1)
     billing = re.search(r'billing_mode\s*=\s*"([^"]+)"', block).group(1)
     attributes = re.findall(r'attribute\s*{\s*name\s*=\s*"([^"]+)"\s*type\s*=\s*"([^"]+)"', block)
     # then `job setup` creates exactly the same table
-    definition = provision.TABLE_DEFINITION
     assert {"AttributeName": hash_key, "KeyType": "HASH"} in definition["KeySchema"]
     assert {"AttributeName": range_key, "KeyType": "RANGE"} in definition["KeySchema"]
     assert billing == definition["BillingMode"]
     assert sorted(attributes) == sorted(
         (a["AttributeName"], a["AttributeType"]) for a in definition["AttributeDefinitions"]
     )
-    assert "global_secondary_index" not in block and "local_secondary_index" not in block
+    assert _indexes(block, "global_secondary_index") == _defined_indexes(definition, "GlobalSecondaryIndexes")
+    assert _indexes(block, "local_secondary_index") == _defined_indexes(definition, "LocalSecondaryIndexes")

@@ -352,3 +352,20 @@ def test_a_deleted_image_leaves_the_label_index(stack: dict) -> None:
     # then its rows are gone and the other image's stay
     assert [r["key"] for r in label_index.query(stack["dynamodb"], table, "Flower")] == ["photos/kept.jpg"]
     assert label_index.indexed_labels(stack["dynamodb"], table, f"{IMAGES}/photos/red flower.jpg") == set()
+
+
+def test_a_deleted_image_leaves_opensearch_when_configured(stack: dict, monkeypatch) -> None:
+    # given an OpenSearch endpoint in the submitter's environment
+    from lambda_submitter import search_delete
+
+    monkeypatch.setenv("BUCKETLENS_OPENSEARCH_ENDPOINT", "https://search-bl.example.com")
+    deleted = []
+    monkeypatch.setattr(
+        search_delete, "delete", lambda endpoint, index, doc, *a, **k: deleted.append((endpoint, index, doc))
+    )
+    # when a delete event is handled
+    assert handler.handler(load_event("sqs_object_removed.json"), None) == {"batchItemFailures": []}
+    # then the image's document was deleted from the configured index
+    assert deleted == [
+        ("https://search-bl.example.com", "bucketlens", search_delete.doc_id(IMAGES, "photos/red flower.jpg"))
+    ]

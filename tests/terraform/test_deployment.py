@@ -287,7 +287,17 @@ def test_lambda_zip_holds_the_submitter_and_shared_modules_only(on_moto: Deploym
     names = set(zipfile.ZipFile(package).namelist())
     # then it has every submitter module and the Lambda-safe job modules, nothing else
     expected = {f"lambda_submitter/{p.name}" for p in SUBMITTER_DIR.glob("*.py")}
-    shared = {"__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory", "model_status", "label_index"}
+    shared = {
+        "__init__",
+        "manifest",
+        "ordering",
+        "clients",
+        "logs",
+        "errors",
+        "inventory",
+        "model_status",
+        "label_index",
+    }
     expected |= {f"job/{name}.py" for name in shared if (REPO / "job" / f"{name}.py").is_file()}
     assert names == expected
     assert not any("test" in n or "__pycache__" in n for n in names)
