@@ -150,6 +150,17 @@ def _fetch(ddb: Any, table: str, refs: list[tuple[str, str]]) -> dict[tuple[str,
     return found
 
 
+def verified(ddb: Any, table: str, hits: Iterable[Mapping[str, Any]]) -> Iterator[dict]:
+    """Secondary-index hits (OpenSearch) re-read from the results table: deleted or changed images drop out."""
+    it = iter(hits)
+    while chunk := list(itertools.islice(it, 100)):
+        items = _fetch(ddb, table, [(h["bucket"], h["key"]) for h in chunk])
+        for hit in chunk:
+            item = items.get((hit["bucket"], hit["key"]))
+            if item and item.get("status") == "done" and item.get("etag") == hit.get("etag"):
+                yield item
+
+
 def find(
     ddb: Any, table: str, labels_table: str, f: Filters, limit: int, scan: bool = False
 ) -> Iterator[dict]:
@@ -253,9 +264,8 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         f = filters_of(args)
         if settings is not None:  # every filter, no scan
-            items: Iterable[dict] = opensearch_index.search(
-                opensearch_index.connect(settings), settings.index, f, args.limit
-            )
+            hits = opensearch_index.search(opensearch_index.connect(settings), settings.index, f, args.limit)
+            items: Iterable[dict] = verified(clients.client("dynamodb"), args.table, hits)
             count = (
                 write_table(list(items), out)
                 if args.format == "table"

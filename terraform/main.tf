@@ -28,7 +28,19 @@ locals {
       AWS_DEFAULT_REGION        = var.region
     },
     var.project_version_arn == null ? {} : { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn },
+    local.search_environment,
+    local.search_auth_environment,
   )
+
+  search_environment = var.enable_search ? {
+    BUCKETLENS_OPENSEARCH_ENDPOINT = module.search[0].domain_endpoint
+    BUCKETLENS_OPENSEARCH_INDEX    = var.search_index
+  } : {}
+  # only the worker signs in with basic auth; the submitter's deletes are SigV4 (Amazon OpenSearch Service)
+  search_auth_environment = var.enable_search && var.search_secret_arn != null ? {
+    BUCKETLENS_OPENSEARCH_AUTH       = "basic"
+    BUCKETLENS_OPENSEARCH_SECRET_ARN = var.search_secret_arn
+  } : {}
 
   uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
 
@@ -44,6 +56,7 @@ locals {
     BUCKETLENS_EXTENSIONS       = local.extensions
     BUCKETLENS_LOG_LEVEL        = var.submitter_log_level
     }, local.uses_model ? { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn } : {},
+    local.search_environment,
   )
 }
 
@@ -126,6 +139,8 @@ module "batch" {
   inventory_bucket_arn = module.triggers.inventory_bucket_arn
   table_arn            = module.results.table_arn
   label_table_arn      = module.results.label_table_arn
+  search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
+  search_secret_arn    = var.search_secret_arn
   project_version_arn  = var.project_version_arn
   tags                 = var.tags
 }
@@ -152,10 +167,28 @@ module "submitter" {
   inventory_bucket_arn = module.triggers.inventory_bucket_arn
   table_arn            = module.results.table_arn
   label_table_arn      = module.results.label_table_arn
+  search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
   log_retention_days   = var.log_retention_days
   enabled              = !var.enable_schedule
   project_version_arn  = local.uses_model ? var.project_version_arn : null
   tags                 = var.tags
+}
+
+module "search" {
+  source = "./modules/search"
+  count  = var.enable_search ? 1 : 0
+
+  create_domain       = var.search_existing_endpoint == null
+  domain_name         = "${var.name}-search"
+  existing_endpoint   = var.search_existing_endpoint
+  existing_domain_arn = var.search_existing_domain_arn
+  instance_type       = var.search_instance_type
+  instance_count      = var.search_instance_count
+  subnet_ids          = var.subnet_ids
+  security_group_ids  = var.security_group_ids
+  master_user_arn     = coalesce(var.search_master_user_arn, module.batch.job_role_arn)
+  log_retention_days  = var.log_retention_days
+  tags                = var.tags
 }
 
 module "schedule" {

@@ -8,6 +8,11 @@ output "table_name" {
   value       = module.results.table_name
 }
 
+output "label_table_name" {
+  description = "The label index table (BUCKETLENS_LABEL_TABLE): search by label without a scan."
+  value       = module.results.label_table_name
+}
+
 output "manifests_bucket_name" {
   description = "Bucket for manifests and run summaries."
   value       = module.manifests.bucket_name
@@ -76,4 +81,9 @@ output "submitter_environment" {
 output "schedule_function_name" {
   description = "The Custom Labels scheduler function (null without enable_schedule); invoke it with {\"action\": \"start\"} or {\"action\": \"stop\"}."
   value       = var.enable_schedule ? module.schedule[0].function_name : null
+}
+
+output "search_endpoint" {
+  description = "OpenSearch endpoint (null without enable_search)."
+  value       = var.enable_search ? module.search[0].domain_endpoint : null
 }

@@ -421,3 +421,51 @@ variable "schedule_drain_minutes" {
   type        = number
   default     = 60
 }
+
+variable "enable_search" {
+  description = "Index every result in OpenSearch too: a new Amazon OpenSearch Service domain in the VPC, or search_existing_endpoint."
+  type        = bool
+  default     = false
+}
+
+variable "search_existing_endpoint" {
+  description = "https:// endpoint of an existing cluster to use instead of creating a domain."
+  type        = string
+  default     = null
+}
+
+variable "search_existing_domain_arn" {
+  description = "ARN of that existing Amazon OpenSearch Service domain, for the roles' es:ESHttp* grants."
+  type        = string
+  default     = null
+}
+
+variable "search_index" {
+  description = "OpenSearch index name."
+  type        = string
+  default     = "bucketlens"
+}
+
+variable "search_instance_type" {
+  description = "Data node instance type of a created domain."
+  type        = string
+  default     = "t3.medium.search"
+}
+
+variable "search_instance_count" {
+  description = "Data nodes of a created domain (two or more: zone awareness)."
+  type        = number
+  default     = 2
+}
+
+variable "search_master_user_arn" {
+  description = "Fine-grained access control's master user; null makes the worker's job role the master (it creates the index)."
+  type        = string
+  default     = null
+}
+
+variable "search_secret_arn" {
+  description = "For a self-managed cluster (search_existing_endpoint): a Secrets Manager secret with username and password; the worker then uses basic auth."
+  type        = string
+  default     = null
+}

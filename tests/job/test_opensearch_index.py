@@ -135,3 +135,18 @@ def test_queries_for_every_filter(client):
         for i in osi.search(client, "bl", Filters(taken_from="2024-01-01", taken_to="2024-12-31"), 10)
     ]
     assert by_time == ["canon.jpg"]
+
+
+def test_connect_signs_with_sigv4_over_verified_tls_and_refuses_plain_http(aws):
+    # given an Amazon OpenSearch Service endpoint / when a client is made (no request is sent)
+    client = osi.connect(osi.Settings("https://search-bl.us-east-1.es.amazonaws.com"))
+    # then it speaks TLS with verified certificates on 443, signing every request
+    connection = client.transport.get_connection()
+    assert connection.host == "https://search-bl.us-east-1.es.amazonaws.com:443"
+    assert connection.session.verify not in (False, None)  # True or a CA bundle path: verified
+    assert type(connection.session.auth).__name__ == "RequestsAWSV4SignerAuth"
+    # and a plain-HTTP endpoint or basic auth without a secret is refused before any call
+    with pytest.raises(ValueError):
+        osi.connect(osi.Settings("http://localhost:9200"))
+    with pytest.raises(ValueError):
+        osi.connect(osi.Settings("https://search.example.com", auth="basic"))

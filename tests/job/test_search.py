@@ -127,3 +127,42 @@ def test_filters_without_a_label_say_they_need_opensearch_or_scan(aws, caplog, m
     out = io.StringIO()
     assert search.command(_args(scan=True, format="table"), out) == errors.EXIT_OK
     assert out.getvalue().splitlines()[0].startswith("image") and len(out.getvalue().splitlines()) == 4
+
+
+def test_opensearch_hits_are_checked_against_the_results_table(aws, monkeypatch):
+    # given three indexed images, one deleted since and one changed since its document was written
+    openmock = pytest.importorskip("openmock")
+    from job import opensearch_index, store
+
+    _indexed_world(monkeypatch)
+    ddb = clients.client("dynamodb")
+    cluster = openmock.FakeOpenSearch()
+    sink = opensearch_index.OpenSearchSink(cluster, "bl")
+    for raw in ddb.scan(TableName=TABLE)["Items"]:
+        sink.add(store.deserialize(raw))
+    sink.flush()
+    ddb.update_item(
+        TableName=TABLE,
+        Key={"bucket": {"S": BUCKET}, "key": {"S": "in/s0.jpg"}},
+        UpdateExpression="SET #s = :d",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":d": {"S": "deleted"}},
+    )
+    ddb.update_item(
+        TableName=TABLE,
+        Key={"bucket": {"S": BUCKET}, "key": {"S": "in/s1.jpg"}},
+        UpdateExpression="SET etag = :e",
+        ExpressionAttributeValues={":e": {"S": "new"}},
+    )
+    monkeypatch.setattr(opensearch_index, "connect", lambda settings: cluster)
+    # when searched through OpenSearch (by camera-free, label-free filters: every image)
+    out = io.StringIO()
+    args = _args(
+        opensearch_endpoint="https://search.example.com",
+        opensearch_index="bl",
+        opensearch_auth="sigv4",
+        opensearch_secret_arn=None,
+    )
+    assert search.command(args, out) == errors.EXIT_OK
+    # then only the image still stored as that document is returned
+    assert [json.loads(line)["uri"] for line in out.getvalue().splitlines()] == [f"s3://{BUCKET}/in/s2.jpg"]

@@ -432,7 +432,9 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     )
     # then each is granted to the role that runs that code
     assert worker_calls, "no AWS calls found in job/: the scan is broken"
-    assert {a: sorted(f) for a, f in worker_calls.items() if a not in worker} == {}
+    # (granted only when configured: basic auth to a self-managed OpenSearch reads search_secret_arn)
+    conditional = {"secretsmanager:GetSecretValue"}
+    assert {a: sorted(f) for a, f in worker_calls.items() if a not in worker and a not in conditional} == {}
     if (SUBMITTER_DIR / "handler.py").is_file():
         assert submitter_calls, "no AWS calls found in lambda_submitter/: the scan is broken"
     assert {a: sorted(f) for a, f in submitter_calls.items() if a not in submitter} == {}
@@ -604,6 +606,48 @@ def test_demo_setup_path_creates_what_terraform_creates(on_moto: Deployment) -> 
     ]
     assert made["job_definition"] == {**applied["job_definition"], "environment": applied_env}
     assert made["job_definition"]["command"] == emulator.JOB_COMMAND
+
+
+def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deployment) -> None:
+    # given the applied deployment / when search is planned on top of it
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    run(
+        [
+            on_moto.terraform,
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-refresh=false",
+            "-var",
+            "enable_search=true",
+            "-out=search.plan",
+        ],
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+    )
+    plan = json.loads(run([on_moto.terraform, "show", "-json", "search.plan"], on_moto.workdir, 60, env))
+    changes = {c["address"]: c for c in plan["resource_changes"]}
+    # then a domain is added: encrypted, node-to-node TLS, HTTPS only, fine-grained access, in the subnets
+    domain = changes["module.search[0].aws_opensearch_domain.this[0]"]
+    assert domain["change"]["actions"] == ["create"]
+    after = domain["change"]["after"]
+    assert after["encrypt_at_rest"][0]["enabled"] and after["node_to_node_encryption"][0]["enabled"]
+    assert after["domain_endpoint_options"][0]["enforce_https"] is True
+    assert after["domain_endpoint_options"][0]["tls_security_policy"] == "Policy-Min-TLS-1-2-2019-07"
+    security = after["advanced_security_options"][0]
+    assert security["enabled"] and not security["internal_user_database_enabled"]
+    assert after["vpc_options"][0]["subnet_ids"] and after["vpc_options"][0]["security_group_ids"]
+    # and the worker's job definition and the submitter are updated (they get the endpoint), nothing replaced
+    assert changes["module.batch.aws_batch_job_definition.this"]["change"]["actions"] in (
+        ["update"],
+        ["delete", "create"],
+        ["create", "delete"],
+    )
+    assert changes["module.submitter.aws_lambda_function.this"]["change"]["actions"] == ["update"]
+    assert not [
+        a for a, c in changes.items() if "delete" in c["change"]["actions"] and "job_definition" not in a
+    ]
 
 
 def test_destroy_removes_everything(on_moto: Deployment) -> None:

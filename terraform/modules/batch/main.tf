@@ -215,6 +215,24 @@ data "aws_iam_policy_document" "job" {
   }
 
   dynamic "statement" {
+    for_each = var.search_secret_arn == null ? [] : [var.search_secret_arn]
+    content {
+      sid       = "ReadSearchCredentials"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.search_domain_arn == null ? [] : [var.search_domain_arn]
+    content {
+      sid       = "IndexForSearch"
+      actions   = ["es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"]
+      resources = ["${statement.value}/*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
     content {
       sid       = "FindCustomLabelsProject"

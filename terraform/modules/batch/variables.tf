@@ -238,3 +238,15 @@ variable "label_table_arn" {
   description = "ARN of the label index table (results module output label_table_arn)."
   type        = string
 }
+
+variable "search_domain_arn" {
+  description = "OpenSearch Service domain ARN (search module); null when search is off or self-managed."
+  type        = string
+  default     = null
+}
+
+variable "search_secret_arn" {
+  description = "Secrets Manager secret with the self-managed OpenSearch cluster's username and password (basic auth); null for SigV4."
+  type        = string
+  default     = null
+}

@@ -130,6 +130,15 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
+    for_each = var.search_domain_arn == null ? [] : [var.search_domain_arn]
+    content {
+      sid       = "UnindexDeletedImagesFromSearch"
+      actions   = ["es:ESHttpDelete"]
+      resources = ["${statement.value}/*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
     content {
       sid       = "FindCustomLabelsProject"

@@ -189,3 +189,9 @@ variable "label_table_arn" {
   description = "ARN of the label index table (results module output label_table_arn)."
   type        = string
 }
+
+variable "search_domain_arn" {
+  description = "OpenSearch Service domain ARN (search module); null when search is off or self-managed."
+  type        = string
+  default     = null
+}

@@ -1,0 +1,128 @@
+# Optional OpenSearch for bucketlens: create a domain (encrypted, HTTPS only, fine-grained access with
+# IAM, inside the VPC) or use an existing one; either way the worker and the submitter get exactly the
+# HTTP actions their code sends (job/opensearch_index.py, lambda_submitter/search_delete.py).
+locals {
+  domain_arn = var.create_domain ? aws_opensearch_domain.this[0].arn : var.existing_domain_arn
+  endpoint   = var.create_domain ? "https://${aws_opensearch_domain.this[0].endpoint}" : var.existing_endpoint
+}
+
+data "aws_iam_policy_document" "access" {
+  count = var.create_domain ? 1 : 0
+
+  statement {
+    sid     = "BucketlensRoles"
+    actions = ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"] # roles' own policies decide
+    }
+    resources = ["arn:aws:es:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:domain/${var.domain_name}/*"]
+  }
+}
+
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+resource "aws_cloudwatch_log_group" "audit" {
+  #checkov:skip=CKV_AWS_338:Audit logs are kept log_retention_days; a year is cost without use for most teams.
+  count = var.create_domain ? 1 : 0
+
+  name              = "/aws/opensearch/${var.domain_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = merge(var.tags, { Name = var.domain_name })
+}
+
+data "aws_iam_policy_document" "logs" {
+  count = var.create_domain ? 1 : 0
+
+  statement {
+    sid       = "OpenSearchWritesLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.audit[0].arn}:*"]
+    principals {
+      type        = "Service"
+      identifiers = ["es.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_resource_policy" "this" {
+  count = var.create_domain ? 1 : 0
+
+  policy_name     = "${var.domain_name}-opensearch-logs"
+  policy_document = data.aws_iam_policy_document.logs[0].json
+}
+
+resource "aws_opensearch_domain" "this" {
+  #checkov:skip=CKV_AWS_318:Dedicated masters are sized by var.dedicated_master_count; a small index does not need three.
+  #checkov:skip=CKV2_AWS_59:Zone awareness follows var.instance_count (on with two or more nodes).
+  count = var.create_domain ? 1 : 0
+
+  domain_name    = var.domain_name
+  engine_version = var.engine_version
+
+  cluster_config {
+    instance_type            = var.instance_type
+    instance_count           = var.instance_count
+    zone_awareness_enabled   = var.instance_count > 1
+    dedicated_master_enabled = var.dedicated_master_count > 0
+    dedicated_master_count   = var.dedicated_master_count > 0 ? var.dedicated_master_count : null
+    dedicated_master_type    = var.dedicated_master_count > 0 ? var.instance_type : null
+
+    dynamic "zone_awareness_config" {
+      for_each = var.instance_count > 1 ? [1] : []
+      content {
+        availability_zone_count = min(3, var.instance_count)
+      }
+    }
+  }
+
+  ebs_options {
+    ebs_enabled = true
+    volume_size = var.volume_size
+    volume_type = "gp3"
+  }
+
+  encrypt_at_rest {
+    enabled    = true
+    kms_key_id = var.kms_key_arn
+  }
+
+  node_to_node_encryption {
+    enabled = true
+  }
+
+  domain_endpoint_options {
+    enforce_https       = true
+    tls_security_policy = "Policy-Min-TLS-1-2-2019-07"
+  }
+
+  advanced_security_options {
+    enabled                        = true
+    anonymous_auth_enabled         = false
+    internal_user_database_enabled = false
+    master_user_options {
+      master_user_arn = var.master_user_arn
+    }
+  }
+
+  vpc_options {
+    subnet_ids         = slice(var.subnet_ids, 0, min(length(var.subnet_ids), var.instance_count > 1 ? min(3, var.instance_count) : 1))
+    security_group_ids = var.security_group_ids
+  }
+
+  log_publishing_options {
+    cloudwatch_log_group_arn = aws_cloudwatch_log_group.audit[0].arn
+    log_type                 = "AUDIT_LOGS"
+    enabled                  = true
+  }
+
+  access_policies = data.aws_iam_policy_document.access[0].json
+
+  tags = merge(var.tags, { Name = var.domain_name })
+
+  depends_on = [aws_cloudwatch_log_resource_policy.this]
+}

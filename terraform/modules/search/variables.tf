@@ -1,0 +1,115 @@
+variable "create_domain" {
+  description = "Create an OpenSearch Service domain; false uses existing_endpoint / existing_domain_arn."
+  type        = bool
+  default     = true
+}
+
+variable "domain_name" {
+  description = "Name of the domain to create."
+  type        = string
+  default     = "bucketlens"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,27}$", var.domain_name))
+    error_message = "domain_name: 3-28 characters, lower-case letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "existing_endpoint" {
+  description = "https:// endpoint of an existing cluster (with create_domain = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_endpoint == null || can(regex("^https://", var.existing_endpoint))
+    error_message = "existing_endpoint must start with https://."
+  }
+}
+
+variable "existing_domain_arn" {
+  description = "ARN of the existing Amazon OpenSearch Service domain, for the IAM grants (null for a self-managed cluster: no IAM)."
+  type        = string
+  default     = null
+}
+
+variable "engine_version" {
+  description = "OpenSearch engine version."
+  type        = string
+  default     = "OpenSearch_2.13"
+}
+
+variable "instance_type" {
+  description = "Data node instance type."
+  type        = string
+  default     = "t3.medium.search"
+}
+
+variable "instance_count" {
+  description = "Data nodes; two or more spread over availability zones."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.instance_count >= 1 && var.instance_count <= 80
+    error_message = "instance_count must be between 1 and 80."
+  }
+}
+
+variable "dedicated_master_count" {
+  description = "Dedicated master nodes (0, or 3 for production clusters)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = contains([0, 3, 5], var.dedicated_master_count)
+    error_message = "dedicated_master_count must be 0, 3 or 5."
+  }
+}
+
+variable "volume_size" {
+  description = "EBS gp3 volume per data node, GiB (a document is ~2 KB: 10 GiB holds millions)."
+  type        = number
+  default     = 20
+}
+
+variable "subnet_ids" {
+  description = "Private subnets of the domain (one per availability zone used)."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the domain; they must admit HTTPS (443) from the workers and the submitter."
+  type        = list(string)
+  default     = []
+}
+
+variable "master_user_arn" {
+  description = "IAM ARN that administers the domain (fine-grained access control's master user)."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for encryption at rest; null uses the AWS-managed key."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the audit log group."
+  type        = number
+  default     = 30
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key for the audit log group; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
