@@ -144,7 +144,7 @@ def test_connect_signs_with_sigv4_over_verified_tls_and_refuses_plain_http(aws):
     connection = client.transport.get_connection()
     assert connection.host == "https://search-bl.us-east-1.es.amazonaws.com:443"
     assert connection.session.verify not in (False, None)  # True or a CA bundle path: verified
-    assert type(connection.session.auth).__name__ == "RequestsAWSV4SignerAuth"
+    assert type(connection.session.auth).__name__ == "AWSV4SignerAuth"
     # and a plain-HTTP endpoint or basic auth without a secret is refused before any call
     with pytest.raises(ValueError):
         osi.connect(osi.Settings("http://localhost:9200"))
