@@ -203,7 +203,7 @@ class LabelIndexSink:
             return
         self.errors += 1
         log.warning(
-            "label index not updated (the result is stored; reconcile repairs the index)",
+            "label index not updated (the result is stored; the next write of the image updates it)",
             extra={
                 "bucket": item.get("bucket"),
                 "key": item.get("key"),

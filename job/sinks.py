@@ -1,7 +1,7 @@
 """Secondary indexes fed after a result write wins: the DynamoDB label index and, when configured, OpenSearch.
 
-The results table is the source of truth; a sink that fails is logged and counted, never fails the image
-(`python -m job reconcile` repairs what a sink missed).
+The results table is the source of truth: a sink that fails is logged and counted (`index_errors` in the
+run summary), never fails the image, and searches re-read every hit from the results table.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ class Sink(Protocol):
     name: str
 
     def add(self, item: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        """After a write won: `item` is the stored result, `previous` the item it replaced (or None)."""
+        """After a write won: `item` is the stored result, `previous` the item it replaced when known."""
 
     def remove(self, previous: dict[str, Any]) -> None:
         """After a result was deleted or tombstoned by job-side code (reconcile --fix)."""
