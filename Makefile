@@ -32,7 +32,8 @@ browser: ## Install Debian's chromium for the HTML report test when missing (roo
 		{ $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; } || \
 		echo "could not install chromium: the browser test will be skipped"; }
 
-lint: $(STAMP) ## Lint the Python code and the Dockerfile
+lint: $(STAMP) ## Lint the Python code, its layers (import-linter) and the Dockerfile
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check job lambda_submitter tests bench
 	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile

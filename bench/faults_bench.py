@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.worker_bench import sample_jpeg  # noqa: E402
-from job import clients, provision  # noqa: E402
+from job.commands import provision  # noqa: E402
+from job.core import clients  # noqa: E402
 from lambda_submitter.pricing import GROUP_2, PRICES_AS_OF, tiered_cost  # noqa: E402
 from tests.faults import FaultServer  # noqa: E402
 

@@ -67,8 +67,8 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 
 def measure(path: Path, shard_size: int, rows: int) -> dict:
     """The inventory path in this process; returns figures as a dict."""
-    from job import inventory
-    from job.manifest import write_manifest
+    from job.core import inventory
+    from job.core.manifest import write_manifest
 
     written = {"bytes": 0, "objects": 0}
 

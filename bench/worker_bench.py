@@ -31,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
-from job import clients, config, provision, run  # noqa: E402
+from job.commands import provision  # noqa: E402
+from job.core import clients  # noqa: E402
+from job.worker import config, run  # noqa: E402
 from tests.faults import FaultServer  # noqa: E402
 
 QUOTA = 50.0

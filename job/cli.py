@@ -8,7 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from job import __version__, errors, logs
+from job import __version__
+from job.core import errors, logs
 
 
 def _cmd_exif(args: argparse.Namespace) -> int:
@@ -25,19 +26,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from botocore.exceptions import BotoCoreError
 
-    from job import config, run
+    from job.worker import config, run
 
     try:
         cfg = config.from_args(args)
     except errors.ConfigError as exc:
-        logging.getLogger("job.run").error("configuration error", extra={"error": str(exc)})
+        logging.getLogger("job.worker.run").error("configuration error", extra={"error": str(exc)})
         return errors.EXIT_CONFIG
     stop = threading.Event()
     run.install_sigterm(stop)
     try:
         return run.run(cfg, stop=stop)
     except BotoCoreError as exc:  # clients cannot even be made: no region, bad endpoint URL
-        logging.getLogger("job.run").error(
+        logging.getLogger("job.worker.run").error(
             "configuration error", extra={"error": f"{type(exc).__name__}: {exc}"}
         )
         return errors.EXIT_CONFIG
@@ -48,7 +49,8 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from job import clients, provision
+    from job.commands import provision
+    from job.core import clients
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     try:
@@ -56,7 +58,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
             clients.client("dynamodb"), clients.client("s3"), args.table, list(args.bucket or ()), region
         )
     except (ClientError, BotoCoreError) as exc:
-        logging.getLogger("job.provision").error("setup failed", extra={"error": str(exc)})
+        logging.getLogger("job.commands.provision").error("setup failed", extra={"error": str(exc)})
         return errors.EXIT_CONFIG
     sys.stdout.write(
         json.dumps({"table": args.table, "buckets": args.bucket or [], "created": created}) + "\n"
@@ -67,14 +69,15 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from job import clients, export
+    from job.commands import export
+    from job.core import clients
 
     try:
         count = export.write(export.scan(clients.client("dynamodb"), args.table), sys.stdout, args.format)
     except (ClientError, BotoCoreError) as exc:
-        logging.getLogger("job.export").error("export failed", extra={"error": str(exc)})
+        logging.getLogger("job.commands.export").error("export failed", extra={"error": str(exc)})
         return errors.EXIT_CONFIG
-    logging.getLogger("job.export").info("exported", extra={"table": args.table, "rows": count})
+    logging.getLogger("job.commands.export").info("exported", extra={"table": args.table, "rows": count})
     return errors.EXIT_OK
 
 
@@ -89,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-bytes", type=int, default=64 * 1024 * 1024, help="read at most this many bytes")
     p.set_defaults(func=_cmd_exif)
 
-    from job import config
+    from job.worker import config
 
     p = sub.add_parser(
         "run",
@@ -113,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.set_defaults(func=_cmd_export)
 
-    from job import reconcile, report, search, status
+    from job.commands import reconcile, report, search, status
 
     search.add_parser(sub)
     report.add_parser(sub)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from job.inventory import is_image_key, normalize_extensions
-from job.manifest import ObjectRef
-from job.ordering import iso_time
+from job.core.inventory import is_image_key, normalize_extensions
+from job.core.manifest import ObjectRef
+from job.core.ordering import iso_time
 
 
 def iter_listing(

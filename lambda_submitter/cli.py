@@ -11,9 +11,9 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from job import clients, logs
-from job.errors import EXIT_CONFIG, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, ConfigError
-from job.manifest import ObjectRef, split_s3_uri
+from job.core import clients, logs
+from job.core.errors import EXIT_CONFIG, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, ConfigError
+from job.core.manifest import ObjectRef, split_s3_uri
 from lambda_submitter import config, pricing, submit, triggers
 
 

@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from job.errors import ConfigError
-from job.inventory import DEFAULT_EXTENSIONS
+from job.core.errors import ConfigError
+from job.core.inventory import DEFAULT_EXTENSIONS
 
 FEATURES = ("labels", "text", "custom-labels")
 REQUIRED_TO_SUBMIT = ("BUCKETLENS_JOB_QUEUE", "BUCKETLENS_JOB_DEFINITION", "BUCKETLENS_MANIFESTS_BUCKET")

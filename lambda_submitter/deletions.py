@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from job.ordering import conditional, iso_time, newer_condition, pad_sequencer
+from job.core.ordering import conditional, iso_time, newer_condition, pad_sequencer
 from lambda_submitter.events import S3Event
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Keys arrive URL-encoded form-style (`red+flower.jpg` is `red flower.jpg`, a real `+` is `%2B`), so they are
 decoded exactly once, here and nowhere else. Sequencers order the events of one key (S3 User Guide,
-"Event message structure"); they are padded with job.ordering.pad_sequencer before any comparison.
+"Event message structure"); they are padded with job.core.ordering.pad_sequencer before any comparison.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from job.ordering import iso_time, pad_sequencer
+from job.core.ordering import iso_time, pad_sequencer
 
 INVENTORY_MANIFEST = "manifest.json"
 

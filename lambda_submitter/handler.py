@@ -7,8 +7,8 @@ import logging
 import os
 from typing import Any
 
-from job import clients, logs
-from job.manifest import split_s3_uri
+from job.core import clients, logs
+from job.core.manifest import split_s3_uri
 from lambda_submitter import config, submit, triggers
 
 log = logging.getLogger(__name__)

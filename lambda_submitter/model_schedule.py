@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from job import model_status
+from job.core import model_status
 
 log = logging.getLogger(__name__)
 

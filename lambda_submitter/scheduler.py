@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from job import clients, logs
+from job.core import clients, logs
 from lambda_submitter import model_schedule
 
 logs.configure(os.environ.get("BUCKETLENS_LOG_LEVEL", "INFO"))

@@ -21,7 +21,7 @@ ATTEMPTS = 3
 
 
 def doc_id(bucket: str, key: str) -> str:
-    """The same id job.opensearch_index.doc_id gives (a test keeps the two equal)."""
+    """The same id job.core.opensearch.doc_id gives (a test keeps the two equal)."""
     return hashlib.sha256(f"{bucket}\0{key}".encode()).hexdigest()
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from job import manifest as manifest_format
-from job.manifest import Manifest, ObjectRef
+from job.core import manifest as manifest_format
+from job.core.manifest import Manifest, ObjectRef
 from lambda_submitter.config import SubmitterConfig
 
 log = logging.getLogger(__name__)

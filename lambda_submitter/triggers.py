@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from job import inventory, label_index, model_status
-from job.manifest import ObjectRef
-from job.ordering import is_newer
+from job.core import inventory, label_index, model_status
+from job.core.manifest import ObjectRef
+from job.core.ordering import is_newer
 from lambda_submitter import backfill, deletions, events, search_delete, submit
 from lambda_submitter.config import SubmitterConfig
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from job import clients
+from job.core import clients
 
 REGION = "us-east-1"
 EVENTS = Path(__file__).parent / "events"

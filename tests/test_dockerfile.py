@@ -22,7 +22,7 @@ def instructions(name: str) -> list[str]:
 
 def test_entrypoint_is_the_worker_and_cmd_runs_it():
     # the job definition's command replaces CMD only, so it must start after `python -m job`
-    from job import emulator
+    from job.demo import emulator
 
     assert json.loads(instructions("ENTRYPOINT")[-1]) == list(emulator.ENTRYPOINT) == ["python", "-m", "job"]
     assert json.loads(instructions("CMD")[-1]) == ["run"]

@@ -3,7 +3,7 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from job import clients
+from job.core import clients
 from tests.faults import Rule, operation_of
 
 SCOPE = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=x"

@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from job import cli, clients, errors, labels, run
-from job.config import from_args
-from job.demo import children_of
-from job.manifest import ObjectRef, write_manifest
+from job import cli
+from job.core import clients, errors
+from job.core.manifest import ObjectRef, write_manifest
+from job.demo.pipeline import children_of
+from job.worker import labels, run
+from job.worker.config import from_args
 from lambda_submitter import handler
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, world
 
@@ -134,7 +136,7 @@ def _batch_world(url: str) -> None:
         priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_arn}],
     )
-    from job import emulator
+    from job.demo import emulator
 
     batch.register_job_definition(
         jobDefinitionName=DEFINITION,

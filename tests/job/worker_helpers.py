@@ -8,7 +8,8 @@ import zlib
 
 from PIL import Image
 
-from job import clients, provision
+from job.commands import provision
+from job.core import clients
 
 BUCKET = "bl-images"
 TABLE = "bl-results"
@@ -54,6 +55,6 @@ def world(objects: dict[str, bytes], bucket: str = BUCKET, table: str = TABLE) -
 
 def items(table: str = TABLE) -> dict[str, dict]:
     """Every result item by key, plain Python values."""
-    from job import export
+    from job.commands import export
 
     return {item["key"]: item for item in export.scan(clients.client("dynamodb"), table)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from job import clients
+from job.core import clients
 from lambda_submitter.config import SubmitterConfig
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"

@@ -6,7 +6,7 @@ import io
 import subprocess
 import sys
 
-from job.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
+from job.core.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
 from lambda_submitter import cli
 from tests.lambda_submitter.conftest import EVENTS, IMAGES, INVENTORY
 

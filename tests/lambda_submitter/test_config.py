@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from job.errors import ConfigError
+from job.core.errors import ConfigError
 from lambda_submitter import config
 from tests.lambda_submitter.conftest import ENV
 

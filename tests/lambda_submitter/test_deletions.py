@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from job.ordering import pad_sequencer
+from job.core.ordering import pad_sequencer
 from lambda_submitter import deletions
 from lambda_submitter.events import S3Event
 from tests.lambda_submitter.conftest import TABLE

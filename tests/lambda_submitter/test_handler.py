@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from job import clients
-from job import manifest as manifest_format
-from job.errors import ConfigError
-from job.manifest import split_s3_uri
+from job.core import clients
+from job.core import manifest as manifest_format
+from job.core.errors import ConfigError
+from job.core.manifest import split_s3_uri
 from lambda_submitter import handler, submit
 from tests.lambda_submitter.conftest import EVENTS, IMAGES, INVENTORY, TABLE, job_details, load_event
 
@@ -334,7 +334,8 @@ def test_deleting_the_last_version_tombstones_the_key(stack: dict) -> None:
 
 def test_a_deleted_image_leaves_the_label_index(stack: dict) -> None:
     # given the label index holding red flower.jpg under two labels, and another image
-    from job import label_index, provision
+    from job.commands import provision
+    from job.core import label_index
 
     table = TABLE + "-labels"
     provision.ensure_table(stack["dynamodb"], table, definition=label_index.TABLE_DEFINITION)

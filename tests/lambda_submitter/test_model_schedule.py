@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from job import clients, errors, model_status, run
-from job.config import from_args
+from job.core import clients, errors, model_status
+from job.worker import run
+from job.worker.config import from_args
 from lambda_submitter import handler, model_schedule, scheduler
 from lambda_submitter.model_schedule import RUNNING, STOPPED, Observed, decide
 from tests.job.worker_helpers import BUCKET, TABLE, image_bytes, items

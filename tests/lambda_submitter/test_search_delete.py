@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from botocore.credentials import Credentials
 
-from job import opensearch_index
+from job.core import opensearch
 from lambda_submitter import search_delete
 
 CREDS = Credentials("AKIDEXAMPLE", "secret")
@@ -15,7 +15,7 @@ ENDPOINT = "https://search-bl-abc.us-east-1.es.amazonaws.com"
 
 
 def test_the_lambda_and_the_worker_name_a_document_alike():
-    assert search_delete.doc_id("b", "a b/ü.jpg") == opensearch_index.doc_id("b", "a b/ü.jpg")
+    assert search_delete.doc_id("b", "a b/ü.jpg") == opensearch.doc_id("b", "a b/ü.jpg")
 
 
 def test_the_request_is_a_signed_https_delete_of_the_document():

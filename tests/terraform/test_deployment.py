@@ -23,9 +23,9 @@ import boto3
 import pytest
 from python_terraform import IsFlagged, Terraform
 
-from job import config as job_config
-from job import emulator
-from job import errors as job_errors
+from job.core import errors as job_errors
+from job.demo import emulator
+from job.worker import config as job_config
 from tests.terraform import iam_calls
 from tests.terraform.tf_helpers import REPO, copy_configuration, moto_override, require_terraform, run
 
@@ -34,7 +34,7 @@ IMAGES_BUCKET = "bucketlens-it-images"
 PROJECT_VERSION_ARN = f"arn:aws:rekognition:{REGION}:123456789012:project/p/version/v1/1"
 APPLY_TIMEOUT = 240
 # The deploy roles' actions come from what their code executes: the Batch command is `python -m job run`.
-WORKER_ENTRY = [REPO / "job" / "run.py"]
+WORKER_ENTRY = [REPO / "job" / "worker" / "run.py"]
 SUBMITTER_DIR = REPO / "lambda_submitter"
 SUBMITTER_CONTRACT_ENV = {
     "BUCKETLENS_JOB_QUEUE",
@@ -285,20 +285,9 @@ def test_lambda_zip_holds_the_submitter_and_shared_modules_only(on_moto: Deploym
     package = on_moto.workdir / filename
     # when its entries are listed
     names = set(zipfile.ZipFile(package).namelist())
-    # then it has every submitter module and the Lambda-safe job modules, nothing else
+    # then it has every submitter module and the shared contracts (job/core), nothing else
     expected = {f"lambda_submitter/{p.name}" for p in SUBMITTER_DIR.glob("*.py")}
-    shared = {
-        "__init__",
-        "manifest",
-        "ordering",
-        "clients",
-        "logs",
-        "errors",
-        "inventory",
-        "model_status",
-        "label_index",
-    }
-    expected |= {f"job/{name}.py" for name in shared if (REPO / "job" / f"{name}.py").is_file()}
+    expected |= {"job/__init__.py"} | {f"job/core/{p.name}" for p in (REPO / "job" / "core").glob("*.py")}
     assert names == expected
     assert not any("test" in n or "__pycache__" in n for n in names)
 
@@ -585,7 +574,7 @@ def test_demo_setup_path_creates_what_terraform_creates(on_moto: Deployment) -> 
         )
     )
     # when the demo's setup path runs on a second, fresh emulator (its own process: moto's state is global)
-    code = "import json; from job import emulator; print(json.dumps(emulator.describe_setup_path()))"
+    code = "import json; from job.demo import emulator; print(json.dumps(emulator.describe_setup_path()))"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
     )

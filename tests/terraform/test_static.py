@@ -122,7 +122,7 @@ def test_tfvars_example_sets_every_required_root_variable() -> None:
 def test_lambda_package_is_reproducible(tmp_path: Path) -> None:
     # given the packaging script Terraform runs and the files it is given
     script = TERRAFORM_DIR / "modules" / "submitter" / "package.py"
-    files = "lambda_submitter/__init__.py,job/manifest.py,job/ordering.py"
+    files = "lambda_submitter/__init__.py,job/core/manifest.py,job/core/ordering.py"
     # when it builds the zip twice
     for name in ("a.zip", "b.zip"):
         subprocess.run(
@@ -134,7 +134,7 @@ def test_lambda_package_is_reproducible(tmp_path: Path) -> None:
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     with zipfile.ZipFile(tmp_path / "a.zip") as archive:
         assert sorted(archive.namelist()) == sorted(files.split(","))
-        assert archive.read("job/manifest.py") == (REPO / "job" / "manifest.py").read_bytes()
+        assert archive.read("job/core/manifest.py") == (REPO / "job" / "core" / "manifest.py").read_bytes()
 
 
 def test_checkov_finds_nothing_unsuppressed() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from job.emulator import (  # noqa: F401 - re-exported for the terraform tests
+from job.demo.emulator import (  # noqa: F401 - re-exported for the terraform tests
     AWS_PROVIDER,
     KNOWN_MIRRORS,
     REPO,

@@ -155,7 +155,7 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
-    sid       = "WriteRunSummaries" # and the results a failed table write left for the retry (job/pending.py)
+    sid       = "WriteRunSummaries" # and the results a failed table write left for the retry (job/worker/pending.py)
     actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     resources = ["${var.manifests_bucket_arn}/${var.runs_prefix}/*"]
   }
@@ -204,7 +204,7 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
-  # The worker asks whether the model runs before its first Custom Labels call (job/model_status.py).
+  # The worker asks whether the model runs before its first Custom Labels call (job/core/model_status.py).
   dynamic "statement" {
     for_each = var.project_version_arn == null ? [] : [var.project_version_arn]
     content {

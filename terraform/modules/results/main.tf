@@ -28,7 +28,7 @@ resource "aws_dynamodb_table" "this" {
   tags = merge(var.tags, { Name = var.name })
 }
 
-# The label index (job/label_index.py): one row per (label, image), so "label L at >= C" is a Query.
+# The label index (job/core/label_index.py): one row per (label, image), so "label L at >= C" is a Query.
 resource "aws_dynamodb_table" "labels" {
   name                        = "${var.name}-labels"
   billing_mode                = "PAY_PER_REQUEST"

@@ -1,6 +1,6 @@
 # Optional OpenSearch for bucketlens: create a domain (encrypted, HTTPS only, fine-grained access with
 # IAM, inside the VPC) or use an existing one; either way the worker and the submitter get exactly the
-# HTTP actions their code sends (job/opensearch_index.py, lambda_submitter/search_delete.py).
+# HTTP actions their code sends (job/worker/opensearch_sink.py, job/commands/opensearch_search.py, lambda_submitter/search_delete.py).
 locals {
   domain_arn = var.create_domain ? aws_opensearch_domain.this[0].arn : var.existing_domain_arn
   endpoint   = var.create_domain ? "https://${aws_opensearch_domain.this[0].endpoint}" : var.existing_endpoint

@@ -1,10 +1,11 @@
 data "aws_caller_identity" "current" {}
 
 locals {
-  # The zip holds lambda_submitter/*.py and the shared job/ modules, never tests, caches or a venv.
+  # The zip holds lambda_submitter/*.py and the shared contracts (job/core/), never tests, caches or a venv.
   package_files = sort(concat(
     tolist(fileset(var.source_dir, "lambda_submitter/*.py")),
-    tolist(fileset(var.source_dir, "job/{${join(",", var.shared_modules)}}.py")),
+    ["job/__init__.py"],
+    tolist(fileset(var.source_dir, "job/core/*.py")),
   ))
   source_hash  = sha256(join("\n", [for f in local.package_files : "${f} ${filesha256("${var.source_dir}/${f}")}"]))
   package_path = "${path.root}/.terraform/bucketlens/submitter-${substr(local.source_hash, 0, 16)}.zip"

@@ -14,12 +14,6 @@ variable "source_dir" {
   type        = string
 }
 
-variable "shared_modules" {
-  description = "Stdlib/boto3-only modules of job/ the submitter imports; they go into the zip beside lambda_submitter/."
-  type        = list(string)
-  default     = ["__init__", "manifest", "ordering", "clients", "logs", "errors", "inventory", "model_status", "label_index"]
-}
-
 variable "python" {
   description = "Python interpreter Terraform runs to build the zip (standard library only)."
   type        = string

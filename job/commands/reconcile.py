@@ -1,0 +1,274 @@
+"""`python -m job reconcile --inventory s3://…/manifest.json [--fix]`: is anything missing from the index?
+
+Compares an S3 Inventory report with the results table: **missing** (an image in the report with no
+result, or only a tombstone), **stale** (the stored result is of another ETag than the report's, and not
+newer than the report), **orphaned** (a done/error result for an object the report does not list, last
+modified before the report was taken). The report's rows go to a temporary SQLite file and the table is
+read bucket by bucket with Query, so memory stays flat for any bucket size (disk: ~100 bytes a row).
+
+`--fix` submits one Batch job for the missing and stale images (a bucketlens manifest with a deterministic
+id: a second `--fix` before the job ran submits nothing new) and deletes the orphans' results (only if
+unchanged since read) and their label index rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from job.commands import export
+from job.core import errors, label_index, store
+from job.core.manifest import ObjectRef, split_s3_uri
+from job.core.ordering import iso_time
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # missing | stale | orphaned
+    bucket: str
+    key: str
+    etag: str | None = None
+    version_id: str | None = None
+    size: int | None = None
+    last_modified: str | None = None
+    stored_etag: str | None = None
+
+    def ref(self) -> ObjectRef:
+        return ObjectRef(self.bucket, self.key, self.version_id, self.etag, self.size, self.last_modified)
+
+
+def snapshot_time(manifest: dict) -> str | None:
+    """The report's creationTimestamp (ms since the epoch) as our sortable time string."""
+    raw = manifest.get("creationTimestamp")
+    if not raw:
+        return None
+    return iso_time(datetime.fromtimestamp(int(raw) / 1000, tz=UTC))
+
+
+def classify(stored: dict | None, listed: dict | None, snapshot: str | None) -> str | None:
+    """Pure: the finding for one key from its stored result and its inventory row (either may be absent)."""
+    newer = bool(
+        stored and snapshot and (stored.get("last_modified") or stored.get("order_time") or "") > snapshot
+    )
+    if listed is not None:
+        if stored is None or stored.get("status") == "deleted":
+            return None if newer else "missing"
+        if stored.get("etag") != listed.get("etag") and not newer:
+            return "stale"
+        return None
+    if stored is not None and stored.get("status") in store.TERMINAL and not newer:
+        return "orphaned"
+    return None
+
+
+class Listing:
+    """The inventory's rows in a SQLite file: looked up by (bucket, key), the unseen ones read at the end."""
+
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.execute(
+            "CREATE TABLE rows (bucket TEXT, key TEXT, etag TEXT, version_id TEXT, size INTEGER,"
+            " last_modified TEXT, seen INTEGER DEFAULT 0, PRIMARY KEY (bucket, key))"
+        )
+
+    def load(self, refs: Iterator[ObjectRef]) -> int:
+        count = 0
+        batch: list[tuple] = []
+        for ref in refs:
+            batch.append((ref.bucket, ref.key, ref.etag, ref.version_id, ref.size, ref.last_modified))
+            if len(batch) >= 10_000:
+                count += self._insert(batch)
+                batch = []
+        count += self._insert(batch)
+        self.db.commit()
+        return count
+
+    def _insert(self, batch: list[tuple]) -> int:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO rows (bucket, key, etag, version_id, size, last_modified) VALUES (?,?,?,?,?,?)",
+            batch,
+        )
+        return len(batch)
+
+    def buckets(self) -> list[str]:
+        return [b for (b,) in self.db.execute("SELECT DISTINCT bucket FROM rows")]
+
+    def take(self, bucket: str, key: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT etag, version_id, size, last_modified FROM rows WHERE bucket = ? AND key = ?",
+            (bucket, key),
+        ).fetchone()
+        if row is None:
+            return None
+        self.db.execute("UPDATE rows SET seen = 1 WHERE bucket = ? AND key = ?", (bucket, key))
+        return dict(zip(("etag", "version_id", "size", "last_modified"), row, strict=True))
+
+    def unseen(self) -> Iterator[tuple]:
+        yield from self.db.execute(
+            "SELECT bucket, key, etag, version_id, size, last_modified FROM rows WHERE seen = 0"
+        )
+
+
+def stored_items(ddb: Any, table: str, bucket: str) -> Iterator[dict]:
+    for page in ddb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="#b = :b",
+        ExpressionAttributeNames={"#b": "bucket"},
+        ExpressionAttributeValues={":b": {"S": bucket}},
+    ):
+        for raw in page.get("Items", ()):
+            yield export._plain(store.deserialize(raw))
+
+
+def compare(ddb: Any, table: str, listing: Listing, snapshot: str | None) -> Iterator[Finding]:
+    for bucket in listing.buckets():
+        for item in stored_items(ddb, table, bucket):
+            listed = listing.take(bucket, item["key"])
+            kind = classify(item, listed, snapshot)
+            if kind:
+                source = listed or item
+                yield Finding(
+                    kind,
+                    bucket,
+                    item["key"],
+                    source.get("etag"),
+                    source.get("version_id"),
+                    source.get("size"),
+                    source.get("last_modified"),
+                    stored_etag=item.get("etag"),
+                )
+    for bucket, key, etag, version_id, size, last_modified in listing.unseen():
+        yield Finding("missing", bucket, key, etag, version_id, size, last_modified)
+
+
+def delete_orphan(ddb: Any, table: str, labels_table: str, finding: Finding) -> bool:
+    """Delete the result only if it is still the one read (same ETag), then its label rows."""
+    from botocore.exceptions import ClientError
+
+    try:
+        ddb.delete_item(
+            TableName=table,
+            Key={"bucket": {"S": finding.bucket}, "key": {"S": finding.key}},
+            ConditionExpression="#e = :e" if finding.stored_etag else "attribute_not_exists(#e)",
+            ExpressionAttributeNames={"#e": "etag"},
+            **(
+                {"ExpressionAttributeValues": {":e": {"S": finding.stored_etag}}}
+                if finding.stored_etag
+                else {}
+            ),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    label_index.LabelIndexSink(ddb, labels_table).remove({"bucket": finding.bucket, "key": finding.key})
+    return True
+
+
+def submit_fix(s3: Any, batch: Any, findings: list[Finding], inventory_uri: str) -> dict:
+    """One job over the missing and stale images, through the submitter's idempotent path."""
+    from lambda_submitter import config as submitter_config
+    from lambda_submitter import submit
+
+    cfg = submitter_config.from_env()
+    refs = sorted((f.ref() for f in findings), key=lambda r: (r.bucket, r.key))
+    manifest_id = "rc-" + submit.events_manifest_id(refs, cfg.features).split("-", 1)[1]
+    done = submit.submit_work(
+        s3, batch, cfg, manifest_id, refs, {"kind": "reconcile", "inventory": inventory_uri}
+    )
+    return {
+        "manifest": done.manifest_uri,
+        "images": done.images,
+        "job_ids": list(done.job_ids),
+        "already_submitted": done.already_submitted,
+    }
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "reconcile", help="compare an S3 Inventory report with the results: missing, stale, orphaned"
+    )
+    p.add_argument("--inventory", required=True, help="s3://…/manifest.json of an S3 Inventory report")
+    p.add_argument(
+        "--table",
+        default=os.environ.get("BUCKETLENS_TABLE") or "bucketlens-results",
+        help="[env BUCKETLENS_TABLE]",
+    )
+    p.add_argument(
+        "--label-table", default=os.environ.get("BUCKETLENS_LABEL_TABLE"), help="[env BUCKETLENS_LABEL_TABLE]"
+    )
+    p.add_argument(
+        "--fix", action="store_true", help="submit a job for missing/stale, delete orphaned results"
+    )
+    p.add_argument("--format", choices=("jsonl", "none"), default="jsonl", help="the findings on stdout")
+    p.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from job.core import clients
+    from job.worker import sources
+
+    s3, ddb = clients.client("s3"), clients.client("dynamodb")
+    try:
+        bucket, key = split_s3_uri(args.inventory)
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        snapshot = snapshot_time(json.loads(data))
+        with tempfile.TemporaryDirectory(prefix="bucketlens-reconcile-") as tmp:
+            listing = Listing(os.path.join(tmp, "inventory.sqlite"))
+            listed = listing.load(sources.iter_inventory(s3, data, 0, 1))
+            counts: Counter[str] = Counter()
+            to_submit: list[Finding] = []
+            removed = 0
+            for finding in compare(ddb, args.table, listing, snapshot):
+                counts[finding.kind] += 1
+                if args.format == "jsonl":
+                    out.write(
+                        json.dumps(
+                            {
+                                "kind": finding.kind,
+                                "uri": f"s3://{finding.bucket}/{finding.key}",
+                                "etag": finding.etag,
+                                "stored_etag": finding.stored_etag,
+                            }
+                        )
+                        + "\n"
+                    )
+                if args.fix and finding.kind == "orphaned":
+                    removed += delete_orphan(
+                        ddb, args.table, label_index.table_name(args.table, args.label_table), finding
+                    )
+                elif args.fix:
+                    to_submit.append(finding)
+            listing.db.close()
+        summary: dict[str, Any] = {
+            "listed": listed,
+            "snapshot": snapshot,
+            **{k: counts.get(k, 0) for k in ("missing", "stale", "orphaned")},
+        }
+        if args.fix:
+            summary["orphans_deleted"] = removed
+            summary["submitted"] = (
+                submit_fix(s3, clients.client("batch"), to_submit, args.inventory) if to_submit else None
+            )
+    except (errors.ConfigError, ValueError) as exc:
+        log.error("reconcile failed", extra={"error": str(exc)})
+        return errors.EXIT_CONFIG
+    except (ClientError, BotoCoreError) as exc:
+        log.error("reconcile failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return errors.EXIT_TRANSIENT
+    log.info("reconcile done", extra=summary)
+    return errors.EXIT_OK

@@ -1,0 +1,1 @@
+"""The Batch array child (`python -m job run`): read, label and store one shard of images."""

@@ -1,0 +1,261 @@
+"""RunConfig: every `run` option from the CLI, else BUCKETLENS_* env vars, else defaults, checked once.
+
+The Batch job definition can only pass a few `Ref::` parameters on the command line, so every option
+also has an environment variable; the CLI wins so a hand-run command can override the container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from job.core.errors import ConfigError
+
+ENV_PREFIX = "BUCKETLENS_"
+FEATURES = ("labels", "text", "custom-labels")
+DEFAULT_TABLE = "bucketlens-results"
+DEFAULT_EXTENSIONS = "jpg,jpeg,png,tif,tiff,webp,heic,heif,avif"
+
+
+def default_workers() -> int:
+    """Rekognition calls wait ~150 ms on the network, so many more threads than cores stay busy."""
+    return min(64, max(4, (os.cpu_count() or 1) * 8))
+
+
+@dataclass(frozen=True)
+class TextIf:
+    """Run DetectText only when a label of this name reaches this confidence."""
+
+    label: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one array child needs to know; built by `from_args`, never mutated."""
+
+    source: str
+    index: int = 0
+    shards: int = 1
+    shard_offset: int = 0
+    table: str = DEFAULT_TABLE
+    label_table: str | None = None  # None: <table>-labels
+    features: tuple[str, ...] = ("labels",)
+    min_confidence: float = 70.0
+    max_labels: int = 50
+    text_if: TextIf | None = None
+    project_version_arn: str | None = None
+    custom_min_confidence: float | None = None  # None: --min-confidence
+    max_tps: float | None = None
+    workers: int = 8
+    results_uri: str | None = None
+    extensions: frozenset[str] = frozenset(DEFAULT_EXTENSIONS.split(","))
+    job_id: str = "local"
+    progress_every: int = 500
+    progress_seconds: float = 30.0
+    grace_seconds: float = 10.0
+    opensearch_endpoint: str | None = None
+    opensearch_index: str = "bucketlens"
+    opensearch_auth: str = "sigv4"
+    opensearch_secret_arn: str | None = None
+
+    @property
+    def opensearch(self) -> Any:
+        """job.core.opensearch.Settings when an endpoint is configured, else None."""
+        if not self.opensearch_endpoint:
+            return None
+        from job.core.opensearch import Settings
+
+        return Settings(
+            self.opensearch_endpoint, self.opensearch_index, self.opensearch_auth, self.opensearch_secret_arn
+        )
+
+    @property
+    def labels_table(self) -> str:
+        return self.label_table or self.table + "-labels"
+
+    @property
+    def feature_key(self) -> str:
+        """The stored form of the feature set: sorted names joined by ','."""
+        return ",".join(sorted(self.features))
+
+    def to_log(self) -> dict:
+        return {
+            "source": self.source,
+            "index": self.index,
+            "shards": self.shards,
+            "shard_offset": self.shard_offset,
+            "table": self.table,
+            "features": self.feature_key,
+            "min_confidence": self.min_confidence,
+            "max_labels": self.max_labels,
+            "text_if": f"{self.text_if.label}:{self.text_if.confidence:g}" if self.text_if else None,
+            "max_tps": self.max_tps,
+            "workers": self.workers,
+            "results_uri": self.results_uri,
+            "job_id": self.job_id,
+        }
+
+
+# option name -> (type, help); defaults live on RunConfig so tests and CLI agree.
+OPTIONS: dict[str, tuple[type, str]] = {
+    "source": (str, "s3://bucket/prefix/, a bucketlens manifest.json, or an S3 Inventory manifest.json"),
+    "index": (int, "array index (default AWS_BATCH_JOB_ARRAY_INDEX, else 0)"),
+    "shards": (int, "number of children splitting a prefix or inventory (default 1)"),
+    "shard_offset": (int, "child i reads manifest shard shard_offset + i (default 0)"),
+    "table": (str, f"results table (default {DEFAULT_TABLE})"),
+    "label_table": (str, "label index table (default <table>-labels)"),
+    "features": (str, "comma list of labels,text,custom-labels (default labels)"),
+    "min_confidence": (float, "minimum label confidence (default 70)"),
+    "max_labels": (int, "maximum labels per image (default 50)"),
+    "text_if": (str, "LABEL:CONFIDENCE - run text detection only on images with this label"),
+    "project_version_arn": (str, "Rekognition Custom Labels model (needed for custom-labels)"),
+    "custom_min_confidence": (float, "minimum Custom Labels confidence (default --min-confidence)"),
+    "max_tps": (float, "client-side Rekognition calls per second per operation for this child"),
+    "workers": (int, "threads (default 8 x CPUs, 4..64)"),
+    "results_uri": (str, "s3://bucket/prefix for run summaries <prefix>/<job id>/<index>.json"),
+    "extensions": (str, f"image extensions to consider (default {DEFAULT_EXTENSIONS})"),
+    "progress_every": (int, "log progress every N images (default 500)"),
+    "progress_seconds": (float, "... and at least every S seconds (default 30)"),
+    "grace_seconds": (float, "after SIGTERM, wait this long for in-flight images (default 10)"),
+    "opensearch_endpoint": (str, "https://… of an OpenSearch cluster to index into (optional)"),
+    "opensearch_index": (str, "OpenSearch index (default bucketlens)"),
+    "opensearch_auth": (str, "sigv4 (Amazon OpenSearch Service, default) or basic"),
+    "opensearch_secret_arn": (str, "basic auth: Secrets Manager secret with username and password"),
+}
+
+
+def env_name(option: str) -> str:
+    return ENV_PREFIX + option.upper()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option defaults to None so `from_args` can tell "not given" from "given"."""
+    for name, (_, help_text) in OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, default=None, help=f"{help_text} [env {env_name(name)}]")
+
+
+def _convert(name: str, raw: object) -> object:
+    kind = OPTIONS[name][0]
+    try:
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--{name.replace('_', '-')}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def parse_features(text: str) -> tuple[str, ...]:
+    names = tuple(sorted({part.strip() for part in text.split(",") if part.strip()}))
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown or not names:
+        raise ConfigError(f"--features: unknown {unknown or 'empty'}; choose from {','.join(FEATURES)}")
+    return names
+
+
+def parse_text_if(text: str) -> TextIf:
+    label, sep, conf = text.rpartition(":")
+    if not sep or not label.strip():
+        raise ConfigError(f"--text-if: expected LABEL:CONFIDENCE, got {text!r}")
+    try:
+        confidence = float(conf)
+    except ValueError as exc:
+        raise ConfigError(f"--text-if: confidence {conf!r} is not a number") from exc
+    return TextIf(label.strip(), confidence)
+
+
+def from_args(
+    args: argparse.Namespace | Mapping[str, object], env: Mapping[str, str] | None = None
+) -> RunConfig:
+    """CLI value, else BUCKETLENS_<OPTION>, else the RunConfig default; raises ConfigError."""
+    env = os.environ if env is None else env
+    given = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
+    raw: dict[str, object] = {}
+    for name in OPTIONS:
+        value = given.get(name)
+        if value is None:
+            value = env.get(env_name(name)) or None
+        if value is not None:
+            raw[name] = value
+    if "index" not in raw and env.get("AWS_BATCH_JOB_ARRAY_INDEX"):
+        raw["index"] = env["AWS_BATCH_JOB_ARRAY_INDEX"]
+    if "source" not in raw:
+        raise ConfigError(f"--source is required (or set {env_name('source')})")
+
+    values: dict[str, object] = {}
+    for name in (
+        "source",
+        "table",
+        "label_table",
+        "project_version_arn",
+        "results_uri",
+        "opensearch_endpoint",
+        "opensearch_index",
+        "opensearch_auth",
+        "opensearch_secret_arn",
+    ):
+        if name in raw:
+            values[name] = str(raw[name])
+    for name in (
+        "index",
+        "shards",
+        "shard_offset",
+        "min_confidence",
+        "custom_min_confidence",
+        "max_labels",
+        "max_tps",
+        "workers",
+        "progress_every",
+        "progress_seconds",
+        "grace_seconds",
+    ):
+        if name in raw:
+            values[name] = _convert(name, raw[name])
+    if "features" in raw:
+        values["features"] = parse_features(str(raw["features"]))
+    if "text_if" in raw:
+        values["text_if"] = parse_text_if(str(raw["text_if"]))
+    if "extensions" in raw:
+        exts = frozenset(
+            e.strip().lower().lstrip(".") for e in str(raw["extensions"]).split(",") if e.strip()
+        )
+        if not exts:
+            raise ConfigError("--extensions: empty list")
+        values["extensions"] = exts
+    values.setdefault("workers", default_workers())
+    values["job_id"] = env.get("AWS_BATCH_JOB_ID") or "local"
+    config = RunConfig(**values)  # type: ignore[arg-type]
+    validate(config)
+    return config
+
+
+def validate(config: RunConfig) -> None:
+    """Reject settings no retry can fix, before any AWS call."""
+    if not config.source.startswith("s3://") or len(config.source) <= len("s3://"):
+        raise ConfigError(f"--source must be an s3:// URI, got {config.source!r}")
+    if config.shards < 1:
+        raise ConfigError("--shards must be at least 1")
+    if config.index < 0 or config.shard_offset < 0:
+        raise ConfigError("--index and --shard-offset must not be negative")
+    if not 0 <= config.min_confidence <= 100:
+        raise ConfigError("--min-confidence must be between 0 and 100")
+    if config.custom_min_confidence is not None and not 0 <= config.custom_min_confidence <= 100:
+        raise ConfigError("--custom-min-confidence must be between 0 and 100")
+    if config.max_labels < 1:
+        raise ConfigError("--max-labels must be at least 1")
+    if config.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if config.max_tps is not None and config.max_tps <= 0:
+        raise ConfigError("--max-tps must be positive")
+    if "custom-labels" in config.features and not config.project_version_arn:
+        raise ConfigError("--features custom-labels needs --project-version-arn")
+    if config.text_if and not {"text", "labels"} <= set(config.features):
+        raise ConfigError("--text-if needs both 'labels' and 'text' in --features")
+    if config.opensearch_auth not in ("sigv4", "basic"):
+        raise ConfigError("--opensearch-auth must be sigv4 or basic")
+    if config.opensearch_auth == "basic" and config.opensearch_endpoint and not config.opensearch_secret_arn:
+        raise ConfigError("--opensearch-auth basic needs --opensearch-secret-arn")
+    if config.results_uri and not config.results_uri.startswith("s3://"):
+        raise ConfigError("--results-uri must be an s3:// URI")

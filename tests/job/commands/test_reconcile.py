@@ -1,0 +1,167 @@
+"""Reconcile: a hand-made inventory against a table with missing, stale and orphaned results."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from job.commands import provision, reconcile
+from job.core import clients, errors, label_index, store
+
+IMAGES, INVENTORY, MANIFESTS, TABLE = "rc-images", "rc-inventory", "rc-manifests", "rc-results"
+SNAPSHOT_MS = 1767315600000  # 2026-01-02T01:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("stored", "listed", "expected"),
+    [
+        (None, {"etag": "a"}, "missing"),
+        ({"status": "deleted", "last_modified": "2026-01-01T00:00:00.000Z"}, {"etag": "a"}, "missing"),
+        (
+            {"status": "done", "etag": "old", "last_modified": "2026-01-01T00:00:00.000Z"},
+            {"etag": "a"},
+            "stale",
+        ),
+        ({"status": "done", "etag": "new", "last_modified": "2026-02-01T00:00:00.000Z"}, {"etag": "a"}, None),
+        ({"status": "done", "etag": "a"}, {"etag": "a"}, None),
+        ({"status": "error", "etag": "a", "last_modified": "2026-01-01T00:00:00.000Z"}, None, "orphaned"),
+        ({"status": "done", "etag": "a", "last_modified": "2026-03-01T00:00:00.000Z"}, None, None),
+        ({"status": "deleted", "order_time": "2026-01-01T00:00:00.000Z"}, None, None),
+    ],
+)
+def test_classify(stored, listed, expected):
+    assert reconcile.classify(stored, listed, "2026-01-02T01:00:00.000Z") == expected
+
+
+def _inventory(s3, rows: list[tuple[str, str]]) -> str:
+    """A CSV S3 Inventory report of (key, etag) rows, as S3 writes it."""
+    lines = "".join(
+        f'"{IMAGES}","{key}","","true","false","100","2026-01-01T10:00:00.000Z","{etag}"\n'
+        for key, etag in rows
+    )
+    s3.put_object(Bucket=INVENTORY, Key="inv/data/1.csv.gz", Body=gzip.compress(lines.encode()))
+    manifest = {
+        "sourceBucket": IMAGES,
+        "destinationBucket": f"arn:aws:s3:::{INVENTORY}",
+        "version": "2016-11-30",
+        "creationTimestamp": str(SNAPSHOT_MS),
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag",
+        "files": [{"key": "inv/data/1.csv.gz", "size": 1, "MD5checksum": "x"}],
+    }
+    s3.put_object(Bucket=INVENTORY, Key="inv/manifest.json", Body=json.dumps(manifest))
+    return f"s3://{INVENTORY}/inv/manifest.json"
+
+
+def _put(ddb, key: str, etag: str, status: str = "done", when: str = "2026-01-01T10:00:00.000Z") -> None:
+    item = {
+        "bucket": IMAGES,
+        "key": key,
+        "etag": etag,
+        "status": status,
+        "last_modified": when,
+        "labels": [{"name": "Cat", "confidence": 90}],
+    }
+    ddb.put_item(TableName=TABLE, Item=store.serialize(store.to_dynamo(item)))
+    label_index.update(ddb, TABLE + "-labels", item)
+
+
+@pytest.fixture
+def world(aws, monkeypatch):
+    s3, ddb = clients.client("s3"), clients.client("dynamodb")
+    provision.setup(ddb, s3, TABLE, [IMAGES, INVENTORY, MANIFESTS], "us-east-1")
+    iam = clients.client("iam")
+    role = iam.create_role(RoleName="rc", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = clients.client("batch")
+    env = batch.create_compute_environment(
+        computeEnvironmentName="rc-ce", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName="rc-q",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
+    )
+    batch.register_job_definition(
+        jobDefinitionName="rc-d",
+        type="container",
+        containerProperties={"image": "x", "vcpus": 1, "memory": 128, "command": ["true"]},
+    )
+    for name, value in {
+        "BUCKETLENS_JOB_QUEUE": "rc-q",
+        "BUCKETLENS_JOB_DEFINITION": "rc-d",
+        "BUCKETLENS_MANIFESTS_BUCKET": MANIFESTS,
+        "BUCKETLENS_TABLE": TABLE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    # the bucket lists ok.jpg, changed.jpg (new ETag), new.jpg (never indexed), gone-deleted.jpg (tombstoned)
+    uri = _inventory(s3, [("ok.jpg", "e1"), ("changed.jpg", "e2-new"), ("new.jpg", "e3"), ("back.jpg", "e4")])
+    _put(ddb, "ok.jpg", "e1")
+    _put(ddb, "changed.jpg", "e2-old")
+    _put(ddb, "back.jpg", None, status="deleted")
+    _put(ddb, "orphan.jpg", "e5")  # its object is gone
+    _put(ddb, "late.jpg", "e6", when="2026-03-01T00:00:00.000Z")  # uploaded after the report
+    return SimpleNamespace(s3=s3, ddb=ddb, batch=batch, uri=uri)
+
+
+def _run(uri: str, fix: bool) -> tuple[int, list[dict]]:
+    out = io.StringIO()
+    args = SimpleNamespace(inventory=uri, table=TABLE, label_table=None, fix=fix, format="jsonl")
+    code = reconcile.command(args, out)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_reconcile_finds_missing_stale_and_orphaned(world):
+    # when reconciled without --fix
+    code, found = _run(world.uri, fix=False)
+    # then each kind is named, and nothing changed
+    assert code == errors.EXIT_OK
+    assert sorted((f["kind"], f["uri"].rsplit("/", 1)[1]) for f in found) == [
+        ("missing", "back.jpg"),
+        ("missing", "new.jpg"),
+        ("orphaned", "orphan.jpg"),
+        ("stale", "changed.jpg"),
+    ]
+    assert "Contents" not in world.s3.list_objects_v2(Bucket=MANIFESTS)
+
+
+def test_fix_submits_the_missing_and_stale_once_and_deletes_the_orphans(world):
+    # when reconciled with --fix, twice
+    assert _run(world.uri, fix=True)[0] == errors.EXIT_OK
+    second_code, second = _run(world.uri, fix=True)
+    # then one job was submitted, over exactly the missing and stale images
+    listed = world.batch.list_jobs(jobQueue="rc-q", filters=[{"name": "JOB_NAME", "values": ["*"]}])[
+        "jobSummaryList"
+    ]
+    assert len({j["jobId"] for j in listed}) == 1
+    (manifest_key,) = [
+        o["Key"]
+        for o in world.s3.list_objects_v2(Bucket=MANIFESTS)["Contents"]
+        if o["Key"].endswith("/manifest.json")
+    ]
+    from job.core.manifest import Manifest, decode_shard, shard_key
+
+    manifest = Manifest.from_json(world.s3.get_object(Bucket=MANIFESTS, Key=manifest_key)["Body"].read())
+    keys = sorted(
+        r.key
+        for i in range(len(manifest.shards))
+        for r in decode_shard(
+            world.s3.get_object(Bucket=MANIFESTS, Key=shard_key(manifest_key, manifest, i))["Body"].read()
+        )
+    )
+    assert keys == ["back.jpg", "changed.jpg", "new.jpg"]
+    # and the orphan's result and label rows are gone; the second run found no orphan
+    assert (
+        world.ddb.get_item(TableName=TABLE, Key={"bucket": {"S": IMAGES}, "key": {"S": "orphan.jpg"}}).get(
+            "Item"
+        )
+        is None
+    )
+    assert [r["key"] for r in label_index.query(world.ddb, TABLE + "-labels", "cat")] != [] and all(
+        r["key"] != "orphan.jpg" for r in label_index.query(world.ddb, TABLE + "-labels", "cat")
+    )
+    assert second_code == errors.EXIT_OK and "orphaned" not in {f["kind"] for f in second}
