@@ -6,6 +6,8 @@ TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test browser lint bench clean lock tf-check checkov tf-init plan deploy build push destroy backfill status logs demo
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create the virtualenv and install bucketlens with its test tools
 
-test: $(STAMP) browser ## Run the whole test suite (sets up the venv and, where it can, Chromium first)
+test: $(STAMP) $(CHECKOV_STAMP) browser ## Run the whole test suite (sets up the venvs, the test tools and, where it can, Chromium first)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 browser: ## Install Debian's chromium for the HTML report test when missing (root or passwordless sudo; else the test skips)
@@ -59,8 +61,6 @@ clean: ## Remove the virtualenv and caches
 TF_PLUGIN_DIR ?= $(patsubst %/registry.terraform.io/hashicorp/aws,%,$(firstword $(wildcard /opt/tf-plugins/registry.terraform.io/hashicorp/aws $(HOME)/.terraform.d/plugins/registry.terraform.io/hashicorp/aws /usr/local/share/terraform/plugins/registry.terraform.io/hashicorp/aws /usr/share/terraform/plugins/registry.terraform.io/hashicorp/aws)))
 export TF_PLUGIN_DIR
 TF_ROOTS := terraform terraform/examples/complete
-CHECKOV_VENV ?= .venv-checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 lint: tf-check checkov
 
 tf-check: ## terraform fmt -check, init from the local provider mirror and validate, for the root and every example

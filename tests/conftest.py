@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,24 +39,14 @@ def aws() -> Iterator[None]:
         yield
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_server_url() -> Iterator[str]:
     """One moto HTTP server for the session, for tests whose child processes must share one AWS."""
-    from moto.server import ThreadedMotoServer
+    from job.demo.emulator import MOTO_CONFIG, start_server
 
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    config = {"batch": {"use_docker": False}, "lambda": {"use_docker": False}}
+    server, url = start_server()
     request = urllib.request.Request(
-        f"{url}/moto-api/config", data=json.dumps(config).encode(), method="POST"
+        f"{url}/moto-api/config", data=json.dumps(MOTO_CONFIG).encode(), method="POST"
     )
     urllib.request.urlopen(request, timeout=10).read()
     yield url

@@ -55,6 +55,10 @@ class Rule:
     fail_every: int = 0  # also fail calls 1, 1+n, 1+2n, ... (deterministic faults for tests)
     error: str = "throttle"  # throttle | 500 | 503 | drop (close the connection, no response)
     until: float | None = None  # time.monotonic() after which the rule no longer applies
+    for_calls: int | None = None  # the rule applies to this many matching calls, then no longer
+    after: tuple[str, int] | None = None  # (operation, n): applies once n calls of it passed
+    duration: float | None = None  # with `after`: the window's length from the moment it starts
+    _applied: int = field(default=0, init=False, repr=False)
     _seen: int = field(default=0, init=False, repr=False)
     _tokens: float = field(default=0.0, init=False, repr=False)
     _stamp: float | None = field(default=None, init=False, repr=False)
@@ -193,9 +197,13 @@ class FaultLayer:
 
     def set(self, pattern: str, for_seconds: float | None = None, **settings: Any) -> Rule:
         """Install (replace) the rule for an operation pattern, e.g. set('Rekognition.*', quota=50);
-        with `for_seconds` it applies for that long from now (an outage window), then calls pass."""
+        with `for_seconds` it applies for that long (an outage window), then calls pass: from now, or from
+        the moment `after=(operation, n)` is met, so a window opens at a point of the run, not of the clock.
+        With `for_calls=n` it applies to the next n matching calls, whatever the time they take."""
         with self._lock:
-            if for_seconds is not None:
+            if for_seconds is not None and settings.get("after") is not None:
+                settings["duration"] = for_seconds
+            elif for_seconds is not None:
                 settings["until"] = time.monotonic() + for_seconds
             rule = Rule(**settings)
             self.rules[pattern] = rule
@@ -221,13 +229,26 @@ class FaultLayer:
             self.stats.clear()
             self.requests.clear()
 
+    def _active(self, rule: Rule, now: float) -> bool:
+        """Whether the rule applies now (called under the lock); opens an `after` window when it is met."""
+        if rule.after is not None and rule.until is None:
+            operation, n = rule.after
+            stats = self.stats.get(operation)
+            if stats is None or stats.passed < n:
+                return False
+            if rule.duration is not None:
+                rule.until = now + rule.duration
+        if rule.for_calls is not None and rule._applied >= rule.for_calls:
+            return False
+        return rule.until is None or now < rule.until
+
     def _rule_for(self, operation: str) -> Rule | None:
         now = time.monotonic()
         for pattern, rule in self.rules.items():
-            if pattern == operation and (rule.until is None or now < rule.until):
+            if pattern == operation and self._active(rule, now):
                 return rule
         for pattern, rule in self.rules.items():
-            if fnmatch.fnmatchcase(operation, pattern) and (rule.until is None or now < rule.until):
+            if fnmatch.fnmatchcase(operation, pattern) and self._active(rule, now):
                 return rule
         return None
 
@@ -255,6 +276,7 @@ class FaultLayer:
             verdict = None
             if rule is not None:
                 rule._seen += 1
+                rule._applied += 1
                 if not rule.take(now):
                     verdict = "throttle"
                 elif rule.due_to_fail() or (rule.error_rate and self._random.random() < rule.error_rate):

@@ -65,3 +65,33 @@ def test_injected_faults_look_like_the_real_service(fault_server, monkeypatch):
     assert fault_server.layer.count("S3.GetObject", "throttled") == 1
     assert fault_server.layer.count("S3.PutObject") == 1
     assert fault_server.layer.count("DynamoDB.GetItem", "calls") == 1
+
+
+def _call(layer, operation: str) -> str:
+    """One call through the layer to an app that answers 200: the HTTP status it got."""
+    service, op = operation.split(".")
+    target = {"DynamoDB": "DynamoDB_20120810", "Rekognition": "RekognitionService"}[service]
+    environ = _environ(service.lower(), "POST", "/", X_AMZ_TARGET=f"{target}.{op}")
+    got = []
+    layer(environ, lambda status, headers: got.append(status))
+    return got[0]
+
+
+def test_a_window_opens_at_a_point_of_the_run_and_a_storm_lasts_a_number_of_calls():
+    from tests.faults import FaultLayer
+
+    # given an app that always answers, a GetItem outage opening once 2 PutItems passed, and a
+    # DetectLabels storm of 3 calls
+    layer = FaultLayer(lambda environ, start: start("200 OK", []) or [b"{}"])
+    layer.set(
+        "DynamoDB.GetItem", for_seconds=60.0, after=("DynamoDB.PutItem", 2), error_rate=1.0, error="503"
+    )
+    layer.set("Rekognition.DetectLabels", for_calls=3, error_rate=1.0, error="throttle")
+    # when calls arrive / then GetItem passes until the second PutItem, then fails
+    assert _call(layer, "DynamoDB.GetItem").startswith("200")
+    _call(layer, "DynamoDB.PutItem")
+    assert _call(layer, "DynamoDB.GetItem").startswith("200")
+    _call(layer, "DynamoDB.PutItem")
+    assert _call(layer, "DynamoDB.GetItem").startswith("503")
+    # and the storm throttles exactly its 3 calls, then lets every call through
+    assert [_call(layer, "Rekognition.DetectLabels")[:3] for _ in range(5)] == ["400"] * 3 + ["200"] * 2

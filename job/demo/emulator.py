@@ -93,10 +93,18 @@ class Resources:
     submitter_environment: dict[str, str] = field(default_factory=dict)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_server() -> tuple[Any, str]:
+    """A moto server listening on a port the kernel picked (port 0), and its URL.
+
+    Binding port 0 in the server itself leaves no window in which another process can take the port;
+    a port chosen first and bound later races them, and moto's start() then waits forever.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
 
 
 def port_open(url: str) -> bool:
@@ -117,12 +125,7 @@ class Emulator:
     def start(self) -> Emulator:
         # The Batch roles attach AWS-managed policies, which moto loads only on request.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        from moto.server import ThreadedMotoServer
-
-        port = free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
-        self.url = f"http://127.0.0.1:{port}"
+        self._server, self.url = start_server()
         self.reset()  # moto's state lives in this process: a second run starts from nothing
 
         log.info("emulator started", extra={"url": self.url})

@@ -500,7 +500,7 @@ class Demo:
         seen = {pair for m in got for pair in _event_keys(m["Body"])}
         if wanted <= seen:
             self.outcome.events_delivered_by = "emulator"
-            self.say(f"    the emulator's S3 delivered both notifications to SQS ({len(got)} messages)")
+            self.say(f"    [ok] both notifications reached SQS, delivered by S3 ({len(got)} messages)")
             return got
         # moto does not deliver to every notification configuration (e.g. the one Terraform writes):
         # send the records S3 would have sent, and say so.
@@ -515,7 +515,9 @@ class Demo:
             sqs.send_message(QueueUrl=self.res.events_queue_url, MessageBody=json.dumps(body))
         got += self._receive(sqs, wanted - seen, wait_s)
         seen = {pair for m in got for pair in _event_keys(m["Body"])}
-        self.check(wanted <= seen, f"both notifications reached SQS ({len(got)} messages)")
+        self.check(
+            wanted <= seen, f"both notifications reached SQS, sent by the demo, not S3 ({len(got)} messages)"
+        )
         return got
 
     def _receive(self, sqs: Any, wanted: set[tuple[str, str]], wait_s: float) -> list[dict]:

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from job.core import manifest as manifest_format
 from job.core.manifest import ObjectRef, split_s3_uri
+from job.worker import sources
 from lambda_submitter import submit
 from tests.lambda_submitter.conftest import MANIFESTS, job_details
 
@@ -196,7 +197,6 @@ def test_round_trip_through_the_job_manifest_reader(stack: dict, cfg) -> None:
 
 def test_round_trip_through_the_worker_source_reader(stack: dict, cfg) -> None:
     # given a manifest written by the submitter
-    sources = pytest.importorskip("job.worker.sources")
     refs = _refs(5)
     result = submit.submit_work(stack["s3"], stack["batch"], cfg, "ev-src", refs, {})
     # when each array child opens the source as the job definition passes it

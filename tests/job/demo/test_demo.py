@@ -63,6 +63,9 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind(tmp_path, small_
     # and the image uploaded through the event path was processed, the deleted one is a tombstone
     assert outcome.uploaded_later in SMALL_SET and by_key[outcome.uploaded_later]["status"] == "done"
     assert outcome.uploaded_later not in outcome.backfill_keys  # it came from the S3 event, not the backfill
+    # and the emulator's S3 delivered the notifications itself: the demo's fallback did not stand in
+    assert outcome.events_delivered_by == "emulator"
+    assert "delivered by S3" in text and "sent by the demo" not in text
     assert by_key[outcome.deleted]["status"] == "deleted"
     # and the backfill paid for Rekognition, the second backfill did not
     assert outcome.backfill_rekognition_calls > 0
@@ -94,14 +97,17 @@ def test_a_failing_step_exits_non_zero_and_still_stops_everything(tmp_path):
 def test_ctrl_c_stops_the_children_and_the_emulator(tmp_path):
     # given the demo as its own process, with a log of the processes it starts
     code = f"""
-import os, signal, threading, json
+import os, signal, json
 from job.demo import emulator
 from job.demo import pipeline as demo
 from job.demo.samples import make_samples
 orig = demo.run_children
 def interrupted(children, parallel, logs_dir, outcome, tick, timeout_s=300):
-    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
-    return orig(children, parallel, logs_dir, outcome, tick, timeout_s)
+    def ctrl_c_once_started(done):  # the first tick comes right after the first children started
+        if not outcome.failures and outcome.child_pids:
+            os.kill(os.getpid(), signal.SIGINT)
+        tick(done)
+    return orig(children, parallel, logs_dir, outcome, ctrl_c_once_started, timeout_s)
 demo.run_children = interrupted
 samples = make_samples()
 images = {{k: samples[k] for k in {list(SMALL_SET)!r}}}

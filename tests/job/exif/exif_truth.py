@@ -36,8 +36,8 @@ def _close(a: float | None, b: float | None, rel: float = 1e-6, abs_: float = 1e
     return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=abs_)
 
 
-def differences(truth: dict, record: ExifRecord) -> dict[str, tuple[Any, Any]]:
-    """field -> (exiftool's value, ours) for every field that disagrees."""
+def differences(truth: dict, record: ExifRecord, offset: str | None = None) -> dict[str, tuple[Any, Any]]:
+    """field -> (exiftool's value, ours) for every field that disagrees; offset is OffsetTimeOriginal."""
     diffs: dict[str, tuple[Any, Any]] = {}
     file_type = FILE_TYPES.get(truth["FileType"], truth["FileType"])
     if record.format != file_type:
@@ -57,8 +57,8 @@ def differences(truth: dict, record: ExifRecord) -> dict[str, tuple[Any, Any]]:
     expected = None
     if want:
         date, _, time = str(want).partition(" ")
-        expected = f"{date.replace(':', '-')}T{time}"
-    if (got[:19] if got else None) != expected:
+        expected = f"{date.replace(':', '-')}T{time}{offset or ''}"
+    if got != expected:
         diffs["DateTimeOriginal"] = (want, got)
     lat, lon = truth.get("GPSLatitude"), truth.get("GPSLongitude")
     gps = record.gps

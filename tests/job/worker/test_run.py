@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -22,6 +21,7 @@ from job.core import clients, errors
 from job.worker import labels, run
 from job.worker.config import from_args
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, world
+from tests.waiting import HANG_GUARD_S, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 ODD_KEYS = [
@@ -366,11 +366,7 @@ def test_stop_event_leaves_remaining_images_for_the_retry(fault_server):
 
     # when a stop (SIGTERM) arrives once the first image is with Rekognition
     def stop_when_busy() -> None:
-        deadline = time.monotonic() + 30
-        while (
-            fault_server.layer.count("Rekognition.DetectLabels", "calls") < 1 and time.monotonic() < deadline
-        ):
-            time.sleep(0.02)
+        wait_for(lambda: fault_server.layer.count("Rekognition.DetectLabels", "calls") >= 1)
         stop.set()
 
     threading.Thread(target=stop_when_busy, daemon=True).start()
@@ -463,11 +459,9 @@ def test_sigterm_makes_a_child_process_exit_transient(fault_server):
     env["BUCKETLENS_GRACE_SECONDS"] = "3"
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     # when SIGTERM arrives once it is working
-    deadline = time.monotonic() + 30
-    while fault_server.layer.count("Rekognition.DetectLabels") < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: fault_server.layer.count("Rekognition.DetectLabels") >= 1)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=HANG_GUARD_S)
     # then it exits 75 after writing its summary, with work left for the retry
     assert proc.returncode == errors.EXIT_TRANSIENT, err[-2000:]
     summary = _summary("job-mp", 0)
