@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from job.core import errors
 from job.core.manifest import split_s3_uri
-from job.core.summary import add_up
+from job.core.summary import add_up, parent_job_id
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Status:
     status: str
     size: int  # children (1 for a job that is not an array)
     children: dict[str, int]
-    images: dict[str, int]
+    images: dict[str, int] | None  # None: no results URI, so the children's counts were not read
     images_per_s: float | None
     eta_s: float | None
     failed: list[FailedChild] = field(default_factory=list)
@@ -76,17 +76,20 @@ def eta_seconds(children: dict[str, int], size: int, durations: Iterable[float])
     return remaining * (sum(durations) / len(durations)) / running
 
 
-def build(parent: dict, summaries: list[dict], failed: list[FailedChild]) -> Status:
-    """Pure: the Batch description of the parent, the summaries read, the failed children."""
+def build(parent: dict, summaries: list[dict] | None, failed: list[FailedChild]) -> Status:
+    """Pure: the Batch description of the parent, the summaries read (None: not read), the failed children."""
     size = int((parent.get("arrayProperties") or {}).get("size") or 1)
     children = children_by_status(parent)
-    totals = add_up(summaries)
-    images = {
-        "done": totals.get("done", 0),
-        "skipped": sum(v for k, v in totals.items() if k.startswith("skipped_")),
-        "errors": totals.get("error", 0),
-        "left_for_retry": totals.get("transient", 0),
-    }
+    images = None
+    if summaries is not None:
+        totals = add_up(summaries)
+        images = {
+            "done": totals.get("done", 0),
+            "skipped": sum(v for k, v in totals.items() if k.startswith("skipped_")),
+            "errors": totals.get("error", 0),
+            "left_for_retry": totals.get("transient", 0),
+        }
+    summaries = summaries or []
     rates = [doc["finished"] / doc["duration_s"] for doc in summaries if doc.get("duration_s")]
     rate = round(sum(rates), 2) if rates else None  # children run side by side: their rates add up
     durations = [doc.get("duration_s", 0.0) for doc in summaries]
@@ -124,7 +127,9 @@ def render(s: Status) -> str:
         "  " + "  ".join(f"{k.lower()} {v}" for k, v in s.children.items() if v),
         "images   done {done}  skipped {skipped}  errors {errors}  left for retry {left_for_retry}".format(
             **s.images
-        ),
+        )
+        if s.images is not None
+        else "images   unknown: give --results-uri (Terraform output results_uri) to read the children's counts",
         f"rate     {s.images_per_s if s.images_per_s is not None else '-'} images/s   ETA {_duration(s.eta_s)}",
     ]
     for child in s.failed:
@@ -168,10 +173,11 @@ def failed_children(batch: Any, parent: dict) -> list[FailedChild]:
     return sorted(found, key=lambda c: (c.index is None, c.index or 0))
 
 
-def read_summaries(s3: Any, results_uri: str | None, job_id: str) -> list[dict]:
+def read_summaries(s3: Any, results_uri: str | None, job_id: str) -> list[dict] | None:
+    """The run summaries every child of the job wrote under <results>/<job id>/; None without a URI."""
     if not results_uri:
-        return []
-    bucket, prefix = split_s3_uri(results_uri.rstrip("/") + f"/{job_id}/")
+        return None
+    bucket, prefix = split_s3_uri(results_uri.rstrip("/") + f"/{parent_job_id(job_id)}/")
     docs = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):

@@ -105,6 +105,11 @@ def build_summary(
     }
 
 
+def parent_job_id(batch_job_id: str) -> str:
+    """The job a user submitted: an array child's AWS_BATCH_JOB_ID is `<parent id>:<index>`."""
+    return batch_job_id.split(":", 1)[0]
+
+
 def summary_uri(results_uri: str, job_id: str, index: int) -> str:
     return f"{results_uri.rstrip('/')}/{job_id}/{index}.json"
 

@@ -266,7 +266,7 @@ def rekognition_calls(s3: Any, results_uri: str, job_ids: list[str]) -> int:
     bucket, _, prefix = results_uri.removeprefix("s3://").partition("/")
     total = 0
     for job_id in job_ids:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/{job_id}")
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/{job_id}/")
         for page in pages:
             for obj in page.get("Contents", ()):
                 doc = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())

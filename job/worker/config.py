@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from job.core.errors import ConfigError
+from job.core.summary import parent_job_id
 
 ENV_PREFIX = "BUCKETLENS_"
 FEATURES = ("labels", "text", "custom-labels")
@@ -225,7 +226,8 @@ def from_args(
             raise ConfigError("--extensions: empty list")
         values["extensions"] = exts
     values.setdefault("workers", default_workers())
-    values["job_id"] = env.get("AWS_BATCH_JOB_ID") or "local"
+    # every child of one array job writes under the job the user submitted: runs/<parent id>/<index>.json
+    values["job_id"] = parent_job_id(env.get("AWS_BATCH_JOB_ID") or "local")
     config = RunConfig(**values)  # type: ignore[arg-type]
     validate(config)
     return config

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 
 from job.commands import status
 from job.commands.status import FailedChild
 from job.core import clients
+from job.worker import run
+from job.worker.config import from_args
+from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, world
 
 
 def _parent(summary: dict, size: int = 4, state: str = "RUNNING") -> dict:
@@ -59,8 +63,8 @@ def test_render_shows_the_bar_counts_and_failed_children_with_their_log_stream()
     )
 
 
-def test_status_of_a_moto_array_job_reads_batch_and_the_summaries(aws):
-    # given a Batch array job of 3 children and the summaries two of them wrote
+def _array_job(size: int) -> str:
+    """A Batch array job of `size` children on moto; its id."""
     iam = clients.client("iam")
     role = iam.create_role(RoleName="b", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     batch = clients.client("batch")
@@ -78,28 +82,52 @@ def test_status_of_a_moto_array_job_reads_batch_and_the_summaries(aws):
         type="container",
         containerProperties={"image": "x", "vcpus": 1, "memory": 128, "command": ["true"]},
     )
-    job_id = batch.submit_job(
-        jobName="backfill", jobQueue="q", jobDefinition="d", arrayProperties={"size": 3}
+    return batch.submit_job(
+        jobName="backfill", jobQueue="q", jobDefinition="d", arrayProperties={"size": size}
     )["jobId"]
-    s3 = clients.client("s3")
-    s3.create_bucket(Bucket="runs")
-    for index, doc in enumerate([_summary(7, 1, 0, 4.0), _summary(5, 0, 2, 2.0)]):
-        s3.put_object(Bucket="runs", Key=f"r/{job_id}/{index}.json", Body=json.dumps(doc))
-    s3.put_object(Bucket="runs", Key=f"r/{job_id}/0.pending.json", Body=b"[]")
-    # when status is asked for, as a command printing JSON
+
+
+def _status_json(job_id: str, results_uri: str | None) -> dict:
     out = io.StringIO()
+    args = SimpleNamespace(job_id=job_id, results_uri=results_uri, watch=False, interval=1.0, format="json")
+    assert status.command(args, out) == 0
+    return json.loads(out.getvalue())
 
-    class Args:
-        results_uri, watch, interval, format = "s3://runs/r", False, 1.0, "json"
 
-    Args.job_id = job_id
-    assert status.command(Args, out) == 0
-    # then Batch's children and the summaries' images are there
-    got = json.loads(out.getvalue())
-    assert got["job_id"] == job_id and got["size"] == 3
-    assert sum(got["children"].values()) == 3
-    assert got["images"] == {"done": 12, "skipped": 1, "errors": 2, "left_for_retry": 0}
-    assert got["images_per_s"] == round(8 / 4.0 + 7 / 2.0, 2)
+def test_status_counts_what_the_array_children_wrote_with_the_environment_batch_gives_them(aws):
+    # given a Batch array job of 3 children, two of which ran the worker with the environment AWS Batch
+    # sets in an array child: AWS_BATCH_JOB_ID is "<parent id>:<index>" (AWS Batch User Guide, "Array jobs"
+    # and "Automated job environment variables")
+    job_id = _array_job(3)
+    world({f"in/a{i}.jpg": image_bytes("JPEG", color=(i * 40, 0, 0)) for i in range(5)})
+    for index in range(2):
+        env = {
+            "AWS_BATCH_JOB_ID": f"{job_id}:{index}",
+            "AWS_BATCH_JOB_ARRAY_INDEX": str(index),
+            "AWS_BATCH_JOB_ATTEMPT": "1",
+        }
+        raw = {"source": f"s3://{BUCKET}/in/", "table": TABLE, "shards": 3, "workers": 2}
+        cfg = from_args({**raw, "results_uri": f"s3://{RESULTS}/runs"}, env=env)
+        assert run.run(cfg) == 0
+    # when status is asked for the job the user submitted, with the deployed results URI
+    got = _status_json(job_id, f"s3://{RESULTS}/runs")
+    # then Batch's children are there, and the images both children did are counted
+    keys = clients.client("s3").list_objects_v2(Bucket=RESULTS, Prefix=f"runs/{job_id}/")["Contents"]
+    assert sorted(k["Key"] for k in keys) == [f"runs/{job_id}/0.json", f"runs/{job_id}/1.json"]
+    assert got["job_id"] == job_id and got["size"] == 3 and sum(got["children"].values()) == 3
+    done = sum(1 for i in items().values() if i["status"] == "done")
+    assert 0 < done < 5 and got["images"]["done"] == done and got["images"]["errors"] == 0
+    assert got["images_per_s"] is not None
+
+
+def test_without_a_results_uri_the_image_counts_are_unknown_not_zero(aws):
+    # given an array job / when status is asked for without the results URI
+    job_id = _array_job(2)
+    got = _status_json(job_id, None)
+    # then the counts are unknown, and the text says how to read them
+    assert got["images"] is None
+    state = status.build({"jobId": job_id, "status": "RUNNING", "arrayProperties": {"size": 2}}, None, [])
+    assert "unknown: give --results-uri" in status.render(state)
 
 
 def test_an_unknown_job_is_a_config_error(aws):
