@@ -10,7 +10,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test browser lint bench clean lock tf-check checkov tf-init plan deploy build push destroy backfill status logs demo
+.PHONY: help venv test browser lint bench clean lock tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -106,6 +106,11 @@ deploy: ## Everything, in order: init, ECR repository, build and push IMAGE_TAG,
 	$(TERRAFORM) -chdir=$(TF_DIR) apply -auto-approve $(TF_ARGS) -target=module.ecr
 	$(MAKE) build push
 	$(TERRAFORM) -chdir=$(TF_DIR) apply $(if $(AUTO_APPROVE),-auto-approve) $(TF_ARGS)
+	$(MAKE) eventbridge
+
+eventbridge: $(STAMP) ## Turn on the images bucket's EventBridge delivery when the deployment asks for it (keeps its other notifications)
+	@step=$$($(TERRAFORM) -chdir=$(TF_DIR) output -json bucket_eventbridge_step 2>/dev/null | $(PY) -c 'import json, sys; print(json.load(sys.stdin) or "")' 2>/dev/null); \
+	if [ -n "$$step" ]; then echo "$$step"; AWS_DEFAULT_REGION=$(AWS_REGION) $(VENV)/bin/$$step; else echo "nothing to do: Terraform manages the bucket's notifications"; fi
 
 build: ## docker build the worker image as $(IMAGE_NAME):$(IMAGE_TAG)
 	$(DOCKER) build --platform $(PLATFORM) --tag $(IMAGE_NAME):$(IMAGE_TAG) .

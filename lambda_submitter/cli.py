@@ -1,4 +1,5 @@
-"""`python -m lambda_submitter backfill|inventory`: the Lambda's work from a terminal, with a dry run."""
+"""`python -m lambda_submitter backfill|inventory|eventbridge`: the Lambda's work from a terminal, with a dry
+run, and the one step of the EventBridge route that Terraform leaves to the user."""
 
 from __future__ import annotations
 
@@ -29,7 +30,32 @@ def build_parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("inventory", help="index the images of an S3 Inventory report")
     inv.add_argument("manifest", help="s3://inventory-bucket/.../manifest.json")
     inv.add_argument("--dry-run", action="store_true", help="count and price the work; submit nothing")
+    eb = sub.add_parser(
+        "eventbridge",
+        help="turn on the bucket's EventBridge delivery, keeping every notification it already has",
+    )
+    eb.add_argument("--bucket", required=True)
     return parser
+
+
+def with_eventbridge(configuration: dict) -> dict:
+    """The bucket's notification configuration plus EventBridge delivery; every existing entry is kept."""
+    kept = {k: v for k, v in configuration.items() if k != "ResponseMetadata"}
+    return {**kept, "EventBridgeConfiguration": {}}
+
+
+def enable_eventbridge(s3, bucket: str, out: TextIO) -> int:
+    """Read, add EventBridge, write back: S3 replaces the whole configuration on every write."""
+    current = s3.get_bucket_notification_configuration(Bucket=bucket)
+    if "EventBridgeConfiguration" in current:
+        print(f"{bucket}: EventBridge delivery is already on", file=out)
+        return EXIT_OK
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration=with_eventbridge(current), SkipDestinationValidation=True
+    )
+    kept = sum(len(v) for k, v in current.items() if k.endswith("Configurations"))
+    print(f"{bucket}: EventBridge delivery on; {kept} existing notification(s) kept", file=out)
+    return EXIT_OK
 
 
 def dry_run_report(refs: Iterable[ObjectRef], cfg: config.SubmitterConfig, out: TextIO) -> int:
@@ -56,6 +82,8 @@ def dry_run_report(refs: Iterable[ObjectRef], cfg: config.SubmitterConfig, out: 
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "eventbridge":
+        return enable_eventbridge(clients.client("s3"), args.bucket, out)
     cfg = config.from_env(submit=not args.dry_run)
     s3 = clients.client("s3")
     if args.command == "backfill":

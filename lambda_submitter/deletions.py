@@ -1,4 +1,4 @@
-"""ObjectRemoved events become tombstones in the results table, guarded so an old event never wins.
+"""Removals (deletes, delete markers, lifecycle expirations) become tombstones in the results table, guarded so an old event never wins.
 
 A tombstone replaces the result item (one item per object), so an old create arriving later cannot
 resurrect the image: the worker's write uses the same ordering condition and loses to the newer tombstone.
@@ -34,7 +34,7 @@ def tombstone_condition(event: S3Event) -> tuple[str, dict, dict]:
     """Newer than what is stored and, when one version is deleted, only if it is the version we hold
     (deleting an old version of a versioned object leaves the current image in place)."""
     expr, names, values = newer_condition(event.sequencer, event.event_time)
-    if event.version_id and event.event_name == "ObjectRemoved:Delete":
+    if event.version_id and event.permanent:
         expr = f"({expr}) AND (attribute_not_exists(#vid) OR #vid = :vid)"
         names = {**names, "#vid": "version_id"}
         values = {**values, ":vid": event.version_id}

@@ -1,7 +1,9 @@
-"""S3 event notifications (direct or inside SQS messages) turned into plain records; no AWS calls here.
+"""S3 events, as S3 notifications or as EventBridge events inside SQS messages, turned into plain records;
+no AWS calls here.
 
-Keys arrive URL-encoded form-style (`red+flower.jpg` is `red flower.jpg`, a real `+` is `%2B`), so they are
-decoded exactly once, here and nowhere else. Sequencers order the events of one key (S3 User Guide,
+Notification keys arrive URL-encoded form-style (`red+flower.jpg` is `red flower.jpg`, a real `+` is `%2B`),
+so they are decoded exactly once, here and nowhere else; EventBridge keys arrive as they are (S3 User Guide,
+"EventBridge event message structure") and are never decoded. Sequencers order the events of one key (S3 User Guide,
 "Event message structure"); they are padded with job.core.ordering.pad_sequencer before any comparison.
 """
 
@@ -31,6 +33,7 @@ class S3Event:
     etag: str | None = None
     size: int | None = None
     message_id: str = ""
+    permanent: bool = False  # remove: the object or one version is gone for good (not a delete marker)
 
     @property
     def order(self) -> tuple[str, str]:
@@ -47,12 +50,25 @@ def is_test_event(body: dict) -> bool:
     return body.get("Event") == "s3:TestEvent"
 
 
+# Removals, by notification event name: True where the object (or one version) is permanently deleted,
+# False where a delete marker was created. Lifecycle expirations are removals too (S3 User Guide,
+# "Configuring S3 Lifecycle event notifications").
+REMOVALS = {
+    "ObjectRemoved:Delete": True,
+    "ObjectRemoved:DeleteMarkerCreated": False,
+    "LifecycleExpiration:Delete": True,
+    "LifecycleExpiration:DeleteMarkerCreated": False,
+}
+EVENTBRIDGE_SOURCE = "aws.s3"
+EVENTBRIDGE_TYPES = ("Object Created", "Object Deleted")
+
+
 def parse_s3_record(record: dict, message_id: str = "") -> S3Event | None:
     """None for event kinds that are not object creates or removals (restore, replication, ...)."""
     name = record.get("eventName", "")
     if name.startswith("ObjectCreated:"):
         kind = "create"
-    elif name.startswith("ObjectRemoved:"):
+    elif name in REMOVALS:
         kind = "remove"
     else:
         return None
@@ -71,7 +87,41 @@ def parse_s3_record(record: dict, message_id: str = "") -> S3Event | None:
         etag=etag.strip('"') if etag else None,
         size=int(size) if size is not None else None,
         message_id=message_id,
+        permanent=REMOVALS.get(name, False),
     )
+
+
+def is_eventbridge_event(body: dict) -> bool:
+    return body.get("source") == EVENTBRIDGE_SOURCE and "detail-type" in body and "detail" in body
+
+
+def parse_eventbridge_event(body: dict, message_id: str = "") -> list[S3Event]:
+    """An S3 event delivered by EventBridge: "Object Created" or "Object Deleted" (any other type: none).
+
+    The same record as the notification's: the key as sent (never URL-encoded), the same sequencer to
+    order by; "deletion-type" tells a permanent deletion from a delete marker, and "reason" is kept in
+    the event name ("Object Deleted:Lifecycle Expiration")."""
+    kind = {"Object Created": "create", "Object Deleted": "remove"}.get(body["detail-type"])
+    if kind is None:
+        return []
+    detail = body["detail"]
+    obj = detail["object"]
+    size, etag = obj.get("size"), obj.get("etag")
+    return [
+        S3Event(
+            kind=kind,
+            bucket=detail["bucket"]["name"],
+            key=obj["key"],
+            event_name=f"{body['detail-type']}:{detail.get('reason', '')}",
+            event_time=iso_time(body["time"]),
+            sequencer=obj.get("sequencer") or None,
+            version_id=obj.get("version-id") or None,
+            etag=etag.strip('"') if etag else None,
+            size=int(size) if size is not None else None,
+            message_id=message_id,
+            permanent=kind == "remove" and detail.get("deletion-type") == "Permanently Deleted",
+        )
+    ]
 
 
 def parse_notification(body: dict, message_id: str = "") -> list[S3Event]:
@@ -80,8 +130,10 @@ def parse_notification(body: dict, message_id: str = "") -> list[S3Event]:
         body = json.loads(body["Message"])
     if is_test_event(body):
         return []
+    if is_eventbridge_event(body):
+        return parse_eventbridge_event(body, message_id)
     if "Records" not in body:
-        raise ValueError("not an S3 event notification (no Records and not s3:TestEvent)")
+        raise ValueError("not an S3 event (no Records, not s3:TestEvent, not an aws.s3 EventBridge event)")
     events = []
     for record in body["Records"]:
         event = parse_s3_record(record, message_id)

@@ -195,7 +195,7 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
         messages_of.setdefault((event.bucket, event.key), set()).add(event.message_id)
     for event in events.latest_per_key(parsed).values():
         try:
-            if event.kind == "remove" and event.version_id and event.event_name == "ObjectRemoved:Delete":
+            if event.kind == "remove" and event.version_id and event.permanent:
                 current = current_after_version_delete(c.s3, event)
                 event = current or replace(event, version_id=None)  # no version left: a plain delete
             if event.kind == "remove":

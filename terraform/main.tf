@@ -92,6 +92,8 @@ module "triggers" {
   name                       = var.name
   images_bucket_name         = var.images_bucket_name
   extensions                 = var.extensions
+  event_route                = var.event_route
+  manage_bucket_eventbridge  = var.manage_bucket_eventbridge
   visibility_timeout_seconds = 6 * var.submitter_timeout_seconds
   message_retention_seconds  = var.queue_retention_seconds
   # With the schedule, events bounced off a stopped model must not reach the DLQ within the retention:

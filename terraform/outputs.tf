@@ -87,3 +87,13 @@ output "search_endpoint" {
   description = "OpenSearch endpoint (null without enable_search)."
   value       = var.enable_search ? module.search[0].domain_endpoint : null
 }
+
+output "event_route" {
+  description = "How the images bucket's events reach the submitter: eventbridge or notification."
+  value       = module.triggers.event_route
+}
+
+output "bucket_eventbridge_step" {
+  description = "The command that turns on the images bucket's EventBridge delivery, keeping its other notifications (null when Terraform did it or the route is notification). `make deploy` runs it."
+  value       = module.triggers.bucket_eventbridge_step
+}

@@ -469,3 +469,29 @@ variable "search_secret_arn" {
   type        = string
   default     = null
 }
+
+variable "event_route" {
+  description = <<-EOT
+    How the images bucket's uploads, deletes and lifecycle expirations reach the submitter.
+    "eventbridge" (default, safe on a bucket that already has notifications): an EventBridge rule picks the
+    bucket's Object Created / Object Deleted events off the default bus; the bucket's notification configuration
+    is not touched unless manage_bucket_eventbridge = true. Turn the bucket's EventBridge delivery on once with
+    `python -m lambda_submitter eventbridge --bucket <bucket>` (`make deploy` does it), which keeps every
+    notification the bucket already has.
+    "notification": S3 event notifications straight to the queue. This REPLACES the bucket's whole notification
+    configuration (S3 keeps one per bucket): any queue, topic or function it already notified stops being notified.
+  EOT
+  type        = string
+  default     = "eventbridge"
+
+  validation {
+    condition     = contains(["eventbridge", "notification"], var.event_route)
+    error_message = "event_route must be \"eventbridge\" or \"notification\"."
+  }
+}
+
+variable "manage_bucket_eventbridge" {
+  description = "With event_route = \"eventbridge\", let Terraform switch the bucket's EventBridge delivery on itself. This writes the bucket's notification configuration and REPLACES what it held: only for a bucket that has no other notifications."
+  type        = bool
+  default     = false
+}

@@ -203,7 +203,7 @@ def notification_configuration(queue_arn: str) -> dict[str, Any]:
             {
                 "Id": f"{NAME}-{suffix.replace('.', '')}",
                 "QueueArn": queue_arn,
-                "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"],
                 "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
             }
             for suffix in suffixes
@@ -414,6 +414,8 @@ def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: st
         "rekognition_tps_quota": settings.tps_quota,
         "workers": settings.workers,
         "enable_inventory": False,
+        # the emulator delivers S3 notifications to SQS, as the setup path configures them
+        "event_route": "notification",
         "deletion_protection": False,
         "force_destroy": True,
     }

@@ -91,3 +91,32 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "lambda_submitter", "--help"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "backfill" in done.stdout and "inventory" in done.stdout
+
+
+def test_eventbridge_turns_delivery_on_and_keeps_every_existing_notification(aws: None) -> None:
+    # given a bucket that already sends uploads to another team's queue
+    from job.core import clients
+
+    s3, sqs = clients.client("s3"), clients.client("sqs")
+    s3.create_bucket(Bucket=IMAGES)
+    queue = sqs.create_queue(QueueName="other-team")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    existing = {"QueueConfigurations": [{"Id": "theirs", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
+    s3.put_bucket_notification_configuration(Bucket=IMAGES, NotificationConfiguration=existing)
+    sent: list[dict] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.PutBucketNotificationConfiguration", lambda params, **_: sent.append(params)
+    )
+    out = io.StringIO()
+    # when EventBridge delivery is turned on
+    assert cli.main(["eventbridge", "--bucket", IMAGES], out) == EXIT_OK
+    # then the one write S3 gets holds their queue as it was, plus EventBridge (S3 replaces the whole
+    # configuration on each write: anything left out would be gone)
+    (params,) = sent
+    assert params["NotificationConfiguration"]["QueueConfigurations"] == existing["QueueConfigurations"]
+    assert params["NotificationConfiguration"]["EventBridgeConfiguration"] == {}
+    assert "1 existing notification(s) kept" in out.getvalue()
+    # and a bucket that already delivers to EventBridge is left as it is
+    assert cli.with_eventbridge({"EventBridgeConfiguration": {}, "ResponseMetadata": {}}) == {
+        "EventBridgeConfiguration": {}
+    }

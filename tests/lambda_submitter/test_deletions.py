@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from job.core.ordering import pad_sequencer
 from lambda_submitter import deletions
-from lambda_submitter.events import S3Event
+from lambda_submitter.events import REMOVALS, S3Event
 from tests.lambda_submitter.conftest import TABLE
 
 
 def _remove(seq: str | None, time: str = "2026-01-01T12:00:00.000Z", **kw) -> S3Event:
-    return S3Event("remove", "b", "k.jpg", kw.pop("name", "ObjectRemoved:Delete"), time, seq, **kw)
+    name = kw.pop("name", "ObjectRemoved:Delete")
+    return S3Event("remove", "b", "k.jpg", name, time, seq, permanent=REMOVALS.get(name, False), **kw)
 
 
 def _result(ddb, seq: str | None, time: str, version: str | None = None) -> None:

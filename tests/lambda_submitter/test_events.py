@@ -96,3 +96,78 @@ def test_inventory_manifest_keys_are_recognised() -> None:
     # then its key is an inventory manifest key and an image key is not
     assert events.is_inventory_manifest_key(event.key)
     assert not events.is_inventory_manifest_key("photos/manifest.json.jpg")
+
+
+# --- EventBridge and lifecycle expirations (samples: tests/events/SOURCES.md) ---------------------------
+
+
+def test_eventbridge_object_created_is_a_create_with_the_key_as_sent() -> None:
+    # given S3's published "Object Created" EventBridge event, as the SQS target receives it (the event is
+    # the body), with a key that a notification would have URL-encoded
+    body = load_event("eventbridge_object_created.json")
+    body["detail"]["object"]["key"] = "photos/red flower+1 %41.jpg"
+    # when parsed
+    (event,) = events.parse_sqs_record({"messageId": "m1", "body": json.dumps(body)})
+    # then it is the same record a notification gives: the key untouched, the sequencer to order by
+    assert (event.kind, event.bucket, event.key) == (
+        "create",
+        "DOC-EXAMPLE-BUCKET1",
+        "photos/red flower+1 %41.jpg",
+    )
+    assert (event.size, event.etag, event.sequencer) == (
+        5,
+        "b1946ac92492d2347c6235b4d2611184",
+        "617f08299329d189",
+    )
+    assert event.version_id == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e" and event.message_id == "m1"
+    assert event.event_time == "2021-11-12T00:00:00.000Z"
+
+
+def test_eventbridge_object_deleted_is_a_remove_and_says_whether_a_marker_was_created() -> None:
+    # given S3's published "Object Deleted" events: by DeleteObject and by lifecycle expiration (both
+    # "Delete Marker Created"), and the same with deletion-type "Permanently Deleted"
+    marker = load_event("eventbridge_object_deleted.json")
+    lifecycle = load_event("eventbridge_object_deleted_lifecycle.json")
+    permanent = json.loads(json.dumps(marker))
+    permanent["detail"]["deletion-type"] = "Permanently Deleted"
+    # when parsed
+    (m,) = events.parse_notification(marker)
+    (lc,) = events.parse_notification(lifecycle)
+    (p,) = events.parse_notification(permanent)
+    # then each is a removal ordered by its sequencer; only the permanent one is permanent
+    assert (m.kind, m.permanent, m.sequencer, m.event_name) == (
+        "remove",
+        False,
+        "617f0837b476e463",
+        "Object Deleted:DeleteObject",
+    )
+    assert (lc.kind, lc.permanent, lc.event_name) == ("remove", False, "Object Deleted:Lifecycle Expiration")
+    assert (p.kind, p.permanent) == ("remove", True)
+
+
+def test_other_eventbridge_types_are_no_events() -> None:
+    # given an EventBridge event of another S3 type (restore completed)
+    body = load_event("eventbridge_object_created.json")
+    body["detail-type"] = "Object Restore Completed"
+    # then it yields nothing
+    assert events.parse_notification(body) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "permanent"),
+    [("LifecycleExpiration:Delete", True), ("LifecycleExpiration:DeleteMarkerCreated", False)],
+)
+def test_lifecycle_expiration_notifications_are_removals(name: str, permanent: bool) -> None:
+    # given S3's published LifecycleExpiration:Delete notification (event version 2.3), and the same
+    # with the DeleteMarkerCreated name (S3 publishes no sample of that one)
+    body = load_event("s3_lifecycle_expiration_delete.json")
+    body["Records"][0]["eventName"] = name
+    # when parsed
+    (event,) = events.parse_notification(body)
+    # then it is a removal of the object, ordered by its sequencer
+    assert (event.kind, event.key, event.sequencer, event.permanent) == (
+        "remove",
+        "expiration/delete",
+        "0055AED6DCD90281E5",
+        permanent,
+    )

@@ -11,6 +11,7 @@ from job.core import clients
 from job.core import manifest as manifest_format
 from job.core.errors import ConfigError
 from job.core.manifest import split_s3_uri
+from job.core.ordering import pad_sequencer
 from lambda_submitter import handler, submit
 from tests.lambda_submitter.conftest import EVENTS, IMAGES, INVENTORY, TABLE, job_details, load_event
 
@@ -370,3 +371,65 @@ def test_a_deleted_image_leaves_opensearch_when_configured(stack: dict, monkeypa
     assert deleted == [
         ("https://search-bl.example.com", "bucketlens", search_delete.doc_id(IMAGES, "photos/red flower.jpg"))
     ]
+
+
+def _eventbridge(sample: str, key: str, sequencer: str, **detail: str) -> dict:
+    """S3's published EventBridge sample for our bucket and key, as the SQS target delivers it (the body)."""
+    body = load_event(sample)
+    body["detail"]["bucket"]["name"] = IMAGES
+    body["detail"]["object"].update(key=key, sequencer=sequencer)
+    body["detail"].update(detail)
+    return {"messageId": f"eb-{sequencer}", "eventSource": "aws:sqs", "body": json.dumps(body)}
+
+
+def _submitted_keys(s3) -> list[str]:
+    listing = s3.list_objects_v2(Bucket="bucketlens-manifests").get("Contents", [])
+    manifests = [o["Key"] for o in listing if o["Key"].endswith("/manifest.json")]
+    return sorted(k for m in manifests for k in _keys_in(s3, f"s3://bucketlens-manifests/{m}"))
+
+
+def test_eventbridge_events_are_indexed_and_removed_like_notifications(stack: dict) -> None:
+    # given an upload and, later, its deletion delivered through EventBridge (an unversioned bucket: the
+    # delete is "Permanently Deleted"), keys with a space and a plus as EventBridge sends them (not encoded)
+    created = _eventbridge("eventbridge_object_created.json", "eb/red flower+1.jpg", "0000000000000010")
+    stack["s3"].put_object(Bucket=IMAGES, Key="eb/red flower+1.jpg", Body=b"jpeg")
+    # when the create is handled / then one job covers that very key
+    assert handler.handler({"Records": [created]}, None) == {"batchItemFailures": []}
+    assert _submitted_keys(stack["s3"]) == ["eb/red flower+1.jpg"]
+    # when the deletion arrives / then the key is tombstoned with the deletion's sequencer
+    deleted = _eventbridge(
+        "eventbridge_object_deleted.json",
+        "eb/red flower+1.jpg",
+        "0000000000000020",
+        **{"deletion-type": "Permanently Deleted"},
+    )
+    deleted_body = json.loads(deleted["body"])
+    del deleted_body["detail"]["object"]["version-id"]
+    deleted["body"] = json.dumps(deleted_body)
+    assert handler.handler({"Records": [deleted]}, None) == {"batchItemFailures": []}
+    state = _state(stack["dynamodb"], "eb/red flower+1.jpg")
+    assert state["status"]["S"] == "deleted" and state["sequencer"]["S"] == pad_sequencer("0000000000000020")
+    # and a late copy of the older create changes nothing: no second job
+    assert handler.handler({"Records": [created]}, None) == {"batchItemFailures": []}
+    assert _submitted_keys(stack["s3"]) == ["eb/red flower+1.jpg"]
+    assert _state(stack["dynamodb"], "eb/red flower+1.jpg")["status"]["S"] == "deleted"
+
+
+@pytest.mark.parametrize("route", ["notification", "eventbridge"])
+def test_a_lifecycle_expiration_tombstones_the_image(stack: dict, route: str) -> None:
+    # given an image whose current version a lifecycle rule expired: S3 sends
+    # LifecycleExpiration:DeleteMarkerCreated, or EventBridge "Object Deleted" with reason "Lifecycle Expiration"
+    if route == "notification":
+        body = load_event("s3_lifecycle_expiration_delete.json")
+        body["Records"][0]["eventName"] = "LifecycleExpiration:DeleteMarkerCreated"
+        body["Records"][0]["s3"]["bucket"]["name"] = IMAGES
+        body["Records"][0]["s3"]["object"]["key"] = "old/expired.jpg"
+        record = {"messageId": "lc-1", "eventSource": "aws:sqs", "body": json.dumps(body)}
+    else:
+        record = _eventbridge(
+            "eventbridge_object_deleted_lifecycle.json", "old/expired.jpg", "0055AED6DCD90281E5"
+        )
+    # when handled
+    assert handler.handler({"Records": [record]}, None) == {"batchItemFailures": []}
+    # then the image is a tombstone, no longer "done" forever
+    assert _state(stack["dynamodb"], "old/expired.jpg")["status"]["S"] == "deleted"

@@ -113,8 +113,9 @@ def actions_in(files: Iterable[Path], services: set[str] | None = None) -> dict[
     return found
 
 
-def import_closure(root: Path, start: Iterable[Path], package: str) -> list[Path]:
-    """The modules of `package` (under root) that the start files import, transitively."""
+def import_closure(root: Path, start: Iterable[Path], package: str | tuple[str, ...]) -> list[Path]:
+    """The modules of `package` (or packages, under root) that the start files import, transitively."""
+    packages = (package,) if isinstance(package, str) else package
     seen: dict[Path, None] = {}
     todo = list(start)
     while todo:
@@ -130,7 +131,7 @@ def import_closure(root: Path, start: Iterable[Path], package: str) -> list[Path
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             for name in names:
                 parts = name.split(".")
-                if parts[0] != package:
+                if parts[0] not in packages:
                     continue
                 candidate = root.joinpath(*parts)
                 for target in (candidate.with_suffix(".py"), candidate / "__init__.py"):

@@ -143,6 +143,7 @@ def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             "features": "labels,text,custom-labels",
             "project_version_arn": PROJECT_VERSION_ARN,
             "enable_schedule": True,
+            "event_route": "notification",  # the emulator's S3 delivers notifications; eventbridge is planned below
             "deletion_protection": False,
             "force_destroy": True,
         }
@@ -434,13 +435,13 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     ]
     # when the actions the code calls are derived from its source
     worker_calls = iam_calls.actions_in(iam_calls.import_closure(REPO, WORKER_ENTRY, "job"))
-    schedule_files = [SUBMITTER_DIR / "scheduler.py", SUBMITTER_DIR / "model_schedule.py"]
-    submitter_files = sorted(set(SUBMITTER_DIR.glob("*.py")) - set(schedule_files))
+    # (each Lambda's role runs what its handler imports; the command line runs with the user's credentials)
+    packages = ("job", "lambda_submitter")
     submitter_calls = iam_calls.actions_in(
-        iam_calls.import_closure(REPO, submitter_files, "job") + submitter_files
+        iam_calls.import_closure(REPO, [SUBMITTER_DIR / "handler.py"], packages)
     )
     schedule_calls = iam_calls.actions_in(
-        iam_calls.import_closure(REPO, schedule_files, "job") + schedule_files
+        iam_calls.import_closure(REPO, [SUBMITTER_DIR / "scheduler.py"], packages)
     )
     # then each is granted to the role that runs that code
     assert worker_calls, "no AWS calls found in job/: the scan is broken"
@@ -624,6 +625,79 @@ def test_demo_setup_path_creates_what_terraform_creates(on_moto: Deployment) -> 
     ]
     assert made["job_definition"] == {**applied["job_definition"], "environment": applied_env}
     assert made["job_definition"]["command"] == emulator.JOB_COMMAND
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching for the pattern features our rule uses: exact values, `suffix`, nesting."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(
+            k in event and matches(v, event[k]) for k, v in pattern.items()
+        )
+    return any(
+        (isinstance(p, dict) and isinstance(event, str) and event.endswith(p["suffix"])) or p == event
+        for p in pattern
+    )
+
+
+def test_eventbridge_route_adds_a_rule_for_the_bucket_and_leaves_its_notifications_alone(
+    on_moto: Deployment,
+) -> None:
+    # given the applied deployment (notification route) / when the default route, eventbridge, is planned
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    changes = {}
+    for manage in ("false", "true"):
+        out = f"eb-{manage}.plan"
+        args = [
+            "-var",
+            "event_route=eventbridge",
+            "-var",
+            f"manage_bucket_eventbridge={manage}",
+            f"-out={out}",
+        ]
+        run(
+            [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false", *args],
+            on_moto.workdir,
+            APPLY_TIMEOUT,
+            env,
+        )
+        plan = json.loads(run([on_moto.terraform, "show", "-json", out], on_moto.workdir, 60, env))
+        changes[manage] = {c["address"]: c["change"] for c in plan["resource_changes"]}
+    plain, managed = changes["false"], changes["true"]
+    # then a rule and its queue target are created
+    rule = plain["module.triggers.aws_cloudwatch_event_rule.images[0]"]
+    assert rule["actions"] == ["create"]
+    target = plain["module.triggers.aws_cloudwatch_event_target.images[0]"]
+    assert target["actions"] == ["create"]
+    assert target["after"]["arn"] == on_moto.resource("module.triggers.aws_sqs_queue.this")["arn"]
+    # and its pattern takes S3's published Object Created / Object Deleted events (lifecycle included) for
+    # the images bucket's image keys, and nothing else
+    pattern = json.loads(rule["after"]["event_pattern"])
+    for sample in (
+        "eventbridge_object_created",
+        "eventbridge_object_deleted",
+        "eventbridge_object_deleted_lifecycle",
+    ):
+        event = json.loads((REPO / "tests" / "events" / f"{sample}.json").read_text())
+        event["detail"]["bucket"]["name"] = IMAGES_BUCKET
+        event["detail"]["object"]["key"] = "photos/IMG_0001.JPG"
+        assert matches(pattern, event), sample
+        other = json.loads(json.dumps(event))
+        other["detail"]["bucket"]["name"] = "someone-elses-bucket"
+        assert not matches(pattern, other)
+        other["detail"]["bucket"]["name"], other["detail"]["object"]["key"] = IMAGES_BUCKET, "notes.txt"
+        assert not matches(pattern, other)
+    restore = json.loads((REPO / "tests" / "events" / "eventbridge_object_created.json").read_text())
+    restore["detail-type"], restore["detail"]["bucket"]["name"] = "Object Restore Completed", IMAGES_BUCKET
+    assert not matches(pattern, restore)
+    # and the queue admits that rule only
+    policy = json.loads(plain["module.triggers.aws_sqs_queue.this"]["after"]["policy"])
+    (statement,) = [s for s in policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":rule/bucketlens-images-events")
+    # and the bucket's notification configuration is not written (the applied one is given up), unless asked
+    assert plain["module.triggers.aws_s3_bucket_notification.images[0]"]["actions"] == ["delete"]
+    bucket = managed["module.triggers.aws_s3_bucket_notification.images[0]"]
+    assert bucket["actions"] == ["update"]
+    assert bucket["after"]["eventbridge"] is True and bucket["after"]["queue"] == []
 
 
 def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deployment) -> None:

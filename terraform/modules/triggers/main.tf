@@ -9,7 +9,10 @@ data "aws_s3_bucket" "images" {
 locals {
   # S3 suffix filters are case-sensitive: cameras often write upper-case extensions.
   suffixes = distinct(flatten([for e in var.extensions : [".${e}", ".${upper(e)}"]]))
-  events   = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+  # Lifecycle expirations are removals too: without them an expired image keeps its "done" result.
+  events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]
+  # With EventBridge, Terraform writes the bucket's notification configuration only when asked to.
+  write_bucket_notification = var.event_route == "notification" || var.manage_bucket_eventbridge
   # Known before the queue exists, so its policy is set at creation (one propagation wait, not two).
   queue_name = "${var.name}-events"
   queue_arn  = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.queue_name}"
@@ -39,6 +42,26 @@ resource "aws_sqs_queue" "this" {
 }
 
 data "aws_iam_policy_document" "queue" {
+  dynamic "statement" {
+    for_each = var.event_route == "eventbridge" ? [1] : []
+    content {
+      sid       = "AllowImagesBucketEventBridgeRule"
+      actions   = ["sqs:SendMessage"]
+      resources = [local.queue_arn]
+
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [local.rule_arn]
+      }
+    }
+  }
+
   statement {
     sid       = "AllowImagesBucketEvents"
     actions   = ["sqs:SendMessage"]
@@ -63,11 +86,15 @@ data "aws_iam_policy_document" "queue" {
   }
 }
 
+# Replaces the bucket's whole notification configuration (S3 keeps one per bucket): see var.event_route.
 resource "aws_s3_bucket_notification" "images" {
-  bucket = data.aws_s3_bucket.images.id
+  count = local.write_bucket_notification ? 1 : 0
+
+  bucket      = data.aws_s3_bucket.images.id
+  eventbridge = var.event_route == "eventbridge"
 
   dynamic "queue" {
-    for_each = local.suffixes
+    for_each = var.event_route == "notification" ? local.suffixes : []
     content {
       id            = "${var.name}-${replace(queue.value, ".", "")}"
       queue_arn     = aws_sqs_queue.this.arn
@@ -75,6 +102,38 @@ resource "aws_s3_bucket_notification" "images" {
       filter_suffix = queue.value
     }
   }
+}
+
+# --- EventBridge route: S3 sends every event of the bucket to the default bus; this rule picks ours ---
+
+locals {
+  rule_name = "${var.name}-images-events"
+  rule_arn  = "arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:rule/${local.rule_name}"
+}
+
+resource "aws_cloudwatch_event_rule" "images" {
+  count = var.event_route == "eventbridge" ? 1 : 0
+
+  name        = local.rule_name
+  description = "Object Created / Object Deleted (deletes and lifecycle expirations) of ${var.images_bucket_name}'s images to the events queue"
+  event_pattern = jsonencode({
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created", "Object Deleted"]
+    detail = {
+      bucket = { name = [var.images_bucket_name] }
+      object = { key = [for s in local.suffixes : { suffix = s }] }
+    }
+  })
+
+  tags = merge(var.tags, { Name = local.rule_name })
+}
+
+resource "aws_cloudwatch_event_target" "images" {
+  count = var.event_route == "eventbridge" ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.images[0].name
+  target_id = "events-queue"
+  arn       = aws_sqs_queue.this.arn
 }
 
 # --- S3 Inventory: periodic full listings that the submitter turns into backfills ---

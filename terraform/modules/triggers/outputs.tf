@@ -37,3 +37,13 @@ output "inventory_bucket_arn" {
   description = "ARN of the inventory bucket (null when inventory is disabled)."
   value       = var.enable_inventory ? aws_s3_bucket.inventory[0].arn : null
 }
+
+output "event_route" {
+  description = "How the bucket's events reach the queue: eventbridge or notification."
+  value       = var.event_route
+}
+
+output "bucket_eventbridge_step" {
+  description = "The one step left to start the events (null when Terraform did everything)."
+  value       = var.event_route == "eventbridge" && !var.manage_bucket_eventbridge ? "python -m lambda_submitter eventbridge --bucket ${var.images_bucket_name}" : null
+}

@@ -119,3 +119,26 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "event_route" {
+  description = <<-EOT
+    How the images bucket's events reach the queue. "eventbridge" (default): an EventBridge rule for the
+    bucket's Object Created / Object Deleted events; it leaves the bucket's notification configuration alone
+    unless manage_bucket_eventbridge is true, so it is safe on a bucket that already has notifications.
+    "notification": S3 event notifications to the queue; this REPLACES the bucket's whole notification
+    configuration (S3 keeps one per bucket), removing any queue, topic or function it had.
+  EOT
+  type        = string
+  default     = "eventbridge"
+
+  validation {
+    condition     = contains(["eventbridge", "notification"], var.event_route)
+    error_message = "event_route must be \"eventbridge\" or \"notification\"."
+  }
+}
+
+variable "manage_bucket_eventbridge" {
+  description = "With event_route = \"eventbridge\": let Terraform turn on the bucket's EventBridge delivery. That writes the bucket's notification configuration and REPLACES what it held; leave false on a shared bucket and turn delivery on with `python -m lambda_submitter eventbridge --bucket B` (keeps every existing notification) or the console."
+  type        = bool
+  default     = false
+}
