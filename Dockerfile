@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # bucketlens worker: `python -m job run` as an AWS Batch array child.
-ARG PYTHON_VERSION=3.11
+ARG PYTHON_VERSION=3.13
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 WORKDIR /src

@@ -1,11 +1,15 @@
 # bucketlens: `make` lists the targets.
-PYTHON ?= python3
+# One Python minor everywhere: the Lambda runtime (terraform lambda_runtime), the container (Dockerfile
+# PYTHON_VERSION) and the tests. Where that minor is not installed, python3 stands in and says so.
+PYTHON_MINOR := 3.13
+PYTHON_CANDIDATES := $(wildcard $(HOME)/.pyenv/versions/$(PYTHON_MINOR).*/bin/python$(PYTHON_MINOR)) $(shell command -v python$(PYTHON_MINOR) 2>/dev/null)
+PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(if $(shell $(p) -c 'print(1)' 2>/dev/null),$(p))) python3)
 VENV ?= .venv
 # the Terraform apply/destroy test mostly waits on the provider: a third worker keeps both cores busy
 TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(notdir $(PYTHON))
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
@@ -16,7 +20,8 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; v == "$(PYTHON_MINOR)" or print(f"note: Python $(PYTHON_MINOR) is not installed: testing on {v}, while the Lambda and the container run $(PYTHON_MINOR)")'
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
@@ -82,7 +87,9 @@ checkov: $(CHECKOV_STAMP) ## Security checks of terraform/ with checkov (own ven
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
 # --- Deployment (needs an AWS account, the AWS CLI, Docker and Terraform) -------------------------
-AWS_REGION ?= us-east-1
+# The region: REGION=… on the command line, else the deployment's own (terraform.tfvars, read back as the
+# Terraform output `region`). Nothing overrides terraform.tfvars unless REGION is given.
+REGION ?=
 TF_DIR ?= terraform
 TF_VARS ?= $(TF_DIR)/terraform.tfvars
 IMAGE_NAME ?= bucketlens
@@ -92,8 +99,11 @@ TERRAFORM ?= terraform
 DOCKER ?= docker
 AWS ?= aws
 AUTO_APPROVE ?=
-TF_ARGS = -input=false -var-file=$(abspath $(TF_VARS)) -var region=$(AWS_REGION) -var image_tag=$(IMAGE_TAG)
-TF_OUT = $(TERRAFORM) -chdir=$(TF_DIR) output -raw
+TF_ARGS = -input=false -var-file=$(abspath $(TF_VARS)) $(if $(REGION),-var region=$(REGION)) -var image_tag=$(IMAGE_TAG)
+# One output of the applied deployment, or "nothing deployed here: run make deploy" and exit 78
+DEPLOYED = $(PY) -m job --log-level ERROR deployed --dir $(TF_DIR) --terraform $(TERRAFORM)
+# In a recipe: the region as the shell computes it (the recipe stops when nothing is deployed)
+REGION_SH = $(or $(REGION),$$($(DEPLOYED) region))
 
 tf-init: ## terraform init of the deployment (backend as configured in terraform/)
 	$(TERRAFORM) -chdir=$(TF_DIR) init -input=false
@@ -109,18 +119,18 @@ deploy: ## Everything, in order: init, ECR repository, build and push IMAGE_TAG,
 	$(MAKE) eventbridge
 
 eventbridge: $(STAMP) ## Turn on the images bucket's EventBridge delivery when the deployment asks for it (keeps its other notifications)
-	@step=$$($(TERRAFORM) -chdir=$(TF_DIR) output -json bucket_eventbridge_step 2>/dev/null | $(PY) -c 'import json, sys; print(json.load(sys.stdin) or "")' 2>/dev/null); \
-	if [ -n "$$step" ]; then echo "$$step"; AWS_DEFAULT_REGION=$(AWS_REGION) $(VENV)/bin/$$step; else echo "nothing to do: Terraform manages the bucket's notifications"; fi
+	@region=$(REGION_SH) && step=$$($(DEPLOYED) bucket_eventbridge_step 2>/dev/null); \
+	if [ -n "$$step" ]; then echo "$$step"; AWS_DEFAULT_REGION=$$region $(VENV)/bin/$$step; else echo "nothing to do: Terraform manages the bucket's notifications"; fi
 
 build: ## docker build the worker image as $(IMAGE_NAME):$(IMAGE_TAG)
 	$(DOCKER) build --platform $(PLATFORM) --tag $(IMAGE_NAME):$(IMAGE_TAG) .
 
-push: ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (skipped when the immutable tag is already there)
-	url=$$($(TF_OUT) ecr_repository_url) && \
-	if $(AWS) ecr describe-images --region $(AWS_REGION) --repository-name "$${url#*/}" --image-ids imageTag=$(IMAGE_TAG) >/dev/null 2>&1; then \
+push: $(STAMP) ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (skipped when the immutable tag is already there)
+	url=$$($(DEPLOYED) ecr_repository_url) && region=$(REGION_SH) && \
+	if $(AWS) ecr describe-images --region $$region --repository-name "$${url#*/}" --image-ids imageTag=$(IMAGE_TAG) >/dev/null 2>&1; then \
 		echo "$$url:$(IMAGE_TAG) already pushed"; \
 	else \
-		$(AWS) ecr get-login-password --region $(AWS_REGION) | $(DOCKER) login --username AWS --password-stdin "$${url%%/*}" && \
+		$(AWS) ecr get-login-password --region $$region | $(DOCKER) login --username AWS --password-stdin "$${url%%/*}" && \
 		$(DOCKER) tag $(IMAGE_NAME):$(IMAGE_TAG) "$$url:$(IMAGE_TAG)" && \
 		$(DOCKER) push "$$url:$(IMAGE_TAG)"; \
 	fi
@@ -130,18 +140,20 @@ destroy: tf-init ## terraform destroy (the results table keeps deletion protecti
 
 backfill: $(STAMP) ## Submit a backfill with the deployed settings: make backfill BUCKET=b [PREFIX=p] [DRY_RUN=1]
 	@test -n "$(BUCKET)" || { echo "usage: make backfill BUCKET=<images bucket> [PREFIX=<prefix>] [DRY_RUN=1]"; exit 2; }
-	env AWS_REGION=$(AWS_REGION) $$($(TERRAFORM) -chdir=$(TF_DIR) output -json submitter_environment | \
-		$(PY) -c 'import json, sys; print(" ".join(f"{k}={v}" for k, v in json.load(sys.stdin).items()))') \
+	@environment=$$($(DEPLOYED) submitter_environment --format env) && region=$(REGION_SH) && \
+	env AWS_DEFAULT_REGION=$$region $$environment \
 		$(PY) -m lambda_submitter backfill --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
 
 status: $(STAMP) ## Children, images, rate, ETA and failed children of a job: make status JOB=<job id> [WATCH=1]
 	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id> [WATCH=1]"; exit 2; }
-	AWS_REGION=$(AWS_REGION) $(PY) -m job status $(JOB) --results-uri "$$($(TF_OUT) results_uri)" $(if $(WATCH),--watch)
+	@uri=$$($(DEPLOYED) results_uri) && region=$(REGION_SH) && \
+	AWS_DEFAULT_REGION=$$region $(PY) -m job status $(JOB) --results-uri "$$uri" $(if $(WATCH),--watch)
 
-logs: ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
+logs: $(STAMP) ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
 	@test -n "$(JOB)" || { echo "usage: make logs JOB=<job id>[:<array index>]"; exit 2; }
-	stream=$$($(AWS) batch describe-jobs --region $(AWS_REGION) --jobs $(JOB) --query 'jobs[0].container.logStreamName' --output text) && \
-	$(AWS) logs tail --region $(AWS_REGION) "$$($(TF_OUT) worker_log_group_name)" --log-stream-names "$$stream" --follow
+	group=$$($(DEPLOYED) worker_log_group_name) && region=$(REGION_SH) && \
+	stream=$$($(AWS) batch describe-jobs --region $$region --jobs $(JOB) --query 'jobs[0].container.logStreamName' --output text) && \
+	$(AWS) logs tail --region $$region "$$group" --log-stream-names "$$stream" --follow
 
 # --- Demo (no AWS account: an embedded moto server) ------------------------------------------------
 demo: $(STAMP) ## The whole pipeline against an emulated AWS on this machine: make demo [IMAGES=path/] [DEMO_RESOURCES=auto|terraform|setup]

@@ -1,15 +1,19 @@
 """Inventory path benchmark: a 1,000,000-row gzip CSV report streamed into bucketlens manifest shards.
 
-Usage: python bench/inventory_bench.py [--rows N] [--shard-size N] [--keep DIR]
+Usage: python bench/inventory_bench.py [--rows N] [--shard-size N] [--keep DIR] [--process-rows N]
 Generates the report itself (a realistic mix: URL-encoded keys, delete markers, old versions, zero-byte
 objects, non-images), then, in a fresh child process, runs the submitter's inventory path: gunzip, CSV,
 key decoding, the work filter and gzip JSON Lines shards (S3 PUTs replaced by counting bytes). Prints rows/s
-and the child's peak RSS. Targets: >= 100,000 rows/s and <= 200 MB peak RSS. It asserts nothing.
+and the child's peak RSS. Targets: >= 100,000 rows/s and <= 200 MB peak RSS. Then the whole process:
+`python -m lambda_submitter inventory … --dry-run` from start to exit on 400,000 rows in an emulated S3
+(target >= 100,000 rows/s); and the same report as a Parquet data file through the children's reader
+(target: peak RSS <= 300 MB). Exits 1 when an image count is wrong or a command fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
 import csv
 import gzip
 import json
@@ -113,10 +117,22 @@ def main() -> int:
     parser.add_argument("--shard-size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3, help="fresh child runs; the fastest is reported")
     parser.add_argument("--keep", type=Path, help="directory to keep the generated report in")
+    parser.add_argument(
+        "--process-rows", type=int, default=400_000, help="rows of the whole-process dry-run scenario"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--measure-parquet", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--write-parquet", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.shard_size, args.rows)))
+        return 0
+    if args.write_parquet:
+        write_parquet(args.write_parquet, args.out)
+        return 0
+    if args.measure_parquet:
+        print(json.dumps(measure_parquet(args.measure_parquet, args.rows)))
         return 0
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bucketlens-inventory-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -165,10 +181,175 @@ def main() -> int:
     print(
         f"peak RSS:       {max(r['peak_rss_mb'] for r in runs)} MB   (target <= 200 MB; whole child process)"
     )
+    ok = figures["images_kept"] == expected_images(report)
+    ok &= dry_run_process(folder, args.process_rows)
+    ok &= parquet_report(folder, report, args.rows)
     if not args.keep:
-        report.unlink()
+        for leftover in folder.iterdir():
+            leftover.unlink()
         os.rmdir(folder)
-    return 0
+    return 0 if ok else 1
+
+
+def expected_images(report: Path) -> int:
+    """What the report holds of work, counted the plain way (csv module, the rule written out)."""
+    from job.core import inventory
+
+    suffixes = inventory.normalize_extensions(None)
+    kept = 0
+    with gzip.open(report, "rt", encoding="utf-8", newline="") as text:
+        for row in csv.reader(text):
+            _, key, _, latest, marker, size = row[:6]
+            key = inventory._decode_key(key)
+            kept += latest == "true" and marker == "false" and size != "0" and key.lower().endswith(suffixes)
+    return kept
+
+
+def parquet_report(folder: Path, report: Path, rows: int) -> bool:
+    """The same report as one Parquet data file (as S3 writes it: keys not URL-encoded), read by the
+    children's path (`inventory.iter_data_file`) in a fresh process: rows/s and peak RSS (target <= 300 MB).
+    The file is written by a child of its own: Linux keeps a process's peak RSS across exec, so a child
+    forked from a parent that held the table would report the parent's."""
+    path = folder / "inventory.parquet"
+    subprocess.run(
+        [sys.executable, __file__, "--write-parquet", str(report), "--out", str(path)],
+        check=True,
+        timeout=900,
+    )
+    child = subprocess.run(
+        [sys.executable, __file__, "--measure-parquet", str(path), "--rows", str(rows)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if child.returncode != 0:
+        print(child.stderr[-2000:])
+        return False
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    expected = expected_images(report)
+    print(
+        f"parquet:        {rows:,} rows, one data file of {path.stat().st_size / 1e6:.1f} MB, the children's reader"
+    )
+    print(f"  images kept   {figures['images_kept']:,} (expected {expected:,}), {figures['seconds']} s")
+    print(f"  rows/s:       {figures['rows_per_s']:,}")
+    print(f"  peak RSS:     {figures['peak_rss_mb']} MB   (target <= 300 MB; whole child process)")
+    return figures["images_kept"] == expected
+
+
+def write_parquet(report: Path, path: Path) -> None:
+    """The CSV report's rows as one Parquet data file with S3's columns; keys decoded, as S3 writes them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from job.core import inventory
+
+    columns: dict[str, list] = {name: [] for name in inventory.COLUMNS}
+    with gzip.open(report, "rt", encoding="utf-8", newline="") as text:
+        for bucket, key, version, latest, marker, size, modified, etag, _ in csv.reader(text):
+            for name, value in zip(
+                inventory.COLUMNS,
+                (
+                    bucket,
+                    inventory._decode_key(key),
+                    version,
+                    latest == "true",
+                    marker == "true",
+                    int(size) if size else None,
+                    modified,
+                    etag,
+                ),
+                strict=True,
+            ):
+                columns[name].append(value)
+    columns["last_modified_date"] = pa.array(
+        [
+            calendar.timegm(time.strptime(m[:19], "%Y-%m-%dT%H:%M:%S")) * 1000
+            for m in columns["last_modified_date"]
+        ],
+        pa.int64(),
+    ).cast(pa.timestamp("ms", tz="UTC"))
+    pq.write_table(pa.table(columns), path, row_group_size=128 * 1024)
+
+
+def measure_parquet(path: Path, rows: int) -> dict:
+    """In a fresh process: every work row of the Parquet file through the reader the children use."""
+    from job.core import inventory
+
+    manifest = json.loads((ROOT / "tests" / "events" / "inventory_manifest_parquet.json").read_text())
+    report = inventory.parse_inventory_manifest(json.dumps(manifest))
+    start = time.perf_counter()
+    with open(path, "rb") as body:
+        kept = sum(1 for _ in inventory.iter_data_file(body, report, path.name, inventory.DEFAULT_EXTENSIONS))
+    elapsed = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "images_kept": kept,
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(rows / elapsed),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+    }
+
+
+def dry_run_process(folder: Path, rows: int) -> bool:
+    """`python -m lambda_submitter inventory s3://…/manifest.json --dry-run`, start to exit, against an
+    emulated S3 holding a report of `rows` rows: the whole process (interpreter, imports, S3 reads, parsing)."""
+    import logging
+
+    import boto3
+
+    from job.demo.emulator import start_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request would bury the figures
+    report = folder / "process.csv.gz"
+    generate(report, rows)
+    server, url = start_server()
+    try:
+        s3 = boto3.client(
+            "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        s3.create_bucket(Bucket="bench-inventory")
+        s3.put_object(Bucket="bench-inventory", Key="inv/data/1.csv.gz", Body=report.read_bytes())
+        manifest = {
+            "sourceBucket": "bucketlens-images",
+            "destinationBucket": "arn:aws:s3:::bench-inventory",
+            "version": "2016-11-30",
+            "creationTimestamp": "1767225600000",
+            "fileFormat": "CSV",
+            "fileSchema": ", ".join(SCHEMA),
+            "files": [{"key": "inv/data/1.csv.gz", "size": report.stat().st_size, "MD5checksum": "x"}],
+        }
+        s3.put_object(Bucket="bench-inventory", Key="inv/manifest.json", Body=json.dumps(manifest))
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PYTHONPATH": str(ROOT),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "lambda_submitter",
+            "inventory",
+            "s3://bench-inventory/inv/manifest.json",
+        ]
+        start = time.perf_counter()
+        done = subprocess.run([*command, "--dry-run"], env=env, capture_output=True, text=True, timeout=600)
+        wall = time.perf_counter() - start
+    finally:
+        server.stop()
+    found = [line for line in done.stdout.splitlines() if line.startswith("images found:")]
+    expected = expected_images(report)
+    got = int(found[0].split(":")[1].replace(",", "")) if found else -1
+    print(f"whole process:  python -m lambda_submitter inventory … --dry-run, {rows:,} rows from emulated S3")
+    print(f"  exit {done.returncode}, images found {got:,} (expected {expected:,}), {wall:.2f} s wall")
+    print(f"  rows/s:       {rows / wall:,.0f} whole process   (target >= 100,000)")
+    if done.returncode != 0 or got != expected:
+        print(done.stderr[-2000:])
+        return False
+    return True
 
 
 if __name__ == "__main__":

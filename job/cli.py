@@ -24,42 +24,24 @@ def _cmd_exif(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     import threading
 
-    from botocore.exceptions import BotoCoreError
-
     from job.worker import config, run
 
-    try:
-        cfg = config.from_args(args)
-    except errors.ConfigError as exc:
-        logging.getLogger("job.worker.run").error("configuration error", extra={"error": str(exc)})
-        return errors.EXIT_CONFIG
+    cfg = config.from_args(args)
     stop = threading.Event()
     run.install_sigterm(stop)
-    try:
-        return run.run(cfg, stop=stop)
-    except BotoCoreError as exc:  # clients cannot even be made: no region, bad endpoint URL
-        logging.getLogger("job.worker.run").error(
-            "configuration error", extra={"error": f"{type(exc).__name__}: {exc}"}
-        )
-        return errors.EXIT_CONFIG
+    return run.run(cfg, stop=stop)
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
     import os
 
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from job.commands import provision
     from job.core import clients
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    try:
-        created = provision.setup(
-            clients.client("dynamodb"), clients.client("s3"), args.table, list(args.bucket or ()), region
-        )
-    except (ClientError, BotoCoreError) as exc:
-        logging.getLogger("job.commands.provision").error("setup failed", extra={"error": str(exc)})
-        return errors.EXIT_CONFIG
+    created = provision.setup(
+        clients.client("dynamodb"), clients.client("s3"), args.table, list(args.bucket or ()), region
+    )
     sys.stdout.write(
         json.dumps({"table": args.table, "buckets": args.bucket or [], "created": created}) + "\n"
     )
@@ -67,16 +49,10 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from job.commands import export
     from job.core import clients
 
-    try:
-        count = export.write(export.scan(clients.client("dynamodb"), args.table), sys.stdout, args.format)
-    except (ClientError, BotoCoreError) as exc:
-        logging.getLogger("job.commands.export").error("export failed", extra={"error": str(exc)})
-        return errors.EXIT_CONFIG
+    count = export.write(export.scan(clients.client("dynamodb"), args.table), sys.stdout, args.format)
     logging.getLogger("job.commands.export").info("exported", extra={"table": args.table, "rows": count})
     return errors.EXIT_OK
 
@@ -116,12 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.set_defaults(func=_cmd_export)
 
-    from job.commands import reconcile, report, search, status
+    from job.commands import deployed, reconcile, report, search, status
 
     search.add_parser(sub)
     report.add_parser(sub)
     status.add_parser(sub)
     reconcile.add_parser(sub)
+    deployed.add_parser(sub)
     return parser
 
 
@@ -132,4 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     logs.configure(args.log_level)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:  # noqa: BLE001 - the one rule for every command: an exit code and a line
+        code, message = errors.failure(exc)
+        logging.getLogger("job").error(message, exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
+        return code

@@ -10,10 +10,8 @@ import uuid
 from collections.abc import Iterable
 from typing import TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from job.core import clients, logs
-from job.core.errors import EXIT_CONFIG, EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, ConfigError
+from job.core.errors import EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, ConfigError, failure
 from job.core.manifest import ObjectRef, split_s3_uri
 from lambda_submitter import config, pricing, submit, triggers
 
@@ -98,9 +96,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             manifest_id, refs, source = triggers.inventory_work(s3, cfg, bucket, key)
         except ValueError as exc:
             raise ConfigError(f"{args.manifest}: {exc}") from exc
-    if args.dry_run:
-        return dry_run_report(refs, cfg, out)
-    result = submit.submit_work(s3, clients.client("batch"), cfg, manifest_id, refs, source)
+    try:  # the rows are read here, lazily: a data file no reader can parse is a bad report, not a bug
+        if args.dry_run:
+            return dry_run_report(refs, cfg, out)
+        result = submit.submit_work(s3, clients.client("batch"), cfg, manifest_id, refs, source)
+    except ValueError as exc:
+        raise ConfigError(f"{source['uri']}: {exc}") from exc
     print(f"manifest: {result.manifest_uri}", file=out)
     print(f"images: {result.images}  shards: {result.shards}", file=out)
     if not result.job_ids:
@@ -121,24 +122,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     logs.configure(args.log_level)
     try:
         return run(args, out)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
     except submit.SubmissionInProgress as exc:
         print(f"error: another submitter is working on this manifest: {exc}", file=sys.stderr)
         return EXIT_TRANSIENT
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        print(f"error: {exc}", file=sys.stderr)
-        if code in {
-            "NoSuchBucket",
-            "NoSuchKey",
-            "AccessDenied",
-            "ClientException",
-            "ResourceNotFoundException",
-        }:
-            return EXIT_CONFIG
-        return EXIT_TRANSIENT
-    except BotoCoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_TRANSIENT
+    except Exception as exc:  # noqa: BLE001 - the one rule of every command (job.core.errors.failure)
+        code, message = failure(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from job.core.errors import ConfigError
 from job.core.inventory import DEFAULT_EXTENSIONS
@@ -52,9 +53,28 @@ def parse_extensions(value: str) -> tuple[str, ...]:
     return names
 
 
+def conditional_writes_missing(model: Any = None) -> str | None:
+    """Why this botocore cannot send S3's If-None-Match (the once-only manifest and claim writes), or None.
+
+    A botocore older than S3 conditional writes drops the parameter with a validation error, or (an older
+    Lambda runtime's bundled SDK) never sends it: two submitters could then both submit the same work."""
+    import botocore
+    import botocore.session
+
+    model = model or botocore.session.get_session().get_service_model("s3")
+    if "IfNoneMatch" in model.operation_model("PutObject").input_shape.members:
+        return None
+    return (
+        f"botocore {botocore.__version__} cannot make S3 conditional writes (PutObject IfNoneMatch): "
+        "install boto3>=1.35 (pip install -U boto3); on Lambda, a runtime whose bundled SDK is older needs it in the zip"
+    )
+
+
 def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> SubmitterConfig:
     """Read BUCKETLENS_* variables; `submit=False` (dry run) does not need queue, definition or bucket."""
     env = os.environ if environ is None else environ
+    if submit and (why := conditional_writes_missing()):
+        raise ConfigError(why)
     missing = [name for name in REQUIRED_TO_SUBMIT if submit and not env.get(name, "").strip()]
     if missing:
         raise ConfigError(

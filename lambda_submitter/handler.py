@@ -60,8 +60,8 @@ def handler(event: dict, context: Any = None) -> dict:
     request_id = str(event.get("request_id") or getattr(context, "aws_request_id", "") or "")
     if "inventory" in event:
         bucket, key = split_s3_uri(event["inventory"])
-        manifest_id, refs, source = triggers.inventory_work(c.s3, cfg, bucket, key)
-    elif "bucket" in event:
+        return _summary(triggers.submit_inventory(c.s3, c.batch, cfg, bucket, key))
+    if "bucket" in event:
         if not request_id:
             raise ValueError("a backfill needs request_id (the Lambda request id is used when invoked)")
         manifest_id, refs, source = triggers.backfill_work(

@@ -54,7 +54,7 @@ class Submission:
 
     manifest_id: str
     manifest_uri: str
-    images: int
+    images: int | None  # None: the children count them (an ORC/Parquet report read by the workers)
     shards: int
     job_ids: tuple[str, ...]
     already_submitted: bool
@@ -218,24 +218,52 @@ def submit_manifest(
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[tuple[str, ...], bool]:
     """(job ids, already submitted) for a written manifest; submits at most once per manifest."""
-    folder = manifest_key.rsplit("/", 1)[0]
+    return submit_shards(
+        s3,
+        batch,
+        cfg,
+        manifest_key.rsplit("/", 1)[0],
+        f"s3://{cfg.manifests_bucket}/{manifest_key}",
+        manifest.manifest_id,
+        len(manifest.shards),
+        tuple(manifest.features or cfg.features),
+        now=now,
+        sleep=sleep,
+    )
+
+
+def submit_shards(
+    s3: Any,
+    batch: Any,
+    cfg: SubmitterConfig,
+    folder: str,
+    source_uri: str,
+    manifest_id: str,
+    shards: int,
+    features: tuple[str, ...],
+    now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[tuple[str, ...], bool]:
+    """Array jobs over `shards` shards of `source_uri`, at most once per folder (claim, then submitted.json):
+    a bucketlens manifest, or an S3 Inventory report whose rows only the children read."""
     recorded = _read(s3, cfg.manifests_bucket, f"{folder}/{SUBMITTED_NAME}")
     if recorded is not None:
         return tuple(json.loads(recorded)["job_ids"]), True
-    if not manifest.shards:
+    if not shards:
         return (), False
     _claim(s3, cfg, folder, now or datetime.now(UTC))
-    uri = f"s3://{cfg.manifests_bucket}/{manifest_key}"
+    uri = source_uri
     job_ids = []
-    for spec in plan_jobs(manifest.manifest_id, len(manifest.shards)):
+    for spec in plan_jobs(manifest_id, shards):
         request: dict = {
             "jobName": spec.name,
             "jobQueue": cfg.job_queue,
             "jobDefinition": cfg.job_definition,
             "parameters": {
                 "source": uri,
+                "shards": str(shards),  # an inventory source splits by it; a manifest knows its own
                 "shard_offset": str(spec.shard_offset),
-                "features": ",".join(manifest.features or cfg.features),
+                "features": ",".join(features),
             },
         }
         if spec.size > 1:
@@ -267,3 +295,13 @@ def submit_work(
         job_ids,
         already,
     )
+
+
+def submit_report(
+    s3: Any, batch: Any, cfg: SubmitterConfig, manifest_id: str, report_uri: str, shards: int, source: dict
+) -> Submission:
+    """Jobs that read an S3 Inventory report themselves (`--source` is its manifest.json), at most once."""
+    folder = f"{cfg.manifests_prefix}/{manifest_id}"
+    job_ids, already = submit_shards(s3, batch, cfg, folder, report_uri, manifest_id, shards, cfg.features)
+    log.info("report submitted to the children", extra={"report": report_uri, "shards": shards, **source})
+    return Submission(manifest_id, report_uri, None, shards, job_ids, already)

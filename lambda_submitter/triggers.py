@@ -5,7 +5,6 @@ AWS clients come in as arguments so the handler and the command line share this 
 
 from __future__ import annotations
 
-import gzip
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -82,15 +81,24 @@ class ModelGate:
             raise ModelNotRunning(f"custom labels model is {self._status}")
 
 
+# ORC and Parquet reports compress a row to some 20-40 bytes: counting 20 errs towards more children
+REPORT_BYTES_PER_ROW = 20
+
+
 def iter_inventory_refs(s3: Any, report: inventory.InventoryManifest, extensions) -> Iterator[ObjectRef]:
-    """Every data file of a report, streamed from S3 and decompressed on the fly."""
+    """Every data file of a report, streamed from S3 (CSV decompressed on the fly; ORC and Parquet through
+    a temporary file)."""
     for entry in report.files:
         body = s3.get_object(Bucket=report.destination_bucket, Key=entry["key"])["Body"]
         with body:
-            stream = gzip.GzipFile(fileobj=body, mode="rb") if entry["key"].endswith(".gz") else body
-            yield from inventory.iter_inventory_rows(
-                stream, report.file_schema, False, extensions, default_bucket=report.source_bucket
-            )
+            yield from inventory.iter_data_file(body, report, entry["key"], extensions)
+
+
+def report_shards(report: inventory.InventoryManifest, cfg: SubmitterConfig) -> int:
+    """Children for a report only they will read: at least one per data file, else about shard_size rows
+    each as estimated from the files' sizes (each child then reads every file and keeps its hash share)."""
+    rows = sum(int(f.get("size") or 0) for f in report.files) // REPORT_BYTES_PER_ROW
+    return max(len(report.files), -(-rows // cfg.shard_size), 1)
 
 
 def read_inventory(s3: Any, bucket: str, key: str) -> tuple[inventory.InventoryManifest, str]:
@@ -106,8 +114,28 @@ def inventory_work(
 ) -> tuple[str, Iterator[ObjectRef], dict]:
     report, etag = read_inventory(s3, bucket, key)
     manifest_id = submit.inventory_manifest_id(bucket, key, etag, cfg.features)
-    source = {"kind": "inventory", "uri": f"s3://{bucket}/{key}", "source_bucket": report.source_bucket}
+    source = {
+        "kind": "inventory",
+        "uri": f"s3://{bucket}/{key}",
+        "source_bucket": report.source_bucket,
+        "format": report.file_format,
+    }
     return manifest_id, iter_inventory_refs(s3, report, cfg.extensions), source
+
+
+def submit_inventory(s3: Any, batch: Any, cfg: SubmitterConfig, bucket: str, key: str) -> submit.Submission:
+    """An inventory report's images as array jobs. Where ORC or Parquet cannot be read (the Lambda has no
+    pyarrow), the children read the report themselves, split by data file or by key hash; CSV, and every
+    format where pyarrow is installed, becomes a bucketlens manifest with exact counts."""
+    report, etag = read_inventory(s3, bucket, key)
+    if report.columnar and not inventory.columnar_available():
+        manifest_id = submit.inventory_manifest_id(bucket, key, etag, cfg.features)
+        source = {"kind": "inventory", "format": report.file_format, "read_by": "children"}
+        return submit.submit_report(
+            s3, batch, cfg, manifest_id, f"s3://{bucket}/{key}", report_shards(report, cfg), source
+        )
+    manifest_id, refs, source = inventory_work(s3, cfg, bucket, key)
+    return submit.submit_work(s3, batch, cfg, manifest_id, refs, source)
 
 
 def backfill_work(
@@ -206,8 +234,7 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
                     outcome.stale_deletes += 1
             elif events.is_inventory_manifest_key(event.key):
                 model.require()
-                manifest_id, refs, source = inventory_work(c.s3, cfg, event.bucket, event.key)
-                outcome.submissions.append(submit.submit_work(c.s3, c.batch, cfg, manifest_id, refs, source))
+                outcome.submissions.append(submit_inventory(c.s3, c.batch, cfg, event.bucket, event.key))
             elif not _is_image(event.key, cfg) or event.size == 0:
                 outcome.skipped_creates += 1
             elif _wanted(c, cfg, event):

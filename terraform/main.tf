@@ -72,7 +72,7 @@ module "ecr" {
 module "results" {
   source = "./modules/results"
 
-  name                = var.table_name
+  name                = coalesce(var.table_name, "${var.name}-results")
   deletion_protection = var.deletion_protection
   tags                = var.tags
 }
@@ -101,6 +101,7 @@ module "triggers" {
   max_receive_count       = var.enable_schedule ? min(1000, ceil(var.queue_retention_seconds / (6 * var.submitter_timeout_seconds)) + 1) : var.max_receive_count
   enable_inventory        = var.enable_inventory
   inventory_frequency     = var.inventory_frequency
+  inventory_format        = var.inventory_format
   inventory_bucket_prefix = "${var.name}-inventory-"
   submitter_function_arn  = module.submitter.function_arn
   force_destroy           = var.force_destroy
@@ -152,7 +153,9 @@ module "submitter" {
 
   name            = "${var.name}-submitter"
   source_dir      = local.source_dir
+  package_bucket  = module.manifests.bucket_name
   python          = var.python
+  runtime         = var.lambda_runtime
   timeout_seconds = var.submitter_timeout_seconds
   environment     = local.submitter_environment
 
@@ -201,8 +204,9 @@ module "schedule" {
   project_version_arn       = var.project_version_arn
   event_source_mapping_uuid = module.submitter.event_source_mapping_uuid
   job_queue_arn             = module.batch.job_queue_arn
-  package_path              = module.submitter.package_path
+  package                   = module.submitter.package
   package_hash              = module.submitter.package_hash
+  runtime                   = var.lambda_runtime
   start_schedule            = var.schedule_start
   stop_schedule             = var.schedule_stop
   timezone                  = var.schedule_timezone

@@ -97,3 +97,8 @@ output "bucket_eventbridge_step" {
   description = "The command that turns on the images bucket's EventBridge delivery, keeping its other notifications (null when Terraform did it or the route is notification). `make deploy` runs it."
   value       = module.triggers.bucket_eventbridge_step
 }
+
+output "region" {
+  description = "The region this deployment is in (from terraform.tfvars); the Makefile's commands use it."
+  value       = var.region
+}

@@ -260,9 +260,9 @@ variable "extensions" {
 # --- Storage ------------------------------------------------------------------------------------
 
 variable "table_name" {
-  description = "Results table name."
+  description = "Results table name (default <name>-results, so two stacks with different names share an account)."
   type        = string
-  default     = "bucketlens-results"
+  default     = null
 }
 
 variable "deletion_protection" {
@@ -494,4 +494,26 @@ variable "manage_bucket_eventbridge" {
   description = "With event_route = \"eventbridge\", let Terraform switch the bucket's EventBridge delivery on itself. This writes the bucket's notification configuration and REPLACES what it held: only for a bucket that has no other notifications."
   type        = bool
   default     = false
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the submitter and scheduler Lambdas. Keep it on the container's minor (Dockerfile PYTHON_VERSION) so both run the code the tests ran; AWS blocks creating functions on python3.11 and older."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[2-9])$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.12 or newer (python3.13 is the tested one)."
+  }
+}
+
+variable "inventory_format" {
+  description = "Format of the S3 Inventory report: CSV (the submitter reads it and submits exact manifests), ORC or Parquet (the submitter Lambda has no pyarrow, so the Batch children read the report themselves)."
+  type        = string
+  default     = "CSV"
+
+  validation {
+    condition     = contains(["CSV", "ORC", "Parquet"], var.inventory_format)
+    error_message = "inventory_format must be CSV, ORC or Parquet."
+  }
 }

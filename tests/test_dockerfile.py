@@ -31,8 +31,15 @@ def test_entrypoint_is_the_worker_and_cmd_runs_it():
 def test_multi_stage_slim_base_of_the_tested_python():
     froms = instructions("FROM")
     assert len(froms) == 2 and " AS build" in froms[0]
+    # one Python minor for the container, the Lambdas and the tests (the Makefile's PYTHON_MINOR)
     version = re.search(r"ARG PYTHON_VERSION=(\d+\.\d+)", DOCKERFILE).group(1)
-    assert version == f"{sys.version_info.major}.{sys.version_info.minor}"
+    runtime = re.search(
+        r'variable "lambda_runtime" \{.*?default\s*=\s*"python(\d+\.\d+)"',
+        (ROOT / "terraform" / "variables.tf").read_text(),
+        re.S,
+    ).group(1)
+    minor = re.search(r"^PYTHON_MINOR := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    assert version == runtime == minor == "3.13"
     assert all("-slim" in line for line in froms)
     assert "COPY --from=build /wheels /wheels" in DOCKERFILE  # only built wheels cross into the final image
 

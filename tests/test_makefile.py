@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Real runs of targets that depend on the venv stamp must never rebuild the venv the suite is running in
+# (a pyproject.toml newer than the stamp would): -o names the stamp, whichever Python `make` picked.
+KEEP_VENV = ["-o", ".venv/.installed-python3.13", "-o", ".venv/.installed-python3"]
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 
@@ -34,13 +37,13 @@ def index_of(lines: list[str], *needles: str) -> int:
 def test_deploy_runs_ecr_then_image_then_the_rest():
     # given a tag and a vars file
     # when deploy is dry-run
-    lines = dry_run("deploy", "IMAGE_TAG=abc123", "TF_VARS=/tmp/prod.tfvars", "AWS_REGION=eu-west-1")
+    lines = dry_run("deploy", "IMAGE_TAG=abc123", "TF_VARS=/tmp/prod.tfvars", "REGION=eu-west-1")
     # then init, the ECR repository, build, login, push and the full apply come in that order
     steps = [
         index_of(lines, "terraform", "init"),
         index_of(lines, "terraform", "apply", "-target=module.ecr", "image_tag=abc123"),
         index_of(lines, "docker build", "bucketlens:abc123"),
-        index_of(lines, "ecr get-login-password", "eu-west-1"),
+        index_of(lines, "ecr get-login-password", "--region $region"),
         index_of(lines, "docker push", ":abc123"),
     ]
     final = max(i for i, line in enumerate(lines) if "terraform" in line and " apply " in line)
@@ -48,6 +51,37 @@ def test_deploy_runs_ecr_then_image_then_the_rest():
     assert "-target" not in lines[final]
     assert "-var image_tag=abc123" in lines[final] and "-var-file=/tmp/prod.tfvars" in lines[final]
     assert "-auto-approve" not in lines[final]  # the full apply asks, unless AUTO_APPROVE=1
+    # and the region given on the command line is the one every step uses
+    assert "-var region=eu-west-1" in lines[final] and any("region=eu-west-1 &&" in line for line in lines)
+
+
+def test_the_tfvars_region_is_never_overridden_unless_region_is_given():
+    # given no REGION on the command line (whatever AWS_REGION the shell has)
+    for target in ("plan", "deploy"):
+        lines = dry_run(target, "IMAGE_TAG=t3", "AWS_REGION=us-east-1")
+        # then Terraform takes the region from terraform.tfvars: no -var region
+        assert not [line for line in lines if "-var region" in line], target
+    # and the operator commands read the applied deployment's region
+    assert any(
+        "deployed --dir terraform" in line and " region)" in line for line in dry_run("status", "JOB=j")
+    )
+
+
+def test_commands_with_nothing_deployed_say_so(tmp_path):
+    # given a Terraform directory where nothing was applied
+    for target, extra in (("status", "JOB=j-1"), ("backfill", "BUCKET=photos")):
+        # when an operator command runs there
+        result = subprocess.run(
+            ["make", "--no-print-directory", *KEEP_VENV, target, extra, f"TF_DIR={tmp_path}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        # then it stops with the one line that says what to do, not Terraform's warning as a value
+        assert result.returncode != 0
+        assert "nothing deployed here" in result.stderr and "run make deploy" in result.stderr, result.stderr
+        assert "Warning" not in result.stdout + result.stderr
 
 
 def test_auto_approve_is_opt_in():
@@ -69,7 +103,9 @@ def test_image_tag_defaults_to_the_git_commit():
 
 def test_status_and_logs_need_a_job():
     # given no JOB, when status runs, then it says how to call it and fails
-    result = subprocess.run(["make", "status"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["make", *KEEP_VENV, "status"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and "usage: make status JOB=" in result.stdout
     # and with a JOB it asks Batch for that job
     assert any("-m job status j-1 --results-uri" in line for line in dry_run("status", "JOB=j-1"))
@@ -86,12 +122,14 @@ def test_plan_and_destroy_use_the_same_variables():
 
 
 def test_backfill_needs_a_bucket_and_passes_prefix_and_dry_run():
-    result = subprocess.run(["make", "backfill"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["make", *KEEP_VENV, "backfill"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and "usage: make backfill BUCKET=" in result.stdout
     lines = dry_run("backfill", "BUCKET=photos", "PREFIX=2024/", "DRY_RUN=1")
-    assert any("output -json submitter_environment" in line for line in lines), (
-        "the deployed settings come from Terraform"
-    )
+    assert any(
+        "deployed --dir terraform" in line and "submitter_environment --format env" in line for line in lines
+    ), "the deployed settings come from Terraform"
     command = next(line for line in lines if "-m lambda_submitter backfill" in line)
     assert "--bucket photos --prefix 2024/ --dry-run" in command
 
@@ -106,7 +144,13 @@ def test_backfill_runs_the_submitter_with_the_deployed_environment(moto_server, 
         s3.put_object(Bucket="photos", Key=key, Body=b"x" * 10)
     fake = tmp_path / "terraform"
     fake.write_text(
-        '#!/bin/sh\necho \'{"BUCKETLENS_FEATURES": "labels,text", "BUCKETLENS_SHARD_SIZE": "1"}\'\n'
+        "#!/bin/sh\n"  # `terraform -chdir=… output -json -no-color NAME`: answer by the output's name
+        "for last; do :; done\n"
+        'case "$last" in\n'
+        "  region) echo '\"us-east-1\"' ;;\n"
+        '  submitter_environment) echo \'{"BUCKETLENS_FEATURES": "labels,text", "BUCKETLENS_SHARD_SIZE": "1"}\' ;;\n'
+        "  *) exit 1 ;;\n"
+        "esac\n"
     )
     fake.chmod(0o755)
     # when `make backfill` runs as a dry run
@@ -114,6 +158,7 @@ def test_backfill_runs_the_submitter_with_the_deployed_environment(moto_server, 
         [
             "make",
             "--no-print-directory",
+            *KEEP_VENV,
             "backfill",
             "BUCKET=photos",
             "PREFIX=2024/",

@@ -177,12 +177,24 @@ def delete_orphan(ddb: Any, table: str, labels_table: str, finding: Finding) -> 
     return True
 
 
-def submit_fix(s3: Any, batch: Any, findings: list[Finding], inventory_uri: str) -> dict:
+def check_fix(s3: Any, batch: Any, cfg: Any) -> None:
+    """Before anything is deleted: the queue --fix submits to runs, and its manifests bucket is there."""
+    from botocore.exceptions import ClientError
+
+    queues = batch.describe_job_queues(jobQueues=[cfg.job_queue]).get("jobQueues") or []
+    if not queues or queues[0].get("state") != "ENABLED":
+        raise errors.ConfigError(f"--fix: job queue {cfg.job_queue!r} is missing or not ENABLED")
+    try:
+        s3.head_bucket(Bucket=cfg.manifests_bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        raise errors.ConfigError(f"--fix: manifests bucket {cfg.manifests_bucket!r}: {code}") from exc
+
+
+def submit_fix(s3: Any, batch: Any, cfg: Any, findings: list[Finding], inventory_uri: str) -> dict:
     """One job over the missing and stale images, through the submitter's idempotent path."""
-    from lambda_submitter import config as submitter_config
     from lambda_submitter import submit
 
-    cfg = submitter_config.from_env()
     refs = sorted((f.ref() for f in findings), key=lambda r: (r.bucket, r.key))
     manifest_id = "rc-" + submit.events_manifest_id(refs, cfg.features).split("-", 1)[1]
     done = submit.submit_work(
@@ -217,19 +229,24 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
 
     from job.core import clients
     from job.worker import sources
+    from lambda_submitter import config as submitter_config
 
     s3, ddb = clients.client("s3"), clients.client("dynamodb")
+    # the submitter's settings: its extensions decide what is an image (notes.txt is never "missing"), and
+    # with --fix its queue and bucket are checked before anything is deleted
+    cfg = submitter_config.from_env(submit=args.fix)
+    if args.fix:
+        check_fix(s3, clients.client("batch"), cfg)
     try:
         bucket, key = split_s3_uri(args.inventory)
         data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         snapshot = snapshot_time(json.loads(data))
         with tempfile.TemporaryDirectory(prefix="bucketlens-reconcile-") as tmp:
             listing = Listing(os.path.join(tmp, "inventory.sqlite"))
-            listed = listing.load(sources.iter_inventory(s3, data, 0, 1))
+            listed = listing.load(sources.iter_inventory(s3, data, 0, 1, cfg.extensions))
             counts: Counter[str] = Counter()
             to_submit: list[Finding] = []
             removed = 0
@@ -262,13 +279,10 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         if args.fix:
             summary["orphans_deleted"] = removed
             summary["submitted"] = (
-                submit_fix(s3, clients.client("batch"), to_submit, args.inventory) if to_submit else None
+                submit_fix(s3, clients.client("batch"), cfg, to_submit, args.inventory) if to_submit else None
             )
-    except (errors.ConfigError, ValueError) as exc:
+    except ValueError as exc:  # a malformed URI or report; AWS failures go to job.cli's one rule
         log.error("reconcile failed", extra={"error": str(exc)})
         return errors.EXIT_CONFIG
-    except (ClientError, BotoCoreError) as exc:
-        log.error("reconcile failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return errors.EXIT_TRANSIENT
     log.info("reconcile done", extra=summary)
     return errors.EXIT_OK

@@ -72,7 +72,6 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
 
     from job.core import clients
 
@@ -98,9 +97,6 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     except ValueError as exc:
         log.error("report refused", extra={"error": str(exc)})
         return errors.EXIT_USAGE
-    except (ClientError, BotoCoreError) as exc:
-        log.error("report failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return errors.EXIT_CONFIG
     if args.output == "-":
         out.write(body)
     else:

@@ -149,7 +149,6 @@ def filters_of(args: argparse.Namespace) -> Filters:
 
 
 def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
 
     from job.commands import opensearch_search
     from job.core import clients, opensearch
@@ -189,8 +188,5 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     except ValueError as exc:
         log.error("search refused", extra={"error": str(exc)})
         return errors.EXIT_USAGE
-    except (ClientError, BotoCoreError) as exc:
-        log.error("search failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return errors.EXIT_CONFIG
     log.info("search done", extra={"images": count, "backend": "dynamodb"})
     return errors.EXIT_OK

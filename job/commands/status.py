@@ -216,21 +216,12 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from job.core import clients
 
     batch, s3 = clients.client("batch"), clients.client("s3")
     interval = max(1.0, args.interval)
     while True:
-        try:
-            state = look(batch, s3, args.job_id, args.results_uri)
-        except errors.ConfigError as exc:
-            log.error("status failed", extra={"error": str(exc)})
-            return errors.EXIT_CONFIG
-        except (ClientError, BotoCoreError) as exc:
-            log.error("status failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-            return errors.EXIT_TRANSIENT
+        state = look(batch, s3, args.job_id, args.results_uri)  # failures: job.cli's one rule
         if args.format == "json":
             out.write(json.dumps(asdict(state)) + "\n")
         elif args.watch and out.isatty():

@@ -8,13 +8,19 @@ import os
 import boto3
 from botocore.config import Config
 
+from job.core import errors
+
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
 
 
 @functools.cache
 def _session() -> boto3.session.Session:
-    return boto3.session.Session()
+    """AWS_REGION first (what Lambda, Batch and the other SDKs set), then botocore's own chain."""
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    if not session.region_name:  # S3 would silently go to the global endpoint, Batch would fail later
+        raise errors.ConfigError(errors.NO_REGION)
+    return session
 
 
 @functools.cache

@@ -1,18 +1,26 @@
-"""S3 Inventory reports read as a stream, so a report of millions of rows never sits in memory.
+"""S3 Inventory reports, in the three formats S3 writes, read so that a report of millions of rows never
+sits in memory.
 
-An inventory report is a `manifest.json` listing gzip CSV data files; the CSV has no header, its columns
-are named by the manifest's `fileSchema`. Keys in CSV reports are URL-encoded (S3 User Guide, "Amazon S3
-Inventory list": "the key name is URL-encoded and must be decoded"), form-style: a space may appear as
-`+` and a literal `+` always as `%2B`, so `unquote_plus` once is right for both. Standard library only:
-the submitter Lambda carries this module.
+An inventory report is a `manifest.json` listing data files: gzip CSV (no header; the columns are named by
+the manifest's `fileSchema`), ORC or Parquet (self-describing columns: bucket, key, version_id, is_latest,
+is_delete_marker, size, last_modified_date, e_tag, ...). Keys are URL-encoded in CSV only (S3 User Guide,
+"Amazon S3 Inventory list": "When you're using the CSV file format, the key name is URL-encoded and must be
+decoded"), form-style: a space may appear as `+` and a literal `+` always as `%2B`, so `unquote_plus` once is
+right for both; ORC and Parquet keys are used as they are. CSV needs the standard library only, which is
+all the submitter Lambda has; ORC and Parquet need pyarrow (the container and the command line have it),
+read in batches from a temporary file, since both formats are read from the end.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
+import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -21,6 +29,20 @@ from urllib.parse import unquote_to_bytes
 from job.core.manifest import ObjectRef
 
 DEFAULT_EXTENSIONS = ("jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif", "avif")
+FORMATS = {"CSV": "CSV", "ORC": "ORC", "PARQUET": "Parquet"}  # fileFormat, any case -> S3's spelling
+# the ORC and Parquet columns bucketlens reads, in ObjectRef's order of use
+COLUMNS = (
+    "bucket",
+    "key",
+    "version_id",
+    "is_latest",
+    "is_delete_marker",
+    "size",
+    "last_modified_date",
+    "e_tag",
+)
+BATCH_ROWS = 65_536  # rows per pyarrow batch: a few MB of Python objects at a time
+COPY_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -29,9 +51,14 @@ class InventoryManifest:
 
     source_bucket: str
     destination_bucket: str
-    file_format: str
+    file_format: str  # CSV | ORC | Parquet
     file_schema: list[str]
     files: list[dict]
+
+    @property
+    def columnar(self) -> bool:
+        """ORC or Parquet: read with pyarrow, keys not URL-encoded."""
+        return self.file_format != "CSV"
 
 
 @dataclass(frozen=True)
@@ -77,17 +104,29 @@ def is_inventory_manifest(data: bytes | str) -> bool:
     )
 
 
+def schema_columns(file_format: str, file_schema: str) -> list[str]:
+    """Column names from a manifest's fileSchema: `Bucket, Key, …` (CSV), `struct<bucket:string,…>` (ORC),
+    `message s3.inventory { required binary bucket (UTF8); … }` (Parquet)."""
+    if file_format == "CSV":
+        return [name.strip() for name in file_schema.split(",") if name.strip()]
+    if file_format == "ORC":
+        inner = file_schema[file_schema.find("<") + 1 : file_schema.rfind(">")]
+        return [field.split(":", 1)[0].strip() for field in inner.split(",") if field.strip()]
+    return re.findall(r"(?:required|optional|repeated)\s+\w+\s+(\w+)", file_schema)
+
+
 def parse_inventory_manifest(data: bytes | str) -> InventoryManifest:
-    """Raises ValueError for anything that is not a CSV inventory manifest (ORC/Parquet are not read)."""
+    """Raises ValueError for anything that is not an S3 Inventory manifest of CSV, ORC or Parquet files."""
     if not is_inventory_manifest(data):
         raise ValueError("not an S3 Inventory manifest.json (needs sourceBucket, fileSchema and files)")
     parsed = json.loads(data)
-    file_format = str(parsed.get("fileFormat", "CSV"))
-    if file_format.upper() != "CSV":
-        raise ValueError(f"inventory fileFormat {file_format!r} is not supported; configure CSV")
-    schema = [name.strip() for name in str(parsed["fileSchema"]).split(",") if name.strip()]
-    if "Key" not in schema:
-        raise ValueError(f"inventory fileSchema has no Key column: {parsed['fileSchema']!r}")
+    raw_format = str(parsed.get("fileFormat", "CSV"))
+    file_format = FORMATS.get(raw_format.upper())
+    if file_format is None:
+        raise ValueError(f"inventory fileFormat {raw_format!r} is not one of CSV, ORC, Parquet")
+    schema = schema_columns(file_format, str(parsed["fileSchema"]))
+    if ("Key" if file_format == "CSV" else "key") not in schema:
+        raise ValueError(f"inventory fileSchema has no key column: {parsed['fileSchema']!r}")
     files = [
         {"key": f["key"], "size": int(f.get("size", 0) or 0), "MD5checksum": f.get("MD5checksum", "")}
         for f in parsed["files"]
@@ -144,14 +183,15 @@ def _decode_key(raw: str) -> str:
     return raw
 
 
-def _fields(lines: Iterable[str]) -> Iterator[list[str]]:
-    """CSV rows. S3 quotes every field and URL-encodes keys, so a line without a doubled quote splits on
-    `","` exactly; anything else (hand-made reports, unquoted fields) goes through the csv module."""
-    for line in lines:
-        if line[:1] == '"' and '""' not in line and line.endswith('"\n'):
-            yield line[1:-2].split('","')
-        else:
-            yield from csv.reader([line])
+def _split(line: str, width: int) -> list[str]:
+    """One CSV line's fields. S3 quotes every field and URL-encodes keys, so a line without a doubled quote
+    splits on `","` exactly, giving the schema's width; anything else (hand-made reports, unquoted empty
+    fields as in `"b","k",,"true"`, which split into fewer) goes through the csv module."""
+    if line[:1] == '"' and '""' not in line and line.endswith('"\n'):
+        values = line[1:-2].split('","')
+        if len(values) == width:
+            return values
+    return next(csv.reader([line]), [])
 
 
 def iter_rows(stream: BinaryIO, schema: list[str], gz: bool) -> Iterator[InventoryRow]:
@@ -166,7 +206,7 @@ def iter_rows(stream: BinaryIO, schema: list[str], gz: bool) -> Iterator[Invento
     i_modified = column.get("LastModifiedDate")
     i_etag = column.get("ETag")
     width = len(schema)
-    for values in _fields(_lines(stream, gz)):
+    for values in (_split(line, width) for line in _lines(stream, gz)):
         if len(values) < width:
             if not values:
                 continue
@@ -228,8 +268,10 @@ def iter_inventory_rows(
     width = len(schema)
     padding = [""] * width
     for line in _lines(stream, gz):
-        if line[:1] == '"' and '""' not in line and line.endswith('"\n'):  # _fields, inlined: hot loop
+        if line[:1] == '"' and '""' not in line and line.endswith('"\n'):  # _split, inlined: hot loop
             values = line[1:-2].split('","')
+            if len(values) != width:  # an unquoted empty field merged two: let the csv module split it
+                values = next(csv.reader([line]), [])
         else:
             values = next(csv.reader([line]), [])
         if len(values) < width:
@@ -265,3 +307,86 @@ def iter_inventory_rows(
             number,
             modified,
         )
+
+
+@functools.cache
+def columnar_available() -> bool:
+    """Whether ORC and Parquet reports can be read here (pyarrow; the submitter Lambda has none)."""
+    try:
+        import pyarrow.orc  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _batches(path: str, file_format: str) -> Iterator:
+    """pyarrow record batches of the columns bucketlens reads, at most BATCH_ROWS rows each."""
+    if file_format == "Parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        wanted = [c for c in COLUMNS if c in parquet.schema_arrow.names]
+        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+        return
+    from pyarrow import orc
+
+    reader = orc.ORCFile(path)
+    wanted = [c for c in COLUMNS if c in reader.schema.names]
+    for stripe in range(reader.nstripes):
+        batch = reader.read_stripe(stripe, columns=wanted)
+        for start in range(0, batch.num_rows, BATCH_ROWS):
+            yield batch.slice(start, BATCH_ROWS)
+
+
+def iter_columnar_rows(
+    path: str,
+    file_format: str,
+    extensions: Iterable[str] | str | None = None,
+    default_bucket: str = "",
+) -> Iterator[ObjectRef]:
+    """The rows of one ORC or Parquet data file that are work, by the same rule as the CSV reader."""
+    from job.core.ordering import iso_time
+
+    suffixes = normalize_extensions(extensions) if extensions is not None else None
+    for batch in _batches(path, file_format):
+        names = batch.schema.names
+        blank = [None] * batch.num_rows
+        columns = [batch.column(names.index(c)).to_pylist() if c in names else blank for c in COLUMNS]
+        for bucket, key, version, latest, marker, size, modified, etag in zip(*columns, strict=True):
+            if marker or latest is False or size == 0 or not key:
+                continue
+            if suffixes is not None and (key[-1:] == "/" or not key.lower().endswith(suffixes)):
+                continue
+            yield ObjectRef(
+                bucket or default_bucket,
+                key,
+                version or None,
+                (etag or "").strip('"') or None,
+                size,
+                iso_time(modified) if modified is not None else None,
+            )
+
+
+def iter_data_file(
+    body: BinaryIO, report: InventoryManifest, key: str, extensions: Iterable[str] | str | None = None
+) -> Iterator[ObjectRef]:
+    """The work rows of one data file of `report`, whatever its format; `body` is the file's stream."""
+    if not report.columnar:
+        return iter_inventory_rows(
+            body, report.file_schema, key.endswith(".gz"), extensions, report.source_bucket
+        )
+    if not columnar_available():
+        raise ValueError(f"{report.file_format} inventory reports need pyarrow (pip install pyarrow)")
+    return _columnar_from(body, report, extensions)
+
+
+def _columnar_from(
+    body: BinaryIO, report: InventoryManifest, extensions: Iterable[str] | str | None
+) -> Iterator[ObjectRef]:
+    with tempfile.NamedTemporaryFile(
+        prefix="bucketlens-inventory-", suffix="." + report.file_format.lower()
+    ) as tmp:
+        shutil.copyfileobj(body, tmp, COPY_BLOCK)
+        tmp.flush()
+        yield from iter_columnar_rows(tmp.name, report.file_format, extensions, report.source_bucket)

@@ -93,6 +93,26 @@ class Resources:
     submitter_environment: dict[str, str] = field(default_factory=dict)
 
 
+def fix_moto_secure_transport() -> None:
+    """moto does not evaluate `Bool` conditions, so the deployment's TLS-only bucket policies (Deny when
+    aws:SecureTransport is false) refused every object call. In this process a statement conditioned on
+    aws:SecureTransport applies as it would to a TLS call, which every AWS SDK and Terraform call is."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+    if getattr(original, "fixed_by_bucketlens", False):
+        return
+
+    def is_action_permitted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        secure = (self._statement.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")
+        if secure is not None and str(secure).lower() != "true":
+            return PermissionResult.NEUTRAL  # the condition does not hold: the statement is left out
+        return original(self, *args, **kwargs)
+
+    is_action_permitted.fixed_by_bucketlens = True  # type: ignore[attr-defined]
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
 def start_server() -> tuple[Any, str]:
     """A moto server listening on a port the kernel picked (port 0), and its URL.
 
@@ -101,6 +121,7 @@ def start_server() -> tuple[Any, str]:
     """
     from moto.server import ThreadedMotoServer
 
+    fix_moto_secure_transport()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -429,9 +450,6 @@ def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: st
     )
     _run([exe, "apply", "-auto-approve", "-input=false", "-no-color"], workdir, 300, env)
     outputs = {k: v["value"] for k, v in json.loads(_run([exe, "output", "-json"], workdir, 60, env)).items()}
-    for bucket in (outputs["manifests_bucket_name"], settings.images_bucket):
-        # The emulator speaks plain HTTP, which the TLS-only bucket policies (aws:SecureTransport) refuse.
-        s3.delete_bucket_policy(Bucket=bucket)
     # moto's stand-in Lambda (no Docker) would consume the events queue without running our code; the demo
     # plays the Lambda itself by calling lambda_submitter.handler with what it receives.
     aws_lambda = clients.client("lambda")

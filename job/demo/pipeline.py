@@ -380,9 +380,8 @@ class Demo:
                 self.outcome.endpoint, self.opts.out_dir / "terraform", self.opts.settings
             )
             self.say(
-                "    (the TLS-only bucket policies are removed in the emulator: it speaks plain HTTP; and the"
+                "    (the queue -> Lambda mapping is removed: the demo calls the submitter's handler itself)"
             )
-            self.say("    queue -> Lambda mapping is removed: the demo calls the submitter's handler itself)")
         else:
             self.say("    python -m job setup path (terraform or its provider mirror not found, or chosen)")
             self.res = emulator.create_resources(self.opts.settings)

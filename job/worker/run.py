@@ -433,8 +433,9 @@ class Runner:
             if (isinstance(exc, ClientError) and labels.error_code(exc) in _CONFIG_CODES) or isinstance(
                 exc, _SETUP_ERRORS
             ):
-                log.error("configuration error", extra={"error": f"{type(exc).__name__}: {exc}"})
-                self.fatal = str(exc)
+                reason = errors.failure(exc)[1]  # the one wording every command uses, with the fix
+                log.error("configuration error", extra={"error": reason})
+                self.fatal = reason
                 code = errors.EXIT_CONFIG
             else:
                 log.error(

@@ -115,10 +115,12 @@ def read_manifest_shard(
     return refs, {**detail, "shard_size": len(refs)}
 
 
-def iter_inventory(s3: Any, data: bytes, index: int, shards: int) -> Iterator[ObjectRef]:
+def iter_inventory(
+    s3: Any, data: bytes, index: int, shards: int, extensions: Any = None
+) -> Iterator[ObjectRef]:
     """This child's part of an S3 Inventory report: whole data files when there are enough of them to go
     round, else every child reads every file and keeps the rows that hash to it. Data files are
-    streamed, so a report of millions of rows never sits in memory."""
+    streamed, so a report of millions of rows never sits in memory. `extensions`: keep only those keys."""
     from job.core import inventory
 
     try:
@@ -130,12 +132,8 @@ def iter_inventory(s3: Any, data: bytes, index: int, shards: int) -> Iterator[Ob
         if by_file and number % shards != index:
             continue
         body = _open(s3, report.destination_bucket, entry["key"], "inventory data file")
-        gz = entry["key"].endswith(".gz")
         try:
-            rows = inventory.iter_inventory_rows(
-                body, list(report.file_schema), gz, None, report.source_bucket
-            )
-            for ref in rows:
+            for ref in inventory.iter_data_file(body, report, entry["key"], extensions):
                 if by_file or stable_shard(ref.key, shards) == index:
                     yield _normalized_ref(ref)
         except (ValueError, EOFError, OSError, UnicodeDecodeError) as exc:  # a corrupt report, not a blip
@@ -185,9 +183,10 @@ def open_source(
         from job.core import inventory
 
         if inventory.is_inventory_manifest(data):
-            if index >= shards:
+            position = shard_offset + index  # jobs of more than 10,000 children start at an offset
+            if position >= shards:
                 return Plan("inventory", bucket, key, {"shards": shards, "empty": True}), iter(())
-            detail = {"shards": shards, "data_files": _count_files(data)}
-            return Plan("inventory", bucket, key, detail), iter_inventory(s3, data, index, shards)
+            detail = {"shards": shards, "position": position, "data_files": _count_files(data)}
+            return Plan("inventory", bucket, key, detail), iter_inventory(s3, data, position, shards)
         raise ConfigError(f"{uri} is neither a bucketlens manifest nor an S3 Inventory manifest")
     return Plan("prefix", bucket, key, {"shards": shards}), iter_prefix(s3, bucket, key, index, shards)

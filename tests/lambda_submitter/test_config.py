@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from job.core.errors import ConfigError
@@ -66,3 +68,22 @@ def test_bad_values_are_config_errors(name: str, value: str) -> None:
     # then the error names the variable
     with pytest.raises(ConfigError, match=name):
         config.from_env(env)
+
+
+def test_a_botocore_without_s3_conditional_writes_is_a_configuration_error(monkeypatch) -> None:
+    # given the S3 model of a botocore from before conditional writes (PutObject without IfNoneMatch)
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("s3")
+    members = dict(model.operation_model("PutObject").input_shape.members)
+    without = {k: v for k, v in members.items() if k != "IfNoneMatch"}
+    old = SimpleNamespace(
+        operation_model=lambda name: SimpleNamespace(input_shape=SimpleNamespace(members=without))
+    )
+    # when checked / then it says what to install; the installed botocore has them
+    assert "install boto3>=1.35" in config.conditional_writes_missing(old)
+    assert config.conditional_writes_missing() is None
+    # and a submitter started on such a botocore stops with a configuration error before any call
+    monkeypatch.setattr(config, "conditional_writes_missing", lambda model=None: "botocore too old")
+    with pytest.raises(ConfigError, match="botocore too old"):
+        config.from_env(ENV)

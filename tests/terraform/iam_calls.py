@@ -91,7 +91,16 @@ def actions_in(files: Iterable[Path], services: set[str] | None = None) -> dict[
     found: dict[str, set[str]] = {}
     for path, tree in trees.items():
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            if not isinstance(node, ast.Call):
+                continue
+            # a client method handed to a helper (`conditional(dynamodb.put_item, ...)`) is called there
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Attribute):
+                    for service in sorted(used):
+                        if arg.attr in _model(service)[1] and arg.attr not in NOT_OPERATIONS:
+                            for action in action_for(service, arg.attr):
+                                found.setdefault(action, set()).add(path.name)
+            if not isinstance(node.func, ast.Attribute):
                 continue
             method = node.func.attr
             for service in sorted(used):

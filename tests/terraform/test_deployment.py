@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -298,17 +299,26 @@ def test_lambda_runs_the_submitter_handler_with_the_variables_it_reads(on_moto: 
         read |= env_names_in_code(path.read_text())
     # then the handler function exists, and the function sets exactly the variables the submitter reads
     assert func in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert config["Runtime"] == "python3.11"
+    assert config["Runtime"] == "python3.13"  # the lambda_runtime default, the container's minor
     env = set(config["Environment"]["Variables"])
     assert env <= read, "set but never read by lambda_submitter/"
     assert env >= SUBMITTER_CONTRACT_ENV
     assert read >= SUBMITTER_CONTRACT_ENV, "the contract's names are not all read by lambda_submitter/"
 
 
-def test_lambda_zip_holds_the_submitter_and_shared_modules_only(on_moto: Deployment) -> None:
-    # given the zip Terraform deployed
-    filename = on_moto.resource("module.submitter.aws_lambda_function.this")["filename"]
-    package = on_moto.workdir / filename
+def deployed_zip(on_moto: Deployment, dest: Path) -> Path:
+    """The submitter zip as the function was deployed from it: the object in S3 the function names."""
+    function = on_moto.resource("module.submitter.aws_lambda_function.this")
+    s3 = on_moto.client("s3")
+    version = {"VersionId": function["s3_object_version"]} if function["s3_object_version"] else {}
+    obj = s3.get_object(Bucket=function["s3_bucket"], Key=function["s3_key"], **version)
+    dest.write_bytes(obj["Body"].read())
+    return dest
+
+
+def test_lambda_zip_holds_the_submitter_and_shared_modules_only(on_moto: Deployment, tmp_path: Path) -> None:
+    # given the zip Terraform deployed, read back from S3 where it is kept
+    package = deployed_zip(on_moto, tmp_path / "submitter.zip")
     # when its entries are listed
     names = set(zipfile.ZipFile(package).namelist())
     # then it has every submitter module and the shared contracts (job/core), nothing else
@@ -322,7 +332,7 @@ def test_lambda_zip_imports_its_handler_without_worker_only_packages(
     on_moto: Deployment, tmp_path: Path
 ) -> None:
     # given the deployed zip and the handler module it must serve
-    package = on_moto.workdir / on_moto.resource("module.submitter.aws_lambda_function.this")["filename"]
+    package = deployed_zip(on_moto, tmp_path / "submitter.zip")
     handler = on_moto.resource("module.submitter.aws_lambda_function.this")["handler"]
     module = handler.rpartition(".")[0]
     # when it is imported from the zip alone, with packages the Lambda runtime lacks made unimportable
@@ -331,7 +341,7 @@ import sys
 sys.path.insert(0, {str(package)!r})
 class Missing:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("PIL", "pillow_heif", "opensearchpy", "backoff"):
+        if name.split(".")[0] in ("PIL", "pillow_heif", "opensearchpy", "backoff", "pyarrow"):
             raise ImportError("not in the Lambda runtime: " + name)
         return None
 sys.meta_path.insert(0, Missing())
@@ -413,6 +423,25 @@ def test_inventory_manifests_reach_the_submitter(on_moto: Deployment) -> None:
     assert suffix == "manifest.json"
 
 
+# Granted for what the service does with the role, not for a call in our code (each with its reason).
+LAMBDA_RUNTIME = {"logs:CreateLogStream", "logs:PutLogEvents"}  # the runtime ships the function's logs
+SUBMITTER_SERVICE_NEEDS = LAMBDA_RUNTIME | {
+    # the SQS event source mapping polls and deletes with the function's role (AWS Lambda Developer Guide)
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:SendMessage",  # the function's own dead-letter queue (dead_letter_config), sent by Lambda
+    "es:ESHttpDelete",  # search_delete.py signs its HTTP DELETE itself: no boto3 client call to find
+}
+SCHEDULE_SERVICE_NEEDS = LAMBDA_RUNTIME | {"iam:PassRole"}  # UpdateSchedule passes the scheduler's role
+WORKER_SERVICE_NEEDS = {
+    "s3:GetObjectVersion",  # GetObject with VersionId (the listed version) needs it
+    "es:ESHttpHead",  # opensearch-py sends these as signed HTTP, not as boto3 calls
+    "es:ESHttpPost",
+    "es:ESHttpPut",
+}
+
+
 def _allowed_actions(policy_json: str) -> set[str]:
     actions: set[str] = set()
     for statement in json.loads(policy_json)["Statement"]:
@@ -452,9 +481,60 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     assert {a: sorted(f) for a, f in submitter_calls.items() if a not in submitter} == {}
     assert "rekognition:StartProjectVersion" in schedule_calls, "the scheduler's calls were not found"
     assert {a: sorted(f) for a, f in schedule_calls.items() if a not in schedule} == {}
+    # and no role is granted an action that neither its code nor the service running it uses
+    assert sorted(worker - set(worker_calls) - WORKER_SERVICE_NEEDS) == []
+    assert sorted(submitter - set(submitter_calls) - SUBMITTER_SERVICE_NEEDS) == []
+    assert sorted(schedule - set(schedule_calls) - SCHEDULE_SERVICE_NEEDS) == []
+    # and the results table gives the worker no Query or Scan: only the operator commands read it that way
+    results = on_moto.resource("module.results.aws_dynamodb_table.this")["arn"]
+    on_results = {
+        action
+        for s in json.loads(on_moto.resource("module.batch.aws_iam_role_policy.job")["policy"])["Statement"]
+        if results in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert on_results and not on_results & {"dynamodb:Query", "dynamodb:Scan"}
     # and no policy grants a wildcard action
     for actions in every:
         assert not [a for a in actions if a == "*" or a.endswith(":*")]
+
+
+def test_every_service_trust_names_this_account_and_names_derive_from_name(on_moto: Deployment) -> None:
+    # given every role the deployment made
+    roles = [r["values"] for r in on_moto.resources if r["type"] == "aws_iam_role"]
+    assert roles
+    for role in roles:
+        for statement in json.loads(role["assume_role_policy"])["Statement"]:
+            service = statement["Principal"].get("Service")
+            # then a service may assume it only for this account (EC2 gives no source for instance profiles)
+            if service and service != "ec2.amazonaws.com":
+                assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012", role[
+                    "name"
+                ]
+    # and every named resource starts with the deployment's name, so two stacks share an account
+    named = {
+        r["values"].get("name") or r["values"].get("function_name") or r["values"].get("bucket")
+        for r in on_moto.resources
+        if r["type"]
+        in (
+            "aws_dynamodb_table",
+            "aws_sqs_queue",
+            "aws_lambda_function",
+            "aws_iam_role",
+            "aws_s3_bucket",
+            "aws_batch_job_queue",
+            "aws_batch_job_definition",
+            "aws_ecr_repository",
+            "aws_cloudwatch_event_rule",
+        )
+    }
+    assert named and all(n.startswith("bucketlens") for n in named), named
+
+
+def test_the_image_the_job_definition_runs_never_expires(on_moto: Deployment) -> None:
+    # given the ECR lifecycle policy / then no rule selects tagged images (the job definition runs a tag)
+    policy = json.loads(on_moto.resource("module.ecr.aws_ecr_lifecycle_policy.this")["policy"])
+    assert policy["rules"] and all(r["selection"]["tagStatus"] == "untagged" for r in policy["rules"])
 
 
 _BY_HAND = re.compile(r"<!-- by-hand:begin.*?-->(.*?)<!-- by-hand:end -->", re.S)
@@ -740,6 +820,34 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
     assert not [
         a for a, c in changes.items() if "delete" in c["change"]["actions"] and "job_definition" not in a
     ]
+
+
+def test_a_fresh_copy_of_the_configuration_can_replace_the_functions(
+    on_moto: Deployment, tmp_path: Path
+) -> None:
+    # given the configuration copied afresh, as a new clone or a CI runner has it: the state, but no
+    # .terraform/ (so no zip built by the first apply)
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    exe, mirror = require_terraform()
+    fresh = copy_configuration(tmp_path / "terraform")
+    for name in ("moto_override.tf", "test.auto.tfvars.json", "terraform.tfstate"):
+        shutil.copy(on_moto.workdir / name, fresh / name)
+    assert not (fresh / ".terraform").exists()
+    before = on_moto.client("lambda").get_function(FunctionName=on_moto.outputs["submitter_function_name"])
+    run(
+        [exe, "init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}"], fresh, 120, env
+    )
+    # when an apply there must replace both functions
+    replace = [
+        "-replace=module.submitter.aws_lambda_function.this",
+        "-replace=module.schedule[0].aws_lambda_function.this",
+    ]
+    run([exe, "apply", "-auto-approve", "-input=false", "-no-color", *replace], fresh, APPLY_TIMEOUT, env)
+    # then it succeeds, and the new function runs the same code, read from S3
+    after = on_moto.client("lambda").get_function(FunctionName=on_moto.outputs["submitter_function_name"])
+    assert after["Configuration"]["CodeSha256"] == before["Configuration"]["CodeSha256"]
+    assert not list(fresh.glob(".terraform/bucketlens/*.zip"))  # nothing was built locally
+    shutil.copy(fresh / "terraform.tfstate", on_moto.workdir / "terraform.tfstate")  # the destroy below
 
 
 def test_destroy_removes_everything(on_moto: Deployment) -> None:

@@ -98,12 +98,28 @@ def test_module_layout_and_variables(module: Path) -> None:
             assert re.search(r"^\s*sid\s*=", statement, re.M), f"{module.name}: statement without sid"
 
 
-def test_provider_constraint_everywhere() -> None:
-    # given every versions.tf / then each pins Terraform >= 1.5 and hashicorp/aws >= 5.60, < 7.0
+def _admits(constraint: str, version: str) -> bool:
+    """Terraform's `>= a, < b` constraints (the only form we write) against a version."""
+    number = tuple(int(p) for p in version.split("."))
+    for clause in constraint.split(","):
+        op, _, bound = clause.strip().partition(" ")
+        limit = tuple(int(p) for p in bound.split("."))
+        limit += (0,) * (len(number) - len(limit))
+        if not {">=": number >= limit, "<": number < limit}[op]:
+            return False
+    return True
+
+
+def test_provider_constraint_everywhere_admits_the_tested_major_only() -> None:
+    # given every versions.tf
     for path in TERRAFORM_DIR.rglob("versions.tf"):
         text = path.read_text()
         assert 'required_version = ">= 1.5"' in text, path
-        assert 'version = ">= 5.60, < 7.0"' in text, path
+        constraint = re.search(r'version\s*=\s*"([^"]+)"', text.split("hashicorp/aws", 1)[1]).group(1)
+        # then hashicorp/aws 5.x from 5.70 (tags on the event source mapping) is admitted, the 5.100.0
+        # this project tests with included, and 6.x is not (it renamed compute_environment_name_prefix)
+        assert _admits(constraint, "5.100.0") and _admits(constraint, "5.70.0"), path
+        assert not _admits(constraint, "5.69.0") and not _admits(constraint, "6.0.0"), path
 
 
 def test_tfvars_example_sets_every_required_root_variable() -> None:
@@ -167,3 +183,10 @@ def test_checkov_finds_nothing_unsuppressed() -> None:
     for r in reports:
         for check in r["results"].get("skipped_checks", []):
             assert len(check["check_result"].get("suppress_comment", "")) > 10, check["check_id"]
+
+
+def test_arns_are_partition_aware() -> None:
+    # given every .tf file / then no ARN is written for the aws partition only (GovCloud, China)
+    for path in TERRAFORM_DIR.rglob("*.tf"):
+        code = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
+        assert "arn:aws:" not in code, path

@@ -1,3 +1,4 @@
+data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
@@ -17,6 +18,19 @@ data "aws_iam_policy_document" "batch_assume" {
     principals {
       type        = "Service"
       identifiers = ["batch.amazonaws.com"]
+    }
+
+    # only Batch acting for this account (confused-deputy protection, AWS Batch User Guide)
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:*"]
     }
   }
 }
@@ -42,6 +56,7 @@ data "aws_iam_policy_document" "ec2_assume" {
       type        = "Service"
       identifiers = ["ec2.amazonaws.com"]
     }
+    # (no source conditions: EC2 gives none when an instance profile's role is assumed)
   }
 }
 
@@ -78,6 +93,19 @@ data "aws_iam_policy_document" "task_assume" {
     principals {
       type        = "Service"
       identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    # only this account's ECS tasks (confused-deputy protection, Amazon ECS Developer Guide, task IAM role)
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:*"]
     }
   }
 }
@@ -176,8 +204,6 @@ data "aws_iam_policy_document" "job" {
       "dynamodb:DescribeTable",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
-      "dynamodb:Query",
-      "dynamodb:Scan",
       "dynamodb:UpdateItem",
     ]
     resources = [var.table_arn]

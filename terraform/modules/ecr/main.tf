@@ -15,6 +15,7 @@ resource "aws_ecr_repository" "this" {
   tags = merge(var.tags, { Name = var.name })
 }
 
+# Untagged images (superseded layers of a rebuilt tag) expire; every tagged image is kept.
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
 
@@ -30,17 +31,9 @@ resource "aws_ecr_lifecycle_policy" "this" {
           countNumber = var.untagged_expiry_days
         }
         action = { type = "expire" }
-      },
-      {
-        rulePriority = 2
-        description  = "Keep the newest ${var.keep_tagged_images} images"
-        selection = {
-          tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = var.keep_tagged_images
-        }
-        action = { type = "expire" }
-      },
+      }
+      # No rule selects tagged images: a count or age rule could expire the tag the job definition runs
+      # (tags are immutable git commits; remove old ones with `aws ecr batch-delete-image` when unused).
     ]
   })
 }

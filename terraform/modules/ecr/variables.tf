@@ -25,17 +25,6 @@ variable "kms_key_arn" {
   default     = null
 }
 
-variable "keep_tagged_images" {
-  description = "How many tagged images the lifecycle policy keeps (older ones expire)."
-  type        = number
-  default     = 20
-
-  validation {
-    condition     = var.keep_tagged_images >= 1 && floor(var.keep_tagged_images) == var.keep_tagged_images
-    error_message = "keep_tagged_images must be a whole number >= 1."
-  }
-}
-
 variable "untagged_expiry_days" {
   description = "Days after which untagged images (superseded builds) expire."
   type        = number

@@ -3,13 +3,15 @@
 # that the function itself enables while the model is starting or draining.
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
 data "aws_region" "current" {}
 
 locals {
   project_arn_pattern = "${split("/version/", var.project_version_arn)[0]}/*"
   poll_name           = "${var.name}-poll"
-  poll_arn            = "arn:aws:scheduler:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:schedule/default/${local.poll_name}"
-  mapping_arn         = "arn:aws:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:event-source-mapping:${var.event_source_mapping_uuid}"
+  poll_arn            = "arn:${data.aws_partition.current.partition}:scheduler:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:schedule/default/${local.poll_name}"
+  mapping_arn         = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:event-source-mapping:${var.event_source_mapping_uuid}"
   log_group           = "/aws/lambda/${var.name}"
 }
 
@@ -30,6 +32,13 @@ data "aws_iam_policy_document" "lambda_assume" {
     principals {
       type        = "Service"
       identifiers = ["lambda.amazonaws.com"]
+    }
+
+    # only this account's functions (confused-deputy protection)
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }
@@ -110,16 +119,18 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is not used by bucketlens; structured logs carry the run context.
   #checkov:skip=CKV_AWS_116:EventBridge Scheduler retries and has its own dead-letter option; a failed step is redone by the next poll.
-  function_name    = var.name
-  description      = "bucketlens: starts and stops the Custom Labels model on a schedule"
-  role             = aws_iam_role.this.arn
-  runtime          = var.runtime
-  handler          = "lambda_submitter.scheduler.handler"
-  filename         = var.package_path
-  source_code_hash = base64encode(var.package_hash)
-  memory_size      = 256
-  timeout          = 60
-  architectures    = ["arm64"]
+  function_name     = var.name
+  description       = "bucketlens: starts and stops the Custom Labels model on a schedule"
+  role              = aws_iam_role.this.arn
+  runtime           = var.runtime
+  handler           = "lambda_submitter.scheduler.handler"
+  s3_bucket         = var.package.bucket
+  s3_key            = var.package.key
+  s3_object_version = var.package.version
+  source_code_hash  = base64encode(var.package_hash)
+  memory_size       = 256
+  timeout           = 60
+  architectures     = ["arm64"]
 
   environment {
     variables = merge(

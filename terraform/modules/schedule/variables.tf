@@ -29,9 +29,9 @@ variable "job_queue_arn" {
   type        = string
 }
 
-variable "package_path" {
-  description = "The submitter's zip (it holds lambda_submitter.scheduler too)."
-  type        = string
+variable "package" {
+  description = "The submitter module's package output: the zip in S3 (it holds lambda_submitter.scheduler too)."
+  type        = object({ bucket = string, key = string, version = string })
 }
 
 variable "package_hash" {
@@ -42,7 +42,12 @@ variable "package_hash" {
 variable "runtime" {
   description = "Lambda Python runtime."
   type        = string
-  default     = "python3.12"
+  default     = "python3.13"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[2-9])$", var.runtime))
+    error_message = "runtime must be python3.12 or newer: AWS no longer lets new functions use python3.11 or older."
+  }
 }
 
 variable "start_schedule" {

@@ -14,13 +14,15 @@ data "aws_iam_policy_document" "access" {
     actions = ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"]
     principals {
       type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"] # roles' own policies decide
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"] # roles' own policies decide
     }
-    resources = ["arn:aws:es:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:domain/${var.domain_name}/*"]
+    resources = ["arn:${data.aws_partition.current.partition}:es:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:domain/${var.domain_name}/*"]
   }
 }
 
 data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
 
 data "aws_caller_identity" "current" {}
 
@@ -45,6 +47,12 @@ data "aws_iam_policy_document" "logs" {
     principals {
       type        = "Service"
       identifiers = ["es.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }

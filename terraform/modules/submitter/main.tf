@@ -13,6 +13,8 @@ locals {
 }
 
 # Built with the standard library on the machine running Terraform; rebuilt whenever a source file changes.
+# The zip is kept in S3 beside the deployment: an apply from another machine (a fresh clone, a CI runner)
+# that must replace the function reads it from there, never from a local .terraform/ it does not have.
 resource "terraform_data" "package" {
   triggers_replace = [local.source_hash, local.package_path]
 
@@ -20,6 +22,18 @@ resource "terraform_data" "package" {
     interpreter = [var.python, "${path.module}/package.py", "--root", var.source_dir, "--out", local.package_path]
     command     = join(",", local.package_files)
   }
+}
+
+resource "aws_s3_object" "package" {
+  #checkov:skip=CKV_AWS_186:The object takes the bucket's default encryption (the customer-managed key when one is given).
+  bucket      = var.package_bucket
+  key         = "${var.package_prefix}/submitter-${local.source_hash}.zip"
+  source      = local.package_path
+  source_hash = local.source_hash
+
+  tags = merge(var.tags, { Name = "${var.name}-package" })
+
+  depends_on = [terraform_data.package]
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -40,6 +54,13 @@ data "aws_iam_policy_document" "assume" {
       type        = "Service"
       identifiers = ["lambda.amazonaws.com"]
     }
+
+    # only this account's functions (confused-deputy protection)
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 }
 
@@ -59,7 +80,7 @@ data "aws_iam_policy_document" "this" {
 
   statement {
     sid       = "ConsumeEvents"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     resources = [var.queue_arn]
   }
 
@@ -161,16 +182,18 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; the default Lambda key encrypts it.
   #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is not used by bucketlens; structured logs carry the run context.
-  function_name    = var.name
-  description      = "bucketlens: turns S3 events and inventory manifests into Batch array jobs"
-  role             = aws_iam_role.this.arn
-  runtime          = var.runtime
-  handler          = "lambda_submitter.handler.handler"
-  filename         = local.package_path
-  source_code_hash = base64encode(local.source_hash)
-  memory_size      = var.memory_size
-  timeout          = var.timeout_seconds
-  architectures    = ["arm64"]
+  function_name     = var.name
+  description       = "bucketlens: turns S3 events and inventory manifests into Batch array jobs"
+  role              = aws_iam_role.this.arn
+  runtime           = var.runtime
+  handler           = "lambda_submitter.handler.handler"
+  s3_bucket         = aws_s3_object.package.bucket
+  s3_key            = aws_s3_object.package.key
+  s3_object_version = aws_s3_object.package.version_id
+  source_code_hash  = base64encode(local.source_hash)
+  memory_size       = var.memory_size
+  timeout           = var.timeout_seconds
+  architectures     = ["arm64"]
 
   environment {
     variables = var.environment
@@ -187,7 +210,7 @@ resource "aws_lambda_function" "this" {
 
   tags = merge(var.tags, { Name = var.name })
 
-  depends_on = [terraform_data.package, aws_iam_role_policy.this]
+  depends_on = [aws_iam_role_policy.this]
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

@@ -30,9 +30,13 @@ output "event_source_mapping_uuid" {
   value       = aws_lambda_event_source_mapping.this.uuid
 }
 
-output "package_path" {
-  description = "Local path of the zip that was deployed."
-  value       = local.package_path
+output "package" {
+  description = "Where the deployed zip is kept in S3 (bucket, key, version): what any later apply deploys from."
+  value = {
+    bucket  = aws_s3_object.package.bucket
+    key     = aws_s3_object.package.key
+    version = aws_s3_object.package.version_id
+  }
 }
 
 output "package_hash" {

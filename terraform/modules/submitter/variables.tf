@@ -21,13 +21,13 @@ variable "python" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime."
+  description = "Lambda runtime: the Python minor the container image uses too (Dockerfile PYTHON_VERSION)."
   type        = string
-  default     = "python3.11"
+  default     = "python3.13"
 
   validation {
-    condition     = can(regex("^python3\\.(1[1-9])$", var.runtime))
-    error_message = "runtime must be python3.11 or newer."
+    condition     = can(regex("^python3\\.(1[2-9])$", var.runtime))
+    error_message = "runtime must be python3.12 or newer: AWS no longer lets new functions use python3.11 or older."
   }
 }
 
@@ -188,4 +188,15 @@ variable "search_domain_arn" {
   description = "OpenSearch Service domain ARN (search module); null when search is off or self-managed."
   type        = string
   default     = null
+}
+
+variable "package_bucket" {
+  description = "Bucket that keeps the deployed zip (the manifests bucket), so that an apply from any machine can replace the function without a local build."
+  type        = string
+}
+
+variable "package_prefix" {
+  description = "Key prefix of the zip in package_bucket; outside the prefixes the bucket's lifecycle expires."
+  type        = string
+  default     = "lambda"
 }

@@ -291,7 +291,7 @@ resource "aws_s3_bucket_inventory" "this" {
 
   destination {
     bucket {
-      format     = "CSV"
+      format     = var.inventory_format
       bucket_arn = aws_s3_bucket.inventory[0].arn
       prefix     = "inventory"
 

@@ -142,3 +142,14 @@ variable "manage_bucket_eventbridge" {
   type        = bool
   default     = false
 }
+
+variable "inventory_format" {
+  description = "Format of the S3 Inventory report: CSV (the submitter reads it and submits exact manifests), ORC or Parquet (the submitter Lambda has no pyarrow, so the Batch children read the report themselves)."
+  type        = string
+  default     = "CSV"
+
+  validation {
+    condition     = contains(["CSV", "ORC", "Parquet"], var.inventory_format)
+    error_message = "inventory_format must be CSV, ORC or Parquet."
+  }
+}

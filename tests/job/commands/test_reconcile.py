@@ -165,3 +165,56 @@ def test_fix_submits_the_missing_and_stale_once_and_deletes_the_orphans(world):
         r["key"] != "orphan.jpg" for r in label_index.query(world.ddb, TABLE + "-labels", "cat")
     )
     assert second_code == errors.EXIT_OK and "orphaned" not in {f["kind"] for f in second}
+
+
+def _orphan_is_there(world) -> bool:
+    key = {"bucket": {"S": IMAGES}, "key": {"S": "orphan.jpg"}}
+    return "Item" in world.ddb.get_item(TableName=TABLE, Key=key)
+
+
+def test_files_that_are_not_images_are_never_missing(world):
+    # given a report that also lists a text file and a sidecar, as real buckets do
+    uri = _inventory(world.s3, [("ok.jpg", "e1"), ("notes.txt", "t1"), ("IMG_1.XMP", "x1")])
+    # when reconciled / then neither is reported: the submitter's extensions decide what is an image
+    code, found = _run(uri, fix=False)
+    assert code == errors.EXIT_OK
+    assert not [f for f in found if f["uri"].endswith(("notes.txt", "IMG_1.XMP"))]
+
+
+@pytest.mark.parametrize("broken", ["no submitter environment", "a queue that is not there"])
+def test_fix_checks_what_it_needs_before_it_deletes_anything(world, monkeypatch, broken):
+    # given --fix without the submitter's settings, or with a queue that does not exist
+    if broken == "no submitter environment":
+        monkeypatch.delenv("BUCKETLENS_JOB_QUEUE")
+    else:
+        monkeypatch.setenv("BUCKETLENS_JOB_QUEUE", "no-such-queue")
+    # when reconciled with --fix / then it stops with a configuration error, and the orphan is still there
+    with pytest.raises(errors.ConfigError):
+        _run(world.uri, fix=True)
+    assert _orphan_is_there(world)
+    assert "Contents" not in world.s3.list_objects_v2(Bucket=MANIFESTS)
+
+
+@pytest.mark.parametrize("fmt", ["ORC", "Parquet"])
+def test_reconcile_reads_orc_and_parquet_reports(world, fmt):
+    # given the world's report written as ORC or Parquet (S3's column names; keys not URL-encoded)
+    pytest.importorskip("pyarrow")
+    from tests.inventory_files import write_report
+
+    rows = [
+        (key, None, True, False, 100, "2026-01-01T10:00:00.000Z", etag)
+        for key, etag in [("ok.jpg", "e1"), ("changed.jpg", "e2-new"), ("new.jpg", "e3"), ("back.jpg", "e4")]
+    ]
+    uri = write_report(world.s3, fmt, IMAGES, INVENTORY, rows)
+    body = json.loads(world.s3.get_object(Bucket=INVENTORY, Key=uri.split("/", 3)[3])["Body"].read())
+    body["creationTimestamp"] = str(SNAPSHOT_MS)
+    world.s3.put_object(Bucket=INVENTORY, Key=uri.split("/", 3)[3], Body=json.dumps(body))
+    # when reconciled / then the findings are those of the CSV report
+    code, found = _run(uri, fix=False)
+    assert code == errors.EXIT_OK
+    assert sorted((f["kind"], f["uri"].rsplit("/", 1)[1]) for f in found) == [
+        ("missing", "back.jpg"),
+        ("missing", "new.jpg"),
+        ("orphaned", "orphan.jpg"),
+        ("stale", "changed.jpg"),
+    ]

@@ -130,8 +130,9 @@ def test_without_a_results_uri_the_image_counts_are_unknown_not_zero(aws):
     assert "unknown: give --results-uri" in status.render(state)
 
 
-def test_an_unknown_job_is_a_config_error(aws):
-    class Args:
-        job_id, results_uri, watch, interval, format = "nope", None, False, 1.0, "text"
+def test_an_unknown_job_is_a_config_error(aws, capsys):
+    # given no such job / when status is asked for it / then exit 78 with one line saying so
+    from job import cli
 
-    assert status.command(Args, io.StringIO()) == 78
+    assert cli.main(["status", "nope"]) == 78
+    assert "no Batch job 'nope'" in capsys.readouterr().err

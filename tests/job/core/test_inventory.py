@@ -44,16 +44,21 @@ def test_manifest_fields_come_from_the_s3_shape() -> None:
     assert all(len(f["MD5checksum"]) == 32 for f in report.files)
 
 
-def test_bucketlens_manifest_and_orc_are_refused() -> None:
-    # given a bucketlens manifest and an ORC inventory manifest
+def test_bucketlens_manifests_and_unknown_formats_are_refused() -> None:
+    # given a bucketlens manifest, a format S3 does not write, and an ORC schema without a key column
     ours = json.dumps({"format": "bucketlens-manifest/1", "shards": []})
-    orc = json.dumps({"sourceBucket": "b", "fileFormat": "ORC", "fileSchema": "struct<>", "files": []})
-    # then neither parses as a CSV inventory
+    avro = json.dumps({"sourceBucket": "b", "fileFormat": "Avro", "fileSchema": "x", "files": []})
+    keyless = json.dumps(
+        {"sourceBucket": "b", "fileFormat": "ORC", "fileSchema": "struct<size:bigint>", "files": []}
+    )
+    # then none parses as an inventory report
     assert not inventory.is_inventory_manifest(ours)
     with pytest.raises(ValueError, match="not an S3 Inventory"):
         inventory.parse_inventory_manifest(ours)
-    with pytest.raises(ValueError, match="ORC"):
-        inventory.parse_inventory_manifest(orc)
+    with pytest.raises(ValueError, match="CSV, ORC, Parquet"):
+        inventory.parse_inventory_manifest(avro)
+    with pytest.raises(ValueError, match="no key column"):
+        inventory.parse_inventory_manifest(keyless)
 
 
 def test_keys_are_url_decoded_exactly_once() -> None:
@@ -178,3 +183,28 @@ def test_fast_path_equals_rows_and_filter(rows: list) -> None:
     ]
     # then both give the same refs
     assert fast == slow
+
+
+def test_rows_with_unquoted_empty_fields_parse_on_both_paths() -> None:
+    # given an S3 Inventory CSV whose empty fields are unquoted (`,,`), as some writers and hand-made
+    # reports have them, next to S3's all-quoted form (schema: Bucket, Key, VersionId, IsLatest,
+    # IsDeleteMarker, Size, LastModifiedDate, ETag)
+    schema = ["Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker", "Size", "LastModifiedDate", "ETag"]
+    data = (
+        b'"b","photos/a+b.jpg",,"true","false","10","2026-01-01T00:00:00.000Z","e1"\n'
+        b'"b","photos/c.jpg","","true","false","20","2026-01-01T00:00:00.000Z","e2"\n'
+        b'"b","photos/old.jpg",,"false",,"30","2026-01-01T00:00:00.000Z","e3"\n'
+    )
+    # when read by the fast path and by the row reader
+    refs = list(inventory.iter_inventory_rows(io.BytesIO(data), schema, False, None))
+    rows = list(inventory.iter_rows(io.BytesIO(data), schema, False))
+    # then both read every field in its column: keys decoded, no version, the old version left out
+    assert [(r.key, r.version_id, r.size, r.etag) for r in refs] == [
+        ("photos/a b.jpg", None, 10, "e1"),
+        ("photos/c.jpg", None, 20, "e2"),
+    ]
+    assert [(r.key, r.is_latest, r.size) for r in rows] == [
+        ("photos/a b.jpg", True, 10),
+        ("photos/c.jpg", True, 20),
+        ("photos/old.jpg", False, 30),
+    ]

@@ -494,3 +494,23 @@ def test_a_model_stopping_mid_run_leaves_its_images_for_the_retry_with_no_error_
     got = items()
     assert len(got) == 2 and {v["status"] for v in got.values()} == {"done"}
     assert _summary()["model_not_running"] is True
+
+
+@pytest.mark.parametrize("fmt", ["ORC", "Parquet"])
+def test_a_child_indexes_an_orc_or_parquet_report(aws, fmt):
+    # given the odd keys in the bucket and a report naming them in `fmt`, as S3 writes it (keys as they are)
+    pytest.importorskip("pyarrow")
+    from tests.inventory_files import write_report
+
+    world({key: image_bytes("JPEG" if key.endswith(".jpg") else "PNG") for key in ODD_KEYS})
+    s3 = clients.client("s3")
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="in/")["Contents"]
+    rows = [
+        (o["Key"], None, True, False, o["Size"], "2026-01-01T00:00:00.000Z", o["ETag"].strip('"'))
+        for o in listing
+    ]
+    uri = write_report(s3, fmt, BUCKET, BUCKET, rows)
+    # when a child runs it / then every odd key has exactly its own done item
+    assert run.run(_config(source=uri)) == errors.EXIT_OK
+    got = items()
+    assert sorted(got) == sorted(ODD_KEYS) and all(v["status"] == "done" for v in got.values())

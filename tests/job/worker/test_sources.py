@@ -174,3 +174,39 @@ def test_an_unreadable_inventory_is_a_config_error(aws):
     with pytest.raises(ConfigError):
         _, refs = sources.open_source(s3, uri, 0, 1, 0)
         list(refs)
+
+
+@pytest.mark.parametrize("fmt", ["ORC", "Parquet"])
+def test_children_read_orc_and_parquet_reports_like_csv(aws, fmt):
+    # given the same report as CSV and as ORC or Parquet (AWS's sample manifests, two data files)
+    pytest.importorskip("pyarrow")
+    from tests.inventory_files import IMAGES, ROWS, write_report
+
+    world({})
+    s3 = clients.client("s3")
+    s3.create_bucket(Bucket="bl-inventory")
+    uris = {f: write_report(s3, f, BUCKET, "bl-inventory", ROWS * 2, files=2) for f in ("CSV", fmt)}
+    # when three children read each, hash-split since there are fewer files than children
+    got = {}
+    for f, uri in uris.items():
+        keys = []
+        for index in range(3):
+            plan, refs = sources.open_source(s3, uri, index, 3, 0)
+            assert plan.kind == "inventory"
+            keys += [(r.key, r.version_id, r.size) for r in refs]
+        got[f] = sorted(keys)
+    # then both give every current, non-empty object once per row, keys as they are in the bucket (the
+    # child's own extension check then skips notes.txt)
+    current = sorted([*IMAGES, "photos/notes.txt"])
+    assert got[fmt] == got["CSV"]
+    assert sorted({k for k, _, _ in got[fmt]}) == current and len(got[fmt]) == 2 * len(current)
+
+
+def test_a_job_of_more_than_10000_children_reads_its_own_share_of_a_report(aws):
+    # given a report and a child of the second job (offset 10,000) of a 10,003-shard submission
+    world({})
+    s3 = clients.client("s3")
+    uri = _inventory(s3, [[_row(k) for k in KEYS]], SCHEMA)
+    # when children 0..2 of that job read it / then together they take the shares 10,000..10,002
+    taken = [r.key for index in range(3) for r in sources.open_source(s3, uri, index, 10_003, 10_000)[1]]
+    assert sorted(taken) == sorted(k for k in KEYS if sources.stable_shard(k, 10_003) >= 10_000)
