@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from job import __version__
 from job.core import errors, logs
@@ -57,7 +59,72 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_run(sub: Any, help_text: str) -> None:
+    from job.worker import config
+
+    p = sub.add_parser(
+        "run",
+        help=help_text,
+        description="Every option --foo-bar can also be set as BUCKETLENS_FOO_BAR; the command line wins.",
+    )
+    config.add_arguments(p)
+    p.set_defaults(func=_cmd_run)
+
+
+def _add_table(p: argparse.ArgumentParser) -> None:
+    from job.worker.config import DEFAULT_TABLE
+
+    p.add_argument("--table", default=DEFAULT_TABLE, help=f"table name (default {DEFAULT_TABLE})")
+
+
+def _add_setup(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("setup", help=help_text)
+    _add_table(p)
+    p.add_argument("--bucket", action="append", metavar="B", help="a bucket to create (repeatable)")
+    p.set_defaults(func=_cmd_setup)
+
+
+def _add_export(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("export", help=help_text)
+    _add_table(p)
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.set_defaults(func=_cmd_export)
+
+
+# Every command but exif brings the worker's or the operator's modules (and boto3 with them): each is
+# built only when it is the command that runs, so `python -m job exif` and `--help` start without them.
+# name -> (a module with add_parser(sub, help), or a builder here; the help --help lists)
+LAZY_COMMANDS: dict[str, tuple[Any, str]] = {
+    "run": (_add_run, "process this array child's images into the results table"),
+    "setup": (_add_setup, "create the results table and buckets where missing (local runs)"),
+    "export": (_add_export, "write every result as JSON Lines or CSV to stdout"),
+    "search": ("job.commands.search", "images by label, text, camera, time taken and place"),
+    "report": ("job.commands.report", "label + text report, or the HTML gallery (--html)"),
+    "status": (
+        "job.commands.status",
+        "children by status, images, rate, ETA and failed children of a Batch job",
+    ),
+    "reconcile": (
+        "job.commands.reconcile",
+        "compare an S3 Inventory report with the results: missing, stale, orphaned",
+    ),
+    "deployed": (
+        "job.commands.deployed",
+        "one output of the applied deployment (what the Makefile targets use)",
+    ),
+}
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line, read without building any sub-command's parser."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--log-level")
+    pre.add_argument("command", nargs="?")
+    return pre.parse_known_args(list(argv))[0].command
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """Every sub-command; only the one `argv` names (if it is a lazy one) has its module imported."""
     parser = argparse.ArgumentParser(prog="python -m job", description="bucketlens worker")
     parser.add_argument("--version", action="version", version=f"bucketlens {__version__}")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -68,42 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-bytes", type=int, default=64 * 1024 * 1024, help="read at most this many bytes")
     p.set_defaults(func=_cmd_exif)
 
-    from job.worker import config
-
-    p = sub.add_parser(
-        "run",
-        help="process this array child's images into the results table",
-        description="Every option --foo-bar can also be set as BUCKETLENS_FOO_BAR; the command line wins.",
-    )
-    config.add_arguments(p)
-    p.set_defaults(func=_cmd_run)
-
-    p = sub.add_parser("setup", help="create the results table and buckets where missing (local runs)")
-    p.add_argument(
-        "--table", default=config.DEFAULT_TABLE, help=f"table name (default {config.DEFAULT_TABLE})"
-    )
-    p.add_argument("--bucket", action="append", metavar="B", help="a bucket to create (repeatable)")
-    p.set_defaults(func=_cmd_setup)
-
-    p = sub.add_parser("export", help="write every result as JSON Lines or CSV to stdout")
-    p.add_argument(
-        "--table", default=config.DEFAULT_TABLE, help=f"table name (default {config.DEFAULT_TABLE})"
-    )
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    p.set_defaults(func=_cmd_export)
-
-    from job.commands import deployed, reconcile, report, search, status
-
-    search.add_parser(sub)
-    report.add_parser(sub)
-    status.add_parser(sub)
-    reconcile.add_parser(sub)
-    deployed.add_parser(sub)
+    chosen = chosen_command(argv)
+    for name, (builder, text) in LAZY_COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=text)  # listed by --help; its options load when it is the command
+        elif isinstance(builder, str):
+            importlib.import_module(builder).add_parser(sub, text)
+        else:
+            builder(sub, text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

@@ -10,24 +10,22 @@ locals {
   source_dir = coalesce(var.source_dir, abspath("${path.module}/.."))
   extensions = join(",", var.extensions)
 
-  # Every child gets an equal share of the account's Rekognition quota, so together they never exceed it.
-  max_children = coalesce(var.max_concurrent_children, max(1, floor(var.max_vcpus / var.job_vcpu)))
-  max_tps      = format("%.3f", var.rekognition_tps_quota / local.max_children)
-
   worker_environment = merge(
     {
       BUCKETLENS_TABLE          = module.results.table_name
       BUCKETLENS_LABEL_TABLE    = module.results.label_table_name
       BUCKETLENS_RESULTS_URI    = module.manifests.runs_uri
-      BUCKETLENS_MAX_TPS        = local.max_tps
+      BUCKETLENS_TPS_QUOTA      = tostring(var.rekognition_tps_quota) # shared by every child: job/core/quota.py
+      BUCKETLENS_LIMITER_TABLE  = module.results.limiter_table_name
       BUCKETLENS_MIN_CONFIDENCE = tostring(var.min_confidence)
       BUCKETLENS_MAX_LABELS     = tostring(var.max_labels)
-      BUCKETLENS_WORKERS        = tostring(var.workers)
       BUCKETLENS_EXTENSIONS     = local.extensions
       AWS_RETRY_MODE            = "adaptive"
       AWS_DEFAULT_REGION        = var.region
     },
     var.project_version_arn == null ? {} : { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn },
+    var.max_tps_per_child == null ? {} : { BUCKETLENS_MAX_TPS = tostring(var.max_tps_per_child) },
+    var.workers == null ? {} : { BUCKETLENS_WORKERS = tostring(var.workers) },
     local.search_environment,
     local.search_auth_environment,
   )
@@ -142,6 +140,7 @@ module "batch" {
   inventory_bucket_arn = module.triggers.inventory_bucket_arn
   table_arn            = module.results.table_arn
   label_table_arn      = module.results.label_table_arn
+  limiter_table_arn    = module.results.limiter_table_arn
   search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
   search_secret_arn    = var.search_secret_arn
   project_version_arn  = var.project_version_arn

@@ -68,9 +68,9 @@ output "submitter_log_group_name" {
   value       = module.submitter.log_group_name
 }
 
-output "worker_max_tps" {
-  description = "Rekognition calls per second each array child is limited to."
-  value       = local.max_tps
+output "limiter_table_name" {
+  description = "The table through which every child shares the Rekognition quota."
+  value       = module.results.limiter_table_name
 }
 
 output "submitter_environment" {

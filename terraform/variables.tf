@@ -203,35 +203,35 @@ variable "max_labels" {
 }
 
 variable "workers" {
-  description = "Concurrent images per array child (threads)."
+  description = "Threads per array child; null (default) lets each child size them to the rate it may reach (rate x 0.5 s, 4..64)."
   type        = number
-  default     = 8
+  default     = null
 
   validation {
-    condition     = var.workers >= 1 && var.workers <= 256
-    error_message = "workers must be between 1 and 256."
+    condition     = var.workers == null || try(var.workers >= 1 && var.workers <= 256, false)
+    error_message = "workers must be null or between 1 and 256."
+  }
+}
+
+variable "max_tps_per_child" {
+  description = "Optional cap on one child's Rekognition calls per second per operation; null (default): the shared quota alone decides."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_tps_per_child == null || try(var.max_tps_per_child > 0, false)
+    error_message = "max_tps_per_child must be null or positive."
   }
 }
 
 variable "rekognition_tps_quota" {
-  description = "The account's Rekognition DetectLabels transactions-per-second quota in this region; shared by all children."
+  description = "The account's Rekognition transactions-per-second quota per operation (DetectLabels, DetectText) in this region (Service Quotas). Every child of every job shares it through the limiter table, whatever their number."
   type        = number
   default     = 50
 
   validation {
     condition     = var.rekognition_tps_quota > 0
     error_message = "rekognition_tps_quota must be positive."
-  }
-}
-
-variable "max_concurrent_children" {
-  description = "Array children that can run at once; null derives it from max_vcpus / job_vcpu. Each gets quota / children TPS."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.max_concurrent_children == null || try(var.max_concurrent_children >= 1, false)
-    error_message = "max_concurrent_children must be null or >= 1."
   }
 }
 

@@ -52,10 +52,8 @@ def render(value: Any, fmt: str) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "deployed", help="one output of the applied deployment (what the Makefile targets use)"
-    )
+def add_parser(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("deployed", help=help_text)
     p.add_argument("name", metavar="OUTPUT", help="a Terraform output, e.g. region or results_uri")
     p.add_argument("--dir", default="terraform", help="the Terraform directory (default terraform)")
     p.add_argument("--terraform", default="terraform", help="the Terraform binary (default terraform)")

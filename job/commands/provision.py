@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from job.core import label_index
+from job.core import label_index, quota
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,12 @@ def setup(ddb: Any, s3: Any, table: str, buckets: list[str], region: str | None)
     labels = label_index.table_name(table)
     if ensure_table(ddb, labels, definition=label_index.TABLE_DEFINITION):
         created["tables"].append(labels)
+    limiter = table + quota.SUFFIX
+    if ensure_table(ddb, limiter, definition=quota.TABLE_DEFINITION):
+        ddb.update_time_to_live(
+            TableName=limiter, TimeToLiveSpecification={"Enabled": True, "AttributeName": quota.TTL_ATTRIBUTE}
+        )
+        created["tables"].append(limiter)
     for bucket in buckets:
         if ensure_bucket(s3, bucket, region):
             created["buckets"].append(bucket)

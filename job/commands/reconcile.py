@@ -208,10 +208,8 @@ def submit_fix(s3: Any, batch: Any, cfg: Any, findings: list[Finding], inventory
     }
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "reconcile", help="compare an S3 Inventory report with the results: missing, stale, orphaned"
-    )
+def add_parser(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("reconcile", help=help_text)
     p.add_argument("--inventory", required=True, help="s3://…/manifest.json of an S3 Inventory report")
     p.add_argument(
         "--table",

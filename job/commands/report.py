@@ -59,8 +59,8 @@ def embedded(s3: Any, items: list[Mapping[str, Any]], max_bytes: int = 20 * 1024
     return found
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("report", help="label + text report, or the HTML gallery (--html)")
+def add_parser(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("report", help=help_text)
     search.add_common(p)
     p.add_argument(
         "--with-text", action="store_true", help="only images with detected text, their text beside"

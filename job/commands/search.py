@@ -120,8 +120,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=1000, help="at most this many images (default 1000)")
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("search", help="images by label, text, camera, time taken and place")
+def add_parser(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("search", help=help_text)
     add_common(p)
     p.add_argument("--text", help="a word in the detected text")
     p.add_argument("--camera", help="MAKE or MAKE/MODEL")

@@ -197,10 +197,8 @@ def look(batch: Any, s3: Any, job_id: str, results_uri: str | None) -> Status:
 # --- command --------------------------------------------------------------------------------------------
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "status", help="children by status, images, rate, ETA and failed children of a Batch job"
-    )
+def add_parser(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("status", help=help_text)
     p.add_argument("job_id", metavar="JOB_ID")
     p.add_argument(
         "--results-uri",

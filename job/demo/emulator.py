@@ -59,22 +59,16 @@ SERVICES = ("batch", "dynamodb", "ec2", "ecr", "iam", "lambda", "logs", "s3", "s
 
 @dataclass(frozen=True)
 class Settings:
-    """What the demo deployment is tuned for: a few children, small shards, the quota shared by two."""
+    """What the demo deployment sets apart from Terraform's defaults: its names and small shards (so a few
+    images make several children); the quota, the threads and the rest are the deployed defaults."""
 
     images_bucket: str = "bucketlens-demo-images"
     manifests_bucket: str = "bucketlens-manifests-demo"
     features: str = "labels"
     shard_size: int = 4
-    concurrent_children: int = 2
-    tps_quota: int = 50
+    tps_quota: int = 50  # the rekognition_tps_quota default
     min_confidence: int = 70
     max_labels: int = 50
-    workers: int = 8
-
-    @property
-    def max_tps(self) -> str:
-        """The same formula as Terraform's local.max_tps."""
-        return format(self.tps_quota / self.concurrent_children, ".3f")
 
 
 @dataclass(frozen=True)
@@ -190,10 +184,10 @@ def worker_environment(settings: Settings, table: str, results_uri: str, region:
         "BUCKETLENS_TABLE": table,
         "BUCKETLENS_LABEL_TABLE": table + "-labels",
         "BUCKETLENS_RESULTS_URI": results_uri,
-        "BUCKETLENS_MAX_TPS": settings.max_tps,
+        "BUCKETLENS_TPS_QUOTA": str(settings.tps_quota),
+        "BUCKETLENS_LIMITER_TABLE": table + "-limiter",
         "BUCKETLENS_MIN_CONFIDENCE": str(settings.min_confidence),
         "BUCKETLENS_MAX_LABELS": str(settings.max_labels),
-        "BUCKETLENS_WORKERS": str(settings.workers),
         "BUCKETLENS_EXTENSIONS": ",".join(EXTENSIONS),
         "AWS_RETRY_MODE": "adaptive",
         "AWS_DEFAULT_REGION": region,
@@ -431,9 +425,7 @@ def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: st
         "python": sys.executable,
         "features": settings.features,
         "shard_size": settings.shard_size,
-        "max_concurrent_children": settings.concurrent_children,
         "rekognition_tps_quota": settings.tps_quota,
-        "workers": settings.workers,
         "enable_inventory": False,
         # the emulator delivers S3 notifications to SQS, as the setup path configures them
         "event_route": "notification",

@@ -7,6 +7,7 @@ also has an environment variable; the CLI wins so a hand-run command can overrid
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +22,16 @@ DEFAULT_TABLE = "bucketlens-results"
 DEFAULT_EXTENSIONS = "jpg,jpeg,png,tif,tiff,webp,heic,heif,avif"
 
 
-def default_workers() -> int:
-    """Rekognition calls wait ~150 ms on the network, so many more threads than cores stay busy."""
-    return min(64, max(4, (os.cpu_count() or 1) * 8))
+LATENCY_BUDGET_S = 0.5  # a Rekognition call takes ~0.15 s; threads cover calls up to this long in flight
+
+
+def default_workers(tps_quota: float | None = None, max_tps: float | None = None) -> int:
+    """Threads enough for the rate this child may reach (in flight = rate x latency), 4..64; without a
+    quota, 8 per CPU (Rekognition calls wait ~150 ms on the network, so threads outnumber cores)."""
+    rate = min(r for r in (tps_quota, max_tps) if r) if (tps_quota or max_tps) else None
+    if rate is None:
+        return min(64, max(4, (os.cpu_count() or 1) * 8))
+    return min(64, max(4, math.ceil(rate * LATENCY_BUDGET_S)))
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,9 @@ class RunConfig:
     text_if: TextIf | None = None
     project_version_arn: str | None = None
     custom_min_confidence: float | None = None  # None: --min-confidence
-    max_tps: float | None = None
+    max_tps: float | None = None  # an optional cap per child and operation
+    tps_quota: float | None = None  # the account's quota per operation, shared through the limiter table
+    limiter_table: str | None = None  # None: <table>-limiter
     workers: int = 8
     results_uri: str | None = None
     extensions: frozenset[str] = frozenset(DEFAULT_EXTENSIONS.split(","))
@@ -75,6 +85,10 @@ class RunConfig:
         )
 
     @property
+    def limiters_table(self) -> str:
+        return self.limiter_table or self.table + "-limiter"
+
+    @property
     def labels_table(self) -> str:
         return self.label_table or self.table + "-labels"
 
@@ -95,6 +109,7 @@ class RunConfig:
             "max_labels": self.max_labels,
             "text_if": f"{self.text_if.label}:{self.text_if.confidence:g}" if self.text_if else None,
             "max_tps": self.max_tps,
+            "tps_quota": self.tps_quota,
             "workers": self.workers,
             "results_uri": self.results_uri,
             "job_id": self.job_id,
@@ -115,8 +130,13 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "text_if": (str, "LABEL:CONFIDENCE - run text detection only on images with this label"),
     "project_version_arn": (str, "Rekognition Custom Labels model (needed for custom-labels)"),
     "custom_min_confidence": (float, "minimum Custom Labels confidence (default --min-confidence)"),
-    "max_tps": (float, "client-side Rekognition calls per second per operation for this child"),
-    "workers": (int, "threads (default 8 x CPUs, 4..64)"),
+    "max_tps": (float, "optional cap: Rekognition calls per second per operation for this child"),
+    "tps_quota": (
+        float,
+        "the account's Rekognition TPS quota per operation, shared by every child through --limiter-table",
+    ),
+    "limiter_table": (str, "the shared quota's table (default <table>-limiter)"),
+    "workers": (int, "threads (default: the rate this child may reach x 0.5 s, 4..64)"),
     "results_uri": (str, "s3://bucket/prefix for run summaries <prefix>/<job id>/<index>.json"),
     "extensions": (str, f"image extensions to consider (default {DEFAULT_EXTENSIONS})"),
     "progress_every": (int, "log progress every N images (default 500)"),
@@ -190,6 +210,7 @@ def from_args(
         "source",
         "table",
         "label_table",
+        "limiter_table",
         "project_version_arn",
         "results_uri",
         "opensearch_endpoint",
@@ -207,6 +228,7 @@ def from_args(
         "custom_min_confidence",
         "max_labels",
         "max_tps",
+        "tps_quota",
         "workers",
         "progress_every",
         "progress_seconds",
@@ -225,7 +247,7 @@ def from_args(
         if not exts:
             raise ConfigError("--extensions: empty list")
         values["extensions"] = exts
-    values.setdefault("workers", default_workers())
+    values.setdefault("workers", default_workers(values.get("tps_quota"), values.get("max_tps")))  # type: ignore[arg-type]
     # every child of one array job writes under the job the user submitted: runs/<parent id>/<index>.json
     values["job_id"] = parent_job_id(env.get("AWS_BATCH_JOB_ID") or "local")
     config = RunConfig(**values)  # type: ignore[arg-type]
@@ -249,6 +271,8 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("--max-labels must be at least 1")
     if config.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if config.tps_quota is not None and config.tps_quota <= 0:
+        raise ConfigError("--tps-quota must be positive")
     if config.max_tps is not None and config.max_tps <= 0:
         raise ConfigError("--max-tps must be positive")
     if "custom-labels" in config.features and not config.project_version_arn:

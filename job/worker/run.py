@@ -13,6 +13,7 @@ import queue
 import signal
 import threading
 import time
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from botocore.exceptions import (
 )
 
 from job import exif
-from job.core import clients, errors, model_status, store
+from job.core import clients, errors, model_status, quota, store
 from job.core.manifest import ObjectRef
 from job.core.ordering import iso_time
 from job.core.summary import Stats, build_summary, summary_uri
@@ -109,7 +110,7 @@ class Worker:
         self.stop = stop
         self.features = config.feature_key
         self._limiters = {
-            op: limiter(config.max_tps) for op in ("DetectLabels", "DetectText", "DetectCustomLabels")
+            op: self._limiter(op) for op in ("DetectLabels", "DetectText", "DetectCustomLabels")
         }
         self._hook_id = f"bucketlens-throttles-{id(self)}"
         self._converting = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
@@ -121,6 +122,32 @@ class Worker:
         self.sinks = sinks.build(backends.ddb, config.labels_table, config.opensearch)
         self._model_checked = False
         self._model_lock = threading.Lock()
+
+    def _limiter(self, operation: str) -> Any:
+        """The shared quota when one is configured (--tps-quota), else the optional per-child cap."""
+        cfg = self.config
+        if not cfg.tps_quota:
+            return limiter(cfg.max_tps)
+        user = f"{cfg.job_id}:{cfg.index}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        return quota.SharedRate(
+            self.b.ddb,
+            cfg.limiters_table,
+            f"rekognition:{operation}",
+            user,
+            cfg.tps_quota,
+            cap=cfg.max_tps,
+            expected=cfg.shards,  # the job's children, which start together (the submitter passes it)
+        )
+
+    def leave_quota(self) -> int:
+        """Give the shared quota back at the end of the run; returns the limiter's DynamoDB calls."""
+        calls = 0
+        for shared in self._limiters.values():
+            if isinstance(shared, quota.SharedRate):
+                if shared.limiter_calls:
+                    shared.leave()
+                calls += shared.limiter_calls
+        return calls
 
     # --- throttle accounting through botocore's retry hook ------------------------------------------
     def attach(self) -> None:
@@ -139,7 +166,11 @@ class Worker:
         if response and isinstance(response, tuple) and len(response) == 2:
             code = (response[1] or {}).get("Error", {}).get("Code", "")
             if code in labels.THROTTLE_CODES:
-                self.stats.throttled(getattr(operation, "name", "?"))
+                name = getattr(operation, "name", "?")
+                self.stats.throttled(name)
+                shared = self._limiters.get(name)
+                if isinstance(shared, quota.SharedRate):
+                    shared.throttled()  # AIMD: the shared quota's user backs off
         return None
 
     # --- one image ----------------------------------------------------------------------------------
@@ -444,6 +475,9 @@ class Runner:
                 code = errors.EXIT_TRANSIENT
         finally:
             self.worker.detach()
+            limiter_calls = self.worker.leave_quota()
+            if limiter_calls:
+                self.stats.call("dynamodb.limiter", limiter_calls)  # the shared quota's own calls
         return self._finish(code, plan)
 
     def _check_table(self) -> None:

@@ -220,6 +220,18 @@ def test_table_matches_job_setup(on_moto: Deployment) -> None:
     assert applied["SSEDescription"]["Status"] == "ENABLED"
 
 
+def test_the_limiter_table_is_the_one_the_shared_quota_reads(on_moto: Deployment) -> None:
+    # given the applied limiter table / then its keys are job.core.quota's, and its rows expire
+    from job.core import quota
+
+    ddb = on_moto.client("dynamodb")
+    name = on_moto.outputs["limiter_table_name"]
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["KeySchema"] == quota.TABLE_DEFINITION["KeySchema"]
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == quota.TTL_ATTRIBUTE and ttl["TimeToLiveStatus"] == "ENABLED"
+
+
 def test_job_definition_runs_what_job_run_accepts(on_moto: Deployment) -> None:
     # given the applied job definition
     definition = on_moto.client("batch").describe_job_definitions(
@@ -242,12 +254,23 @@ def test_job_definition_runs_what_job_run_accepts(on_moto: Deployment) -> None:
     # and every BUCKETLENS_* variable is one of the worker's options
     env = {e["name"]: e["value"] for e in container["environment"]}
     bucketlens = {name for name in env if name.startswith("BUCKETLENS_")}
-    assert {"BUCKETLENS_TABLE", "BUCKETLENS_RESULTS_URI", "BUCKETLENS_MAX_TPS"} <= bucketlens
+    assert {
+        "BUCKETLENS_TABLE",
+        "BUCKETLENS_RESULTS_URI",
+        "BUCKETLENS_TPS_QUOTA",
+        "BUCKETLENS_LIMITER_TABLE",
+    } <= bucketlens
     for name in bucketlens:
         assert "--" + name.removeprefix("BUCKETLENS_").lower().replace("_", "-") in options, name
     assert env["BUCKETLENS_TABLE"] == on_moto.outputs["table_name"]
     assert env["BUCKETLENS_RESULTS_URI"] == f"s3://{on_moto.outputs['manifests_bucket_name']}/runs"
-    assert float(env["BUCKETLENS_MAX_TPS"]) == pytest.approx(50 / 64, abs=1e-3)
+    # the account's quota, shared by every child through the limiter table; no per-child split, no fixed
+    # thread count: both follow the rate a child may reach
+    assert (
+        float(env["BUCKETLENS_TPS_QUOTA"]) == 50
+        and env["BUCKETLENS_LIMITER_TABLE"] == on_moto.outputs["limiter_table_name"]
+    )
+    assert "BUCKETLENS_MAX_TPS" not in env and "BUCKETLENS_WORKERS" not in env
     assert env["AWS_RETRY_MODE"] == "adaptive"
     assert set(env["BUCKETLENS_EXTENSIONS"].split(",")) == set(job_config.DEFAULT_EXTENSIONS.split(","))
 

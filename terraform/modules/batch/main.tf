@@ -210,6 +210,12 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
+    sid       = "ShareRekognitionQuota" # job/core/quota.py: a row per child, the live rows read back
+    actions   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [var.limiter_table_arn]
+  }
+
+  statement {
     sid       = "MaintainLabelIndex"
     actions   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
     resources = [var.label_table_arn, "${var.label_table_arn}/index/*"]

@@ -250,3 +250,8 @@ variable "search_secret_arn" {
   type        = string
   default     = null
 }
+
+variable "limiter_table_arn" {
+  description = "ARN of the shared Rekognition quota's table (results module output limiter_table_arn)."
+  type        = string
+}

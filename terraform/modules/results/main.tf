@@ -74,3 +74,36 @@ resource "aws_dynamodb_table" "labels" {
 
   tags = merge(var.tags, { Name = "${var.name}-labels" })
 }
+
+# The shared Rekognition quota (job/core/quota.py): a row per user of an operation, refreshed every 5 s,
+# expiring by itself; every child of every job reads the live rows and takes its share.
+resource "aws_dynamodb_table" "limiter" {
+  #checkov:skip=CKV_AWS_28:Rows live 15 seconds and are rewritten every 5; there is nothing to recover.
+  #checkov:skip=CKV2_AWS_16:On-demand billing: there is no provisioned capacity to auto-scale.
+  name         = "${var.name}-limiter"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "operation"
+  range_key    = "user"
+
+  attribute {
+    name = "operation"
+    type = "S"
+  }
+
+  attribute {
+    name = "user"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-limiter" })
+}

@@ -17,3 +17,13 @@ output "label_table_arn" {
   description = "Label index table ARN, for IAM policies."
   value       = aws_dynamodb_table.labels.arn
 }
+
+output "limiter_table_name" {
+  description = "The shared Rekognition quota's table (BUCKETLENS_LIMITER_TABLE)."
+  value       = aws_dynamodb_table.limiter.name
+}
+
+output "limiter_table_arn" {
+  description = "The shared Rekognition quota's table ARN, for IAM policies."
+  value       = aws_dynamodb_table.limiter.arn
+}

@@ -22,7 +22,12 @@ def test_setup_creates_the_table_and_buckets_once(aws, capsys):
     assert cli.main(["setup", "--table", "t-results", "--bucket", "bl-one"]) == errors.EXIT_OK
     second = json.loads(capsys.readouterr().out)
     # then the first created everything, the second nothing
-    assert first["created"] == {"tables": ["t-results", "t-results-labels"], "buckets": ["bl-one", "bl-two"]}
+    assert first["created"] == {
+        "tables": ["t-results", "t-results-labels", "t-results-limiter"],
+        "buckets": ["bl-one", "bl-two"],
+    }
+    ttl = clients.client("dynamodb").describe_time_to_live(TableName="t-results-limiter")
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires"  # the shared quota's rows expire
     assert second["created"] == {"tables": [], "buckets": []}
     # and the table has the contract's schema and billing
     table = clients.client("dynamodb").describe_table(TableName="t-results")["Table"]

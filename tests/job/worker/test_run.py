@@ -514,3 +514,16 @@ def test_a_child_indexes_an_orc_or_parquet_report(aws, fmt):
     assert run.run(_config(source=uri)) == errors.EXIT_OK
     got = items()
     assert sorted(got) == sorted(ODD_KEYS) and all(v["status"] == "done" for v in got.values())
+
+
+def test_a_child_paces_through_the_shared_quota_and_gives_it_back(aws):
+    # given images and the deployed setting: the account's quota, shared through the limiter table
+    world({f"in/q{i}.jpg": image_bytes("JPEG", color=(i * 20, 0, 0)) for i in range(6)})
+    cfg = _config(tps_quota="50")
+    # when the child runs
+    assert run.run(cfg) == errors.EXIT_OK
+    # then every image is done, the limiter's own calls are in the summary, and no row is left behind
+    assert {v["status"] for v in items().values()} == {"done"} and len(items()) == 6
+    assert _summary()["calls"]["dynamodb.limiter"] >= 3
+    rows = clients.client("dynamodb").scan(TableName=cfg.limiters_table)["Items"]
+    assert rows == []

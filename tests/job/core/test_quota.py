@@ -1,0 +1,111 @@
+"""The shared Rekognition quota: the arithmetic of a share, and users sharing one table on moto."""
+
+from __future__ import annotations
+
+import pytest
+
+from job.commands import provision
+from job.core import clients, quota
+from job.core.quota import TARGET, Peer, SharedRate, share
+
+Q = 50.0
+
+
+def test_one_user_gets_the_quota_and_hungry_users_split_it_evenly():
+    # given users that all want more / then each has an equal part of the quota
+    assert share(Q, "a", []) == pytest.approx(TARGET * Q)
+    peers = [Peer(u, 12.0, 12.25) for u in "abcd"]
+    assert share(Q, "a", peers) == pytest.approx(TARGET * Q / 4)
+
+
+def test_what_a_light_user_leaves_goes_to_the_hungry_ones():
+    # given one user that uses 2 of its 24.5 calls/s / then the hungry one gets the rest
+    assert share(Q, "me", [Peer("me", 24.0, 24.5), Peer("light", 2.0, 24.5)]) == pytest.approx(
+        TARGET * Q - 2.0
+    )
+    # and a user that just joined is not taken for light (its use is not known yet)
+    assert share(Q, "me", [Peer("new", -1.0, 49.0)]) == pytest.approx(TARGET * Q / 2)
+
+
+def test_the_aimd_factor_scales_the_share_but_never_to_nothing():
+    assert share(Q, "a", [], factor=0.5) == pytest.approx(TARGET * Q * 0.5)
+    assert share(Q, "a", [], factor=0.0) > 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def table(aws):
+    ddb = clients.client("dynamodb")
+    provision.setup(ddb, clients.client("s3"), "q-results", [], "us-east-1")
+    return ddb, "q-results" + quota.SUFFIX
+
+
+def test_users_of_one_table_share_the_quota_and_leave_it(table):
+    # given three children of two jobs pacing the same operation through one table
+    ddb, name = table
+    clock = Clock()
+    users = [
+        SharedRate(ddb, name, "rekognition:DetectLabels", u, Q, clock=clock, sleep=clock.sleep) for u in "abc"
+    ]
+    # when each makes calls for a few periods
+    for _ in range(4):
+        for user in users:
+            for _ in range(20):
+                user.acquire()
+        clock.now += quota.PERIOD_S
+    # then each sees the three, and the three together stay within the quota
+    assert [u.peers for u in users] == [3, 3, 3]
+    assert sum(u.rate for u in users) == pytest.approx(TARGET * Q, rel=0.01)
+    # when one leaves / then the others take its part at their next refresh
+    before = users[2].limiter_calls
+    users[2].leave()
+    for user in users[:2]:
+        user.refresh()
+    assert [u.peers for u in users[:2]] == [2, 2]
+    assert sum(u.rate for u in users[:2]) == pytest.approx(TARGET * Q, rel=0.01)
+    # and the limiter's own calls are counted: 2 a refresh (at least one a period), 1 to leave
+    assert before % 2 == 0 and before >= 2 * 4 and users[2].limiter_calls == before + 1
+
+
+def test_a_throttle_halves_the_rate_and_quiet_periods_bring_it_back(table):
+    ddb, name = table
+    clock = Clock()
+    user = SharedRate(ddb, name, "rekognition:DetectText", "a", Q, clock=clock, sleep=clock.sleep)
+    user.refresh()
+    full = user.rate
+    # when Rekognition throttles twice within a second / then the rate drops once
+    user.throttled()
+    user.throttled()
+    assert user.rate == pytest.approx(full * quota.DECREASE)
+    # when quiet periods pass / then the factor climbs back to the whole share
+    for _ in range(8):
+        clock.now += quota.PERIOD_S + 1
+        user.refresh()
+    assert user.rate == pytest.approx(full)
+
+
+def test_a_cap_bounds_the_share(table):
+    ddb, name = table
+    user = SharedRate(ddb, name, "rekognition:DetectLabels", "a", Q, cap=5.0)
+    user.refresh()
+    assert user.rate == 5.0
+
+
+def test_an_unreachable_table_keeps_the_last_rate(aws, caplog):
+    # given no limiter table at all
+    user = SharedRate(clients.client("dynamodb"), "missing-limiter", "rekognition:DetectLabels", "a", Q)
+    # when it refreshes / then pacing goes on at the rate it had, with one warning
+    user.refresh()
+    user.refresh()
+    assert user.rate == pytest.approx(TARGET * Q)
+    assert sum("shared quota unavailable" in r.getMessage() for r in caplog.records) == 1
