@@ -112,7 +112,13 @@ def read_inventory(s3: Any, bucket: str, key: str) -> tuple[inventory.InventoryM
 def inventory_work(
     s3: Any, cfg: SubmitterConfig, bucket: str, key: str
 ) -> tuple[str, Iterator[ObjectRef], dict]:
-    report, etag = read_inventory(s3, bucket, key)
+    return _report_work(s3, cfg, bucket, key, *read_inventory(s3, bucket, key))
+
+
+def _report_work(
+    s3: Any, cfg: SubmitterConfig, bucket: str, key: str, report: inventory.InventoryManifest, etag: str
+) -> tuple[str, Iterator[ObjectRef], dict]:
+    """(manifest id, the report's work rows, the source record) of a report already read."""
     manifest_id = submit.inventory_manifest_id(bucket, key, etag, cfg.features)
     source = {
         "kind": "inventory",
@@ -128,13 +134,12 @@ def submit_inventory(s3: Any, batch: Any, cfg: SubmitterConfig, bucket: str, key
     pyarrow), the children read the report themselves, split by data file or by key hash; CSV, and every
     format where pyarrow is installed, becomes a bucketlens manifest with exact counts."""
     report, etag = read_inventory(s3, bucket, key)
+    manifest_id, refs, source = _report_work(s3, cfg, bucket, key, report, etag)
     if report.columnar and not inventory.columnar_available():
-        manifest_id = submit.inventory_manifest_id(bucket, key, etag, cfg.features)
-        source = {"kind": "inventory", "format": report.file_format, "read_by": "children"}
+        shards = report_shards(report, cfg)
         return submit.submit_report(
-            s3, batch, cfg, manifest_id, f"s3://{bucket}/{key}", report_shards(report, cfg), source
+            s3, batch, cfg, manifest_id, source["uri"], shards, {**source, "read_by": "children"}
         )
-    manifest_id, refs, source = inventory_work(s3, cfg, bucket, key)
     return submit.submit_work(s3, batch, cfg, manifest_id, refs, source)
 
 
