@@ -3,8 +3,8 @@
 Each user of an operation keeps a row in the limiter table: who it is, the rate it used over its last
 period, and when the row expires. Every `period` seconds a user writes its row and reads the others'
 (one PutItem and one Query), then paces its calls at its share of the quota: the quota divided among the
-live users, plus what the lighter users leave unused (work-conserving), times an AIMD factor that halves
-on throttling and recovers step by step, so that a quota shared with software outside bucketlens still
+live users, plus what the lighter users leave unused (work-conserving), times an AIMD factor that drops
+on each throttle and recovers step by step, so that a quota shared with software outside bucketlens still
 works. Pure arithmetic is apart from the two DynamoDB calls, and a table that cannot be reached leaves the
 user at its last rate (logged), never stops the work.
 """
