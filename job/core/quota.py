@@ -37,7 +37,7 @@ TTL_ATTRIBUTE = "expires"
 PERIOD_S = 2.0  # how often a user re-reads its share: 2 DynamoDB calls per user per period
 YOUNG_S = 5.0  # a user's first seconds, when the children of a job start together...
 YOUNG_PERIOD_S = 0.5  # ...it refreshes this often, so they find each other in half a second
-JOIN_FACTOR = 0.5  # a user joining others starts at half its share, until the others have seen it
+JOIN_FACTOR = 0.5  # a user joining users of other jobs starts at half its share, until they have seen it
 ROW_TTL_S = 3 * PERIOD_S  # a user that stops refreshing drops out of the division after this
 TARGET = (
     0.95  # of the quota: headroom for the bursts of many independent users (Rekognition's bucket is small)
@@ -180,7 +180,7 @@ class SharedRate:
             self._next_refresh = now + PERIOD_S
             return
         with self._lock:
-            if used < 0 and len(peers) > 1:  # joining a running group: start gently
+            if used < 0 and len(peers) > self.expected:  # joining others than its own job: start gently
                 self.factor = min(self.factor, JOIN_FACTOR)
             self.peers = max(1, len(peers))
             young = now - self._born < YOUNG_S
