@@ -60,7 +60,10 @@ REMOVALS = {
     "LifecycleExpiration:DeleteMarkerCreated": False,
 }
 EVENTBRIDGE_SOURCE = "aws.s3"
-EVENTBRIDGE_TYPES = ("Object Created", "Object Deleted")
+EVENTBRIDGE_KINDS = {
+    "Object Created": "create",
+    "Object Deleted": "remove",
+}  # the detail-types bucketlens reads
 
 
 def parse_s3_record(record: dict, message_id: str = "") -> S3Event | None:
@@ -101,7 +104,7 @@ def parse_eventbridge_event(body: dict, message_id: str = "") -> list[S3Event]:
     The same record as the notification's: the key as sent (never URL-encoded), the same sequencer to
     order by; "deletion-type" tells a permanent deletion from a delete marker, and "reason" is kept in
     the event name ("Object Deleted:Lifecycle Expiration")."""
-    kind = {"Object Created": "create", "Object Deleted": "remove"}.get(body["detail-type"])
+    kind = EVENTBRIDGE_KINDS.get(body["detail-type"])
     if kind is None:
         return []
     detail = body["detail"]

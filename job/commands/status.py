@@ -3,7 +3,7 @@
 Children by status come from Batch (the array parent's status summary); images done/skipped/errors and the
 rate come from the run summaries the children write to `<results uri>/<job id>/<index>.json`; failed
 children are listed with their log stream. The ETA is remaining children x the mean duration of the
-finished ones / the children running now (Batch runs them `max_concurrent_children` at a time).
+finished ones / the children running now (as many as the compute environment's vCPUs allow).
 """
 
 from __future__ import annotations
