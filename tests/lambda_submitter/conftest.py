@@ -10,6 +10,7 @@ import pytest
 
 from job.core import clients
 from lambda_submitter.config import SubmitterConfig
+from tests.batch_queue import job_queue
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 IMAGES = "bucketlens-images"
@@ -67,21 +68,8 @@ def stack(aws: None, sub_env: dict) -> Iterator[dict]:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    iam = clients.client("iam")
-    role = iam.create_role(
-        RoleName="batch-service",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
+    job_queue("bucketlens-queue", "bucketlens")
     batch = clients.client("batch")
-    env_arn = batch.create_compute_environment(
-        computeEnvironmentName="bucketlens", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName="bucketlens-queue",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_arn}],
-    )
     batch.register_job_definition(
         jobDefinitionName="bucketlens-worker",
         type="container",

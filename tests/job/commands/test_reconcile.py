@@ -11,6 +11,7 @@ import pytest
 
 from job.commands import provision, reconcile
 from job.core import clients, errors, label_index, store
+from tests.batch_queue import job_queue
 
 IMAGES, INVENTORY, MANIFESTS, TABLE = "rc-images", "rc-inventory", "rc-manifests", "rc-results"
 SNAPSHOT_MS = 1767315600000  # 2026-01-02T01:00:00Z
@@ -74,18 +75,8 @@ def _put(ddb, key: str, etag: str, status: str = "done", when: str = "2026-01-01
 def world(aws, monkeypatch):
     s3, ddb = clients.client("s3"), clients.client("dynamodb")
     provision.setup(ddb, s3, TABLE, [IMAGES, INVENTORY, MANIFESTS], "us-east-1")
-    iam = clients.client("iam")
-    role = iam.create_role(RoleName="rc", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    job_queue("rc-q", "rc")
     batch = clients.client("batch")
-    env = batch.create_compute_environment(
-        computeEnvironmentName="rc-ce", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName="rc-q",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
-    )
     batch.register_job_definition(
         jobDefinitionName="rc-d",
         type="container",

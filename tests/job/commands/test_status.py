@@ -11,6 +11,7 @@ from job.commands.status import FailedChild
 from job.core import clients
 from job.worker import run
 from job.worker.config import from_args
+from tests.batch_queue import job_queue
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, world
 
 
@@ -65,18 +66,8 @@ def test_render_shows_the_bar_counts_and_failed_children_with_their_log_stream()
 
 def _array_job(size: int) -> str:
     """A Batch array job of `size` children on moto; its id."""
-    iam = clients.client("iam")
-    role = iam.create_role(RoleName="b", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    job_queue("q", "status")
     batch = clients.client("batch")
-    env = batch.create_compute_environment(
-        computeEnvironmentName="ce-status", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName="q",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
-    )
     batch.register_job_definition(
         jobDefinitionName="d",
         type="container",
