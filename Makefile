@@ -14,7 +14,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test browser lint bench clean lock tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
+.PHONY: help venv test browser lint bench clean lock lambda-lock tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -50,12 +50,22 @@ bench: $(STAMP) ## Run every benchmark and print its figures (about 8 minutes)
 	$(PY) bench/inventory_bench.py
 	$(PY) bench/worker_bench.py
 	$(PY) bench/faults_bench.py
+	$(PY) bench/latency_bench.py
 
 lock: ## Re-pin the container's runtime dependencies (requirements.lock) from pyproject.toml
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet .
 	{ echo "# Runtime dependencies pinned for the container image. Regenerate with: make lock"; \
 	  $(VENV)-lock/bin/pip freeze --exclude bucketlens; } > requirements.lock
+	rm -rf $(VENV)-lock
+	$(MAKE) lambda-lock
+
+lambda-lock: ## Re-pin the Lambda zip's wheels, every platform's hash, at requirements.lock's versions
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet 'pip-tools>=7.4,<8'
+	CUSTOM_COMPILE_COMMAND="make lambda-lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -c requirements.lock \
+	  -o lambda_submitter/requirements.txt lambda_submitter/requirements.in
 	rm -rf $(VENV)-lock
 
 clean: ## Remove the virtualenv and caches

@@ -13,7 +13,7 @@ from typing import TextIO
 from job.core import clients, logs
 from job.core.errors import EXIT_OK, EXIT_TRANSIENT, EXIT_USAGE, ConfigError, failure
 from job.core.manifest import ObjectRef, split_s3_uri
-from lambda_submitter import config, pricing, submit, triggers
+from lambda_submitter import account_quota, config, pricing, submit, triggers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +99,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:  # the rows are read here, lazily: a data file no reader can parse is a bad report, not a bug
         if args.dry_run:
             return dry_run_report(refs, cfg, out)
+        cfg = account_quota.resolve(cfg, clients.client("service-quotas"))
         result = submit.submit_work(s3, clients.client("batch"), cfg, manifest_id, refs, source)
     except ValueError as exc:
         raise ConfigError(f"{source['uri']}: {exc}") from exc

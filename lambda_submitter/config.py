@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from job.core.errors import ConfigError
 from job.core.inventory import DEFAULT_EXTENSIONS
+from job.worker import config as worker_config
 
 FEATURES = ("labels", "text", "custom-labels")
 REQUIRED_TO_SUBMIT = ("BUCKETLENS_JOB_QUEUE", "BUCKETLENS_JOB_DEFINITION", "BUCKETLENS_MANIFESTS_BUCKET")
 MAX_SHARD_SIZE = 100_000
+FAST_PATH_IMAGES = 20  # default: SQS batches of up to this many images are labelled in the Lambda
+MAX_FAST_PATH_IMAGES = 100
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,10 @@ class SubmitterConfig:
     opensearch_endpoint: str | None = None
     opensearch_index: str = "bucketlens"
     project_version_arn: str | None = None  # with custom-labels: nothing is submitted unless it RUNs
+    fast_path_images: int = FAST_PATH_IMAGES
+    tps_quota: float | None = None  # the account's Rekognition TPS, shared by every job (job/core/quota.py)
+    tps_quota_source: str = "BUCKETLENS_TPS_QUOTA"
+    labeller: worker_config.RunConfig | None = None  # the fast path's worker settings; None: it is off
 
     @property
     def needs_model(self) -> bool:
@@ -82,15 +89,12 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
             + ", ".join(missing)
             + " (Terraform sets them on the Lambda; export them to run the submitter by hand)"
         )
-    raw_size = env.get("BUCKETLENS_SHARD_SIZE", "").strip() or "1000"
-    try:
-        shard_size = int(raw_size)
-    except ValueError:
-        shard_size = 0
-    if not 1 <= shard_size <= MAX_SHARD_SIZE:
-        raise ConfigError(f"BUCKETLENS_SHARD_SIZE={raw_size!r}: a whole number from 1 to {MAX_SHARD_SIZE}")
+    shard_size = _whole_number(env, "BUCKETLENS_SHARD_SIZE", 1000, 1, MAX_SHARD_SIZE)
     prefix = env.get("BUCKETLENS_MANIFESTS_PREFIX", "").strip().strip("/") or "manifests"
-    return SubmitterConfig(
+    fast_path_images = _whole_number(
+        env, "BUCKETLENS_FAST_PATH_IMAGES", FAST_PATH_IMAGES, 0, MAX_FAST_PATH_IMAGES
+    )
+    cfg = SubmitterConfig(
         job_queue=env.get("BUCKETLENS_JOB_QUEUE", "").strip(),
         job_definition=env.get("BUCKETLENS_JOB_DEFINITION", "").strip(),
         manifests_bucket=env.get("BUCKETLENS_MANIFESTS_BUCKET", "").strip(),
@@ -104,4 +108,37 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         project_version_arn=env.get("BUCKETLENS_PROJECT_VERSION_ARN", "").strip() or None,
         opensearch_endpoint=env.get("BUCKETLENS_OPENSEARCH_ENDPOINT", "").strip() or None,
         opensearch_index=env.get("BUCKETLENS_OPENSEARCH_INDEX", "").strip() or "bucketlens",
+        fast_path_images=fast_path_images,
+        tps_quota=_positive_number(env, "BUCKETLENS_TPS_QUOTA"),
     )
+    if not (submit and fast_path_images):
+        return cfg
+    # the worker reads the same BUCKETLENS_* names (table, features, quota...): checked now, at start
+    try:
+        return replace(cfg, labeller=worker_config.from_args({"source": "s3://events/"}, env))
+    except ConfigError as exc:
+        raise ConfigError(f"fast path (BUCKETLENS_FAST_PATH_IMAGES={fast_path_images}): {exc}") from exc
+
+
+def _positive_number(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r}: a positive number (Rekognition calls per second)")
+    return value
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r}: a whole number from {low} to {high}")
+    return value

@@ -57,18 +57,3 @@ def write_tombstone(dynamodb: Any, table: str, event: S3Event) -> bool:
         return False
     log.info("tombstone written", extra={"bucket": event.bucket, "key": event.key, "seq": event.sequencer})
     return True
-
-
-def stored_state(dynamodb: Any, table: str, bucket: str, key: str) -> dict | None:
-    """The ordering fields of the item for (bucket, key), plain strings; None when there is none."""
-    response = dynamodb.get_item(
-        TableName=table,
-        Key={"bucket": {"S": bucket}, "key": {"S": key}},
-        ConsistentRead=True,
-        ProjectionExpression="#s, #o, #st",
-        ExpressionAttributeNames={"#s": "sequencer", "#o": "order_time", "#st": "status"},
-    )
-    item = response.get("Item")
-    if not item:
-        return None
-    return {name: value["S"] for name, value in item.items() if "S" in value}

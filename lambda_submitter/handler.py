@@ -9,7 +9,7 @@ from typing import Any
 
 from job.core import clients, logs
 from job.core.manifest import split_s3_uri
-from lambda_submitter import config, submit, triggers
+from lambda_submitter import account_quota, config, submit, triggers
 
 log = logging.getLogger(__name__)
 logs.configure(os.environ.get("BUCKETLENS_LOG_LEVEL", "INFO"))
@@ -19,11 +19,12 @@ class EventFailed(Exception):
     """A direct (async) invocation failed; raising lets Lambda retry it and then send it to its DLQ."""
 
 
-def make_clients() -> triggers.Clients:
+def make_clients(pool: int = 10) -> triggers.Clients:
+    """`pool`: connections for the fast path's threads, which share the S3 and DynamoDB clients."""
     return triggers.Clients(
-        s3=clients.client("s3"),
+        s3=clients.client("s3", pool=pool),
         batch=clients.client("batch"),
-        dynamodb=clients.client("dynamodb"),
+        dynamodb=clients.client("dynamodb", pool=pool),
         rekognition=clients.client("rekognition"),
     )
 
@@ -35,10 +36,12 @@ def _summary(s: submit.Submission) -> dict:
 def handler(event: dict, context: Any = None) -> dict:
     """SQS batch -> partial batch response; S3 notification, backfill or inventory request -> a summary."""
     cfg = config.from_env()
-    c = make_clients()
+    c = make_clients(pool=max(10, cfg.fast_path_images))
+    cfg = account_quota.resolve(cfg, clients.client("service-quotas"))
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
-        outcome = triggers.handle_events(c, cfg, records)
+        seconds_left = context.get_remaining_time_in_millis() / 1000 if context is not None else None
+        outcome = triggers.handle_events(c, cfg, records, seconds_left)
         log.info(
             "sqs batch done",
             extra={
@@ -49,6 +52,7 @@ def handler(event: dict, context: Any = None) -> dict:
                 "skipped_creates": outcome.skipped_creates,
                 "waiting_for_model": outcome.waiting_for_model,
                 "submissions": [_summary(s) for s in outcome.submissions],
+                "labelled_here": outcome.labelled,
             },
         )
         return {"batchItemFailures": [{"itemIdentifier": m} for m in outcome.failed]}

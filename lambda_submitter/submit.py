@@ -268,6 +268,14 @@ def submit_shards(
         }
         if spec.size > 1:
             request["arrayProperties"] = {"size": spec.size}
+        if cfg.tps_quota:  # the quota as the submitter found it (account_quota), over the definition's
+            quota_env = {
+                "BUCKETLENS_TPS_QUOTA": f"{cfg.tps_quota:g}",
+                "BUCKETLENS_TPS_QUOTA_SOURCE": cfg.tps_quota_source,
+            }
+            request["containerOverrides"] = {
+                "environment": [{"name": k, "value": v} for k, v in quota_env.items()]
+            }
         job_ids.append(submit_with_backoff(batch, request, sleep=sleep))
         log.info("job submitted", extra={"job_id": job_ids[-1], "job_name": spec.name, "size": spec.size})
     body = json.dumps({"manifest": uri, "job_ids": job_ids}).encode()

@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from job.core import inventory, label_index, model_status
+from job.core import inventory, label_index, model_status, store
 from job.core.manifest import ObjectRef
 from job.core.ordering import is_newer
-from lambda_submitter import backfill, deletions, events, search_delete, submit
+from lambda_submitter import backfill, deletions, events, fast_path, search_delete, submit
 from lambda_submitter.config import SubmitterConfig
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class BatchOutcome:
     skipped_creates: int = 0
     waiting_for_model: int = 0
     submissions: list[submit.Submission] = field(default_factory=list)
+    labelled: dict | None = None  # the fast path's counts, when this batch took it
 
 
 class ModelNotRunning(Exception):
@@ -155,10 +156,11 @@ def _is_image(key: str, cfg: SubmitterConfig) -> bool:
     return inventory.is_image_key(key, inventory.normalize_extensions(cfg.extensions))
 
 
-def _wanted(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> bool:
-    """False when the table already holds a newer state for the key (saves a job; the worker checks too)."""
-    stored = deletions.stored_state(c.dynamodb, cfg.table, event.bucket, event.key)
-    return is_newer(stored, event.sequencer, event.event_time)
+def _stored_if_wanted(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> tuple[bool, dict | None]:
+    """(False when the table already holds a newer state for the key: that saves a job, and the worker
+    checks too; the stored state, which the fast path hands to the worker instead of reading it again)."""
+    stored = store.get_state(c.dynamodb, cfg.table, event.bucket, event.key)
+    return is_newer(stored, event.sequencer, event.event_time), stored
 
 
 def current_after_version_delete(s3: Any, event: events.S3Event) -> events.S3Event | None:
@@ -204,8 +206,35 @@ def unindex(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> None:
             )
 
 
-def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> BatchOutcome:
-    """An SQS batch: deletes become tombstones, inventory manifests and creates become jobs.
+def label_here(
+    c: Clients,
+    cfg: SubmitterConfig,
+    refs: list[ObjectRef],
+    states: dict[tuple[str, str], dict | None],
+    seconds_left: float,
+    messages_of: dict[tuple[str, str], set[str]],
+    failed: dict[str, None],
+) -> dict:
+    """The fast path; an image it did not finish fails its messages, so the queue delivers them again."""
+    try:
+        labelled = fast_path.label(c.s3, c.dynamodb, cfg, refs, states, seconds_left)
+    except Exception:
+        log.exception("fast path failed: its images stay queued", extra={"images": len(refs)})
+        outcomes = dict.fromkeys(refs, "transient")
+        stats: dict = {}
+    else:
+        outcomes, stats = labelled.outcomes, labelled.stats
+    for ref, result in outcomes.items():
+        if result == "transient":
+            failed.update(dict.fromkeys(messages_of[(ref.bucket, ref.key)]))
+    return stats
+
+
+def handle_events(
+    c: Clients, cfg: SubmitterConfig, records: list[dict], seconds_left: float | None = None
+) -> BatchOutcome:
+    """An SQS batch: deletes become tombstones, inventory manifests jobs, and creates are labelled here
+    (a few, with `seconds_left` in the invocation: the fast path) or become a job.
 
     A failure marks only the messages it concerns; the rest of the batch is acknowledged.
     """
@@ -223,6 +252,7 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
             failed[record.get("messageId", "")] = None
 
     creates: list[events.S3Event] = []
+    states: dict[tuple[str, str], dict | None] = {}
     messages_of: dict[tuple[str, str], set[str]] = {}
     for event in parsed:
         messages_of.setdefault((event.bucket, event.key), set()).add(event.message_id)
@@ -242,8 +272,9 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
                 outcome.submissions.append(submit_inventory(c.s3, c.batch, cfg, event.bucket, event.key))
             elif not _is_image(event.key, cfg) or event.size == 0:
                 outcome.skipped_creates += 1
-            elif _wanted(c, cfg, event):
+            elif (found := _stored_if_wanted(c, cfg, event))[0]:
                 creates.append(event)
+                states[(event.bucket, event.key)] = found[1]
             else:
                 outcome.skipped_creates += 1
         except Exception:
@@ -261,6 +292,13 @@ def handle_events(c: Clients, cfg: SubmitterConfig, records: list[dict]) -> Batc
             for e in creates
         ]
         refs.sort(key=lambda r: (r.bucket, r.key))
+        why_not = fast_path.why_not(cfg, len(refs), seconds_left)
+        if why_not is None:
+            outcome.labelled = label_here(c, cfg, refs, states, seconds_left or 0.0, messages_of, failed)
+            creates = []
+        else:
+            log.info("images go to a Batch job", extra={"images": len(refs), "why": why_not})
+    if creates:
         manifest_id = submit.events_manifest_id(refs, cfg.features)
         try:
             source = {"kind": "events", "objects": len(refs)}

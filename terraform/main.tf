@@ -42,6 +42,19 @@ locals {
 
   uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
 
+  fast_path = var.fast_path_images > 0 && !var.enable_search
+  # the fast path runs the worker in the Lambda: the worker's settings, without the region (Lambda sets it)
+  labeller_environment = local.fast_path ? tomap(merge(
+    {
+      BUCKETLENS_FAST_PATH_IMAGES = tostring(var.fast_path_images)
+      BUCKETLENS_LIMITER_TABLE    = module.results.limiter_table_name
+      BUCKETLENS_MIN_CONFIDENCE   = tostring(var.min_confidence)
+      BUCKETLENS_MAX_LABELS       = tostring(var.max_labels)
+    },
+    var.max_tps_per_child == null ? {} : { BUCKETLENS_MAX_TPS = tostring(var.max_tps_per_child) },
+    var.workers == null ? {} : { BUCKETLENS_WORKERS = tostring(var.workers) },
+  )) : tomap({ BUCKETLENS_FAST_PATH_IMAGES = "0" })
+
   submitter_environment = merge({
     BUCKETLENS_JOB_QUEUE        = module.batch.job_queue_arn
     BUCKETLENS_JOB_DEFINITION   = module.batch.job_definition_arn
@@ -53,8 +66,11 @@ locals {
     BUCKETLENS_SHARD_SIZE       = tostring(var.shard_size)
     BUCKETLENS_EXTENSIONS       = local.extensions
     BUCKETLENS_LOG_LEVEL        = var.submitter_log_level
+    # the jobs' and the fast path's quota where Service Quotas cannot be read (lambda_submitter/account_quota.py)
+    BUCKETLENS_TPS_QUOTA = tostring(var.rekognition_tps_quota)
     }, local.uses_model ? { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn } : {},
     local.search_environment,
+    local.labeller_environment,
   )
 }
 
@@ -156,11 +172,15 @@ module "submitter" {
   python          = var.python
   runtime         = var.lambda_runtime
   timeout_seconds = var.submitter_timeout_seconds
+  memory_size     = var.submitter_memory_mb
+  architecture    = var.lambda_architecture
   environment     = local.submitter_environment
+  fast_path       = local.fast_path
 
   queue_arn               = module.triggers.queue_arn
   dead_letter_queue_arn   = module.triggers.dead_letter_queue_arn
   batching_window_seconds = var.submitter_batching_window_seconds
+  batch_size              = var.submitter_batch_size
 
   job_queue_arn        = module.batch.job_queue_arn
   job_definition_arns  = [module.batch.job_definition_arn, module.batch.job_definition_arn_prefix]
@@ -171,6 +191,7 @@ module "submitter" {
   inventory_bucket_arn = module.triggers.inventory_bucket_arn
   table_arn            = module.results.table_arn
   label_table_arn      = module.results.label_table_arn
+  limiter_table_arn    = module.results.limiter_table_arn
   search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
   log_retention_days   = var.log_retention_days
   enabled              = !var.enable_schedule
@@ -206,6 +227,7 @@ module "schedule" {
   package                   = module.submitter.package
   package_hash              = module.submitter.package_hash
   runtime                   = var.lambda_runtime
+  architecture              = var.lambda_architecture
   start_schedule            = var.schedule_start
   stop_schedule             = var.schedule_stop
   timezone                  = var.schedule_timezone

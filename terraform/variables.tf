@@ -225,7 +225,7 @@ variable "max_tps_per_child" {
 }
 
 variable "rekognition_tps_quota" {
-  description = "The account's Rekognition transactions-per-second quota per operation (DetectLabels, DetectText) in this region (Service Quotas). Every child of every job shares it through the limiter table, whatever their number."
+  description = "The account's Rekognition transactions-per-second quota per operation (DetectLabels, DetectText) in this region, used where the submitter cannot read it from Service Quotas (it reads the applied value, else AWS's regional default, and logs which). Every child of every job and the fast path share it through the limiter table, whatever their number."
   type        = number
   default     = 50
 
@@ -331,9 +331,58 @@ variable "submitter_timeout_seconds" {
 }
 
 variable "submitter_batching_window_seconds" {
-  description = "How long events gather before one submitter invocation."
+  description = "How long events gather before one submitter invocation: a lone upload waits this long before it is labelled."
   type        = number
-  default     = 10
+  default     = 1
+
+  validation {
+    condition     = var.submitter_batching_window_seconds >= 0 && var.submitter_batching_window_seconds <= 300
+    error_message = "submitter_batching_window_seconds must be between 0 and 300."
+  }
+}
+
+variable "submitter_batch_size" {
+  description = "Most events per submitter invocation. Batches of up to fast_path_images images are labelled in the Lambda; bigger ones (a bulk upload) become Batch jobs. Above 10 AWS needs a batching window of at least 1 s."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.submitter_batch_size >= 1 && var.submitter_batch_size <= 10000 && floor(var.submitter_batch_size) == var.submitter_batch_size
+    error_message = "submitter_batch_size must be a whole number from 1 to 10000 (AWS's limit for a standard queue)."
+  }
+}
+
+variable "fast_path_images" {
+  description = "The fast path: an event batch of at most this many images is labelled inside the submitter Lambda within seconds, instead of waiting for a Batch job (minutes from a compute environment at 0 vCPU). 0 turns it off. Off with enable_search (the domain is in the VPC)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.fast_path_images >= 0 && var.fast_path_images <= 100 && floor(var.fast_path_images) == var.fast_path_images
+    error_message = "fast_path_images must be a whole number from 0 to 100."
+  }
+}
+
+variable "submitter_memory_mb" {
+  description = "Submitter Lambda memory in MiB; it also buys CPU. The fast path decodes camera-sized images (a 24 MP photo is 72 MB once decoded), two at a time."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.submitter_memory_mb >= 512 && var.submitter_memory_mb <= 10240 && floor(var.submitter_memory_mb) == var.submitter_memory_mb
+    error_message = "submitter_memory_mb must be a whole number from 512 to 10240 (new accounts may be held to 3008 until Lambda raises their quota)."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of the submitter and scheduler Lambdas (arm64: Graviton, cheaper per GB-second); the zip's wheels are downloaded for it."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
 }
 
 variable "submitter_log_level" {

@@ -22,6 +22,7 @@ from job import cli
 from job.core import clients, errors
 from job.core.manifest import ObjectRef, write_manifest
 from job.demo.pipeline import children_of
+from job.worker import image as worker_image
 from job.worker import labels, run
 from job.worker.config import from_args
 from lambda_submitter import handler
@@ -360,8 +361,7 @@ def test_table_outage_past_the_retry_budget_exits_75_and_the_rerun_pays_nothing_
     that budget so the outage outlasts it."""
     # given 20 images and a child with a small retry budget
     world({f"in/o{i:02d}.jpg": image_bytes("JPEG", color=(0, i * 10, 0)) for i in range(20)})
-    monkeypatch.setattr(run, "RETRY_TRIES", 2)
-    monkeypatch.setattr(run, "RETRY_MAX_WAIT", 0.2)
+    monkeypatch.setattr(worker_image, "DEFAULT_PATIENCE", worker_image.Patience(tries=2, max_wait=0.2))
     backends = run.Backends(
         s3=clients.client("s3"),
         ddb=clients.client("dynamodb", max_attempts=2),

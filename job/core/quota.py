@@ -12,11 +12,14 @@ user at its last rate (logged), never stops the work.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +225,43 @@ class SharedRate:
             )
         except Exception as exc:  # noqa: BLE001 - the row expires by itself
             log.info("limiter row left to expire", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+
+# --- the account's quota, as Service Quotas knows it --------------------------------------------------
+
+SERVICE_CODE = "rekognition"
+
+
+def _per_operation(paginator: Any, operations: Iterable[str]) -> dict[str, tuple[float, str]]:
+    """operation -> (TPS value, quota code) from one listing. Quotas are matched by name: Service Quotas
+    names each TPS quota after its operation ("... per second ... DetectLabels"); AWS publishes no list of
+    the codes, so the name is what we have."""
+    found: dict[str, tuple[float, str]] = {}
+    for page in paginator.paginate(ServiceCode=SERVICE_CODE):
+        for entry in page.get("Quotas", []):
+            name = entry.get("QuotaName", "")
+            if "per second" not in name.lower():
+                continue
+            for operation in operations:
+                if re.search(rf"\b{operation}\b", name) and entry.get("Value"):
+                    found[operation] = (float(entry["Value"]), entry.get("QuotaCode", "?"))
+    return found
+
+
+def service_quota(client: Any, operations: Iterable[str]) -> tuple[float, str] | None:
+    """(the smallest TPS quota of `operations` in this account and region, where it came from), reading
+    the applied value and else AWS's default; None when Service Quotas cannot say (no permission, an
+    unknown quota), and the caller keeps its configured value."""
+    wanted = tuple(operations)
+    try:
+        values = _per_operation(client.get_paginator("list_aws_default_service_quotas"), wanted)
+        # the applied value wins over the default
+        values.update(_per_operation(client.get_paginator("list_service_quotas"), wanted))
+    except (ClientError, BotoCoreError) as exc:
+        log.info("Service Quotas not readable: using the configured quota", extra={"error": str(exc)})
+        return None
+    if not wanted or set(values) != set(wanted):
+        return None
+    operation = min(wanted, key=lambda op: values[op][0])
+    value, code = values[operation]
+    return value, f"Service Quotas {code} ({operation})"

@@ -67,6 +67,8 @@ class Settings:
     features: str = "labels"
     shard_size: int = 4
     tps_quota: int = 50  # the rekognition_tps_quota default
+    fast_path_images: int = 20  # the fast_path_images default
+    submitter_timeout_s: int = 300  # the submitter_timeout_seconds default
     min_confidence: int = 70
     max_labels: int = 50
 
@@ -207,6 +209,12 @@ def submitter_environment(settings: Settings, queue: str, definition: str, table
         "BUCKETLENS_SHARD_SIZE": str(settings.shard_size),
         "BUCKETLENS_EXTENSIONS": ",".join(EXTENSIONS),
         "BUCKETLENS_LOG_LEVEL": "INFO",
+        # the fast path's worker settings (local.labeller_environment)
+        "BUCKETLENS_FAST_PATH_IMAGES": str(settings.fast_path_images),
+        "BUCKETLENS_TPS_QUOTA": str(settings.tps_quota),
+        "BUCKETLENS_LIMITER_TABLE": table + "-limiter",
+        "BUCKETLENS_MIN_CONFIDENCE": str(settings.min_confidence),
+        "BUCKETLENS_MAX_LABELS": str(settings.max_labels),
     }
 
 

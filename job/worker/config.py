@@ -60,6 +60,7 @@ class RunConfig:
     custom_min_confidence: float | None = None  # None: --min-confidence
     max_tps: float | None = None  # an optional cap per child and operation
     tps_quota: float | None = None  # the account's quota per operation, shared through the limiter table
+    tps_quota_source: str | None = None  # where the quota came from (Service Quotas, the variable): logged
     limiter_table: str | None = None  # None: <table>-limiter
     workers: int = 8
     results_uri: str | None = None
@@ -110,6 +111,7 @@ class RunConfig:
             "text_if": f"{self.text_if.label}:{self.text_if.confidence:g}" if self.text_if else None,
             "max_tps": self.max_tps,
             "tps_quota": self.tps_quota,
+            "tps_quota_source": (self.tps_quota_source or "BUCKETLENS_TPS_QUOTA") if self.tps_quota else None,
             "workers": self.workers,
             "results_uri": self.results_uri,
             "job_id": self.job_id,
@@ -135,6 +137,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
         float,
         "the account's Rekognition TPS quota per operation, shared by every child through --limiter-table",
     ),
+    "tps_quota_source": (str, "where --tps-quota came from, for the log (the submitter sets it)"),
     "limiter_table": (str, "the shared quota's table (default <table>-limiter)"),
     "workers": (int, "threads (default: the rate this child may reach x 0.5 s, 4..64)"),
     "results_uri": (str, "s3://bucket/prefix for run summaries <prefix>/<job id>/<index>.json"),
@@ -211,6 +214,7 @@ def from_args(
         "table",
         "label_table",
         "limiter_table",
+        "tps_quota_source",
         "project_version_arn",
         "results_uri",
         "opensearch_endpoint",

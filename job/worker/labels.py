@@ -174,7 +174,7 @@ def _call(
 ) -> dict:
     """One Rekognition call; every attempt, retries included, first takes a rate-limit token.
 
-    The Rekognition client is made with botocore retries off (see run.Backends) so that retries go
+    The Rekognition client is made with botocore retries off (see image.Backends) so that retries go
     through the limiter too: a child never sends more than --max-tps, throttled retries included.
     """
     for attempt in range(attempts):
@@ -197,27 +197,44 @@ def _call(
 
 
 def detect_labels(
-    client: Any, image: dict, min_confidence: float, max_labels: int, acquire: Callable[[], Any]
+    client: Any,
+    image: dict,
+    min_confidence: float,
+    max_labels: int,
+    acquire: Callable[[], Any],
+    attempts: int = CALL_ATTEMPTS,
 ) -> LabelResult:
     response = _call(
-        client.detect_labels, acquire, Image=image, MinConfidence=min_confidence, MaxLabels=max_labels
+        client.detect_labels,
+        acquire,
+        attempts,
+        Image=image,
+        MinConfidence=min_confidence,
+        MaxLabels=max_labels,
     )
     return normalize_labels(response)
 
 
 def detect_text(
-    client: Any, image: dict, min_confidence: float, acquire: Callable[[], Any]
+    client: Any, image: dict, min_confidence: float, acquire: Callable[[], Any], attempts: int = CALL_ATTEMPTS
 ) -> tuple[TextLine, ...]:
-    response = _call(client.detect_text, acquire, Image=image)
+    response = _call(client.detect_text, acquire, attempts, Image=image)
     return normalize_text(response, min_confidence)
 
 
 def detect_custom_labels(
-    client: Any, arn: str, image: dict, min_confidence: float, max_results: int, acquire: Callable[[], Any]
+    client: Any,
+    arn: str,
+    image: dict,
+    min_confidence: float,
+    max_results: int,
+    acquire: Callable[[], Any],
+    attempts: int = CALL_ATTEMPTS,
 ) -> tuple[CustomLabel, ...]:
     response = _call(
         client.detect_custom_labels,
         acquire,
+        attempts,
         ProjectVersionArn=arn,
         Image=image,
         MinConfidence=min_confidence,

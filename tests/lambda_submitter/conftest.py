@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from job.core import clients
+from lambda_submitter import account_quota
 from lambda_submitter.config import SubmitterConfig
 from tests.batch_queue import job_queue
 
@@ -26,6 +27,14 @@ ENV = {
     "BUCKETLENS_FEATURES": "labels",
     "BUCKETLENS_SHARD_SIZE": "2",
 }
+
+
+@pytest.fixture(autouse=True)
+def fresh_quota() -> Iterator[None]:
+    """No test sees the Service Quotas answer another one was given."""
+    account_quota.forget()
+    yield
+    account_quota.forget()
 
 
 def load_event(name: str) -> dict:

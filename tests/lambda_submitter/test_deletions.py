@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from job.core import store
 from job.core.ordering import pad_sequencer
 from lambda_submitter import deletions
 from lambda_submitter.events import REMOVALS, S3Event
@@ -72,4 +73,4 @@ def test_delete_without_a_stored_item_leaves_a_tombstone(stack: dict) -> None:
     # given nothing stored, when a delete arrives, then a tombstone guards against a late create
     ddb = stack["dynamodb"]
     assert deletions.write_tombstone(ddb, TABLE, _remove("0B"))
-    assert deletions.stored_state(ddb, TABLE, "b", "k.jpg")["sequencer"] == pad_sequencer("0B")
+    assert store.get_state(ddb, TABLE, "b", "k.jpg")["sequencer"] == pad_sequencer("0B")

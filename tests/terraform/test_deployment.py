@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -38,6 +39,7 @@ APPLY_TIMEOUT = 900
 pytestmark = pytest.mark.timeout(3 * APPLY_TIMEOUT)  # init, apply, a re-apply and destroy
 # The deploy roles' actions come from what their code executes: the Batch command is `python -m job run`.
 WORKER_ENTRY = [REPO / "job" / "worker" / "run.py"]
+HOST_ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
 SUBMITTER_DIR = REPO / "lambda_submitter"
 SUBMITTER_CONTRACT_ENV = {
     "BUCKETLENS_JOB_QUEUE",
@@ -145,6 +147,9 @@ def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             "project_version_arn": PROJECT_VERSION_ARN,
             "enable_schedule": True,
             "event_route": "notification",  # the emulator's S3 delivers notifications; eventbridge is planned below
+            # this machine's instruction set, so the deployed zip's wheels can be imported here (arm64, the
+            # default, is checked in tests/terraform/test_package.py)
+            "lambda_architecture": HOST_ARCHITECTURE,
             "deletion_protection": False,
             "force_destroy": True,
         }
@@ -315,9 +320,10 @@ def test_lambda_runs_the_submitter_handler_with_the_variables_it_reads(on_moto: 
     config = function["Configuration"]
     module, _, func = config["Handler"].rpartition(".")
     handler_file = REPO.joinpath(*module.split(".")).with_suffix(".py")
-    # when the handler module and the string literals of the submitter's code are read (not comments)
+    # when the handler module and the string literals of the submitter's code are read (not comments),
+    # with the worker's settings its fast path reads (job/worker/config.py, same BUCKETLENS_* names)
     tree = ast.parse(handler_file.read_text())
-    read = set()
+    read = {job_config.env_name(option) for option in job_config.OPTIONS}
     for path in SUBMITTER_DIR.glob("*.py"):
         read |= env_names_in_code(path.read_text())
     # then the handler function exists, and the function sets exactly the variables the submitter reads
@@ -339,48 +345,90 @@ def deployed_zip(on_moto: Deployment, dest: Path) -> Path:
     return dest
 
 
-def test_lambda_zip_holds_the_submitter_and_shared_modules_only(on_moto: Deployment, tmp_path: Path) -> None:
+def test_lambda_zip_holds_our_code_and_the_locked_wheels_only(on_moto: Deployment, tmp_path: Path) -> None:
     # given the zip Terraform deployed, read back from S3 where it is kept
     package = deployed_zip(on_moto, tmp_path / "submitter.zip")
-    # when its entries are listed
-    names = set(zipfile.ZipFile(package).namelist())
-    # then it has every submitter module and the shared contracts (job/core), nothing else
-    expected = {f"lambda_submitter/{p.name}" for p in SUBMITTER_DIR.glob("*.py")}
-    expected |= {"job/__init__.py"} | {f"job/core/{p.name}" for p in (REPO / "job" / "core").glob("*.py")}
-    assert names == expected
-    assert not any("test" in n or "__pycache__" in n for n in names)
+    # when its entries are split into ours and the wheels' (each wheel lists its files in RECORD)
+    archive = zipfile.ZipFile(package)
+    names = set(archive.namelist())
+    ours = {n for n in names if n.split("/")[0] in ("job", "lambda_submitter")}
+    installed = {
+        line.split(",")[0]
+        for record in names
+        if record.endswith(".dist-info/RECORD")
+        for line in archive.read(record).decode().splitlines()
+        if line
+    }
+    # then ours are the submitter, the shared contracts and the worker its fast path runs, nothing else
+    expected = {f"lambda_submitter/{p.name}" for p in SUBMITTER_DIR.glob("*.py")} | {"job/__init__.py"}
+    for package_dir in ("core", "exif", "worker"):
+        expected |= {f"job/{package_dir}/{p.name}" for p in (REPO / "job" / package_dir).glob("*.py")}
+    assert ours == expected
+    assert not any("test" in n or "__pycache__" in n for n in ours)
+    # and every other entry is a file of a wheel pinned in lambda_submitter/requirements.txt
+    assert names - ours <= installed
+    pinned = {
+        line.split("==")[0].lower().replace("-", "_")
+        for line in (SUBMITTER_DIR / "requirements.txt").read_text().splitlines()
+        if "==" in line
+    }
+    wheels = {
+        n.split("/")[0].removesuffix(".dist-info").rsplit("-", 1)[0].lower()
+        for n in names
+        if n.endswith(".dist-info/RECORD")
+    }
+    assert wheels == pinned
 
 
-def test_lambda_zip_imports_its_handler_without_worker_only_packages(
+def test_lambda_zip_runs_the_handler_and_the_fast_path_from_the_zip_alone(
     on_moto: Deployment, tmp_path: Path
 ) -> None:
-    # given the deployed zip and the handler module it must serve
+    # given the deployed zip unpacked as Lambda does (into /var/task), and the function's environment
     package = deployed_zip(on_moto, tmp_path / "submitter.zip")
-    handler = on_moto.resource("module.submitter.aws_lambda_function.this")["handler"]
-    module = handler.rpartition(".")[0]
-    # when it is imported from the zip alone, with packages the Lambda runtime lacks made unimportable
+    task = tmp_path / "task"
+    zipfile.ZipFile(package).extractall(task)
+    function = on_moto.client("lambda").get_function(FunctionName=on_moto.outputs["submitter_function_name"])
+    module = function["Configuration"]["Handler"].rpartition(".")[0]
+    env = {
+        **function["Configuration"]["Environment"]["Variables"],
+        "PYTHONPATH": str(task),
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": on_moto.endpoint,
+    }
     probe = f"""
-import sys
-sys.path.insert(0, {str(package)!r})
-class Missing:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("PIL", "pillow_heif", "opensearchpy", "backoff", "pyarrow"):
-            raise ImportError("not in the Lambda runtime: " + name)
-        return None
-sys.meta_path.insert(0, Missing())
+import io, sys
 import {module}
-outside = [
-    name for name, m in sys.modules.items()
-    if name.split(".")[0] in ("job", "lambda_submitter")
-    and not (getattr(m, "__file__", None) or {str(package)!r}).startswith({str(package)!r})
-]
+from lambda_submitter import config
+from job.worker import immediate
+import PIL.Image, pillow_heif, boto3, backoff
+task = {str(task)!r}
+outside = [n for n, m in sys.modules.items() if n.split(".")[0] in
+           ("job", "lambda_submitter", "PIL", "pillow_heif", "boto3", "botocore", "backoff")
+           and not (getattr(m, "__file__", None) or task).startswith(task)]
 assert not outside, outside
+cfg = config.from_env()
+assert cfg.labeller is not None and cfg.labeller.tps_quota, cfg
+pillow_heif.register_heif_opener()
+out = io.BytesIO()
+PIL.Image.new("RGB", (64, 48), (9, 99, 199)).save(out, "HEIF")
+assert PIL.Image.open(io.BytesIO(out.getvalue())).size == (64, 48)
+print("ok")
 """
+    # when Python starts without site-packages (only the zip's files and the standard library)
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-S", "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    # then the import succeeds using only the zip's modules
-    assert done.returncode == 0, done.stderr
+    # then the handler, the worker, Pillow with HEIF and boto3 all import from the zip, and the
+    # function's environment is a valid fast-path configuration
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_event_source_mapping_reports_batch_item_failures(on_moto: Deployment) -> None:
@@ -397,7 +445,9 @@ def test_event_source_mapping_reports_batch_item_failures(on_moto: Deployment) -
     queue_arn = on_moto.resource("module.triggers.aws_sqs_queue.this")["arn"]
     assert mappings[0]["EventSourceArn"] == queue_arn
     assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mappings[0]["MaximumBatchingWindowInSeconds"] > 0
+    # and batches can outgrow the fast path (100 events), which AWS allows only with a window of 1 s or more
+    assert mappings[0]["BatchSize"] == 100
+    assert mappings[0]["MaximumBatchingWindowInSeconds"] >= 1
 
 
 def test_notifications_cover_every_extension_the_worker_accepts(on_moto: Deployment) -> None:
@@ -455,6 +505,12 @@ SUBMITTER_SERVICE_NEEDS = LAMBDA_RUNTIME | {
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",  # the function's own dead-letter queue (dead_letter_config), sent by Lambda
     "es:ESHttpDelete",  # search_delete.py signs its HTTP DELETE itself: no boto3 client call to find
+    "s3:GetObjectVersion",  # the fast path's GetObject with the event's VersionId needs it
+}
+# Found in modules the fast path imports, never called by it (the scan sees modules, not call paths).
+SUBMITTER_NEVER_CALLS = {
+    "dynamodb:BatchGetItem",  # store.get_states: a Batch child's prefetch (job/worker/run.py)
+    "secretsmanager:GetSecretValue",  # OpenSearch basic auth: the fast path is off with search
 }
 SCHEDULE_SERVICE_NEEDS = LAMBDA_RUNTIME | {"iam:PassRole"}  # UpdateSchedule passes the scheduler's role
 WORKER_SERVICE_NEEDS = {
@@ -501,7 +557,12 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     conditional = {"secretsmanager:GetSecretValue"}
     assert {a: sorted(f) for a, f in worker_calls.items() if a not in worker and a not in conditional} == {}
     assert submitter_calls, "no AWS calls found in lambda_submitter/: the scan is broken"
-    assert {a: sorted(f) for a, f in submitter_calls.items() if a not in submitter} == {}
+    assert {
+        a: sorted(f)
+        for a, f in submitter_calls.items()
+        if a not in submitter and a not in SUBMITTER_NEVER_CALLS
+    } == {}
+    assert not submitter & SUBMITTER_NEVER_CALLS
     assert "rekognition:StartProjectVersion" in schedule_calls, "the scheduler's calls were not found"
     assert {a: sorted(f) for a, f in schedule_calls.items() if a not in schedule} == {}
     # and no role is granted an action that neither its code nor the service running it uses

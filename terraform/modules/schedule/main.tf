@@ -130,7 +130,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash  = base64encode(var.package_hash)
   memory_size       = 256
   timeout           = 60
-  architectures     = ["arm64"]
+  architectures     = [var.architecture]
 
   environment {
     variables = merge(

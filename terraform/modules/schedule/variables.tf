@@ -50,6 +50,17 @@ variable "runtime" {
   }
 }
 
+variable "architecture" {
+  description = "Instruction set of the function: the one the shared zip's wheels were downloaded for."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
 variable "start_schedule" {
   description = "When to start the model: an EventBridge Scheduler cron() expression, in `timezone`. Starting takes up to 30 minutes: start early."
   type        = string

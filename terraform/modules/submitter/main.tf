@@ -1,26 +1,39 @@
 data "aws_caller_identity" "current" {}
 
 locals {
-  # The zip holds lambda_submitter/*.py and the shared contracts (job/core/), never tests, caches or a venv.
+  # The zip holds our code (the submitter, and the worker its fast path runs) and the locked wheels;
+  # never tests, caches or a venv.
   package_files = sort(concat(
     tolist(fileset(var.source_dir, "lambda_submitter/*.py")),
     ["job/__init__.py"],
     tolist(fileset(var.source_dir, "job/core/*.py")),
+    tolist(fileset(var.source_dir, "job/exif/*.py")),
+    tolist(fileset(var.source_dir, "job/worker/*.py")),
   ))
-  source_hash  = sha256(join("\n", [for f in local.package_files : "${f} ${filesha256("${var.source_dir}/${f}")}"]))
+  requirements   = "${var.source_dir}/lambda_submitter/requirements.txt"
+  python_version = trimprefix(var.runtime, "python")
+  source_hash = sha256(join("\n", concat(
+    [for f in local.package_files : "${f} ${filesha256("${var.source_dir}/${f}")}"],
+    ["wheels ${filesha256(local.requirements)} ${local.python_version} ${var.architecture}"],
+  )))
   package_path = "${path.root}/.terraform/bucketlens/submitter-${substr(local.source_hash, 0, 16)}.zip"
   log_group    = "/aws/lambda/${var.name}"
 }
 
-# Built with the standard library on the machine running Terraform; rebuilt whenever a source file changes.
+# Built on the machine running Terraform (package.py: pip downloads the locked manylinux wheels for the
+# function's Python and architecture, hashes checked); rebuilt whenever a source file or the lock changes.
 # The zip is kept in S3 beside the deployment: an apply from another machine (a fresh clone, a CI runner)
 # that must replace the function reads it from there, never from a local .terraform/ it does not have.
 resource "terraform_data" "package" {
   triggers_replace = [local.source_hash, local.package_path]
 
   provisioner "local-exec" {
-    interpreter = [var.python, "${path.module}/package.py", "--root", var.source_dir, "--out", local.package_path]
-    command     = join(",", local.package_files)
+    interpreter = [
+      var.python, "${path.module}/package.py", "--root", var.source_dir, "--out", local.package_path,
+      "--requirements", local.requirements, "--python-version", local.python_version,
+      "--architecture", var.architecture,
+    ]
+    command = join(",", local.package_files)
   }
 }
 
@@ -136,6 +149,59 @@ data "aws_iam_policy_document" "this" {
     resources = [var.table_arn]
   }
 
+  # The fast path (lambda_submitter/fast_path.py) runs the worker on a few images: a child's calls.
+  dynamic "statement" {
+    for_each = var.fast_path ? [1] : []
+    content {
+      sid       = "ReadImageVersions" # GetObject with the event's VersionId
+      actions   = ["s3:GetObjectVersion"]
+      resources = ["${var.images_bucket_arn}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.fast_path ? [1] : []
+    content {
+      sid       = "StoreResults" # GetItem and PutItem come with WriteTombstones
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [var.table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.fast_path ? [var.limiter_table_arn] : []
+    content {
+      sid       = "ShareRekognitionQuota" # job/core/quota.py, with the Batch children
+      actions   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.fast_path ? [1] : []
+    content {
+      sid       = "DetectLabelsAndText"
+      actions   = ["rekognition:DetectLabels", "rekognition:DetectText"]
+      resources = ["*"] # DetectLabels and DetectText have no resource-level permissions.
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.fast_path && var.project_version_arn != null ? [var.project_version_arn] : []
+    content {
+      sid       = "DetectCustomLabels"
+      actions   = ["rekognition:DetectCustomLabels"]
+      resources = [statement.value]
+    }
+  }
+
+  # lambda_submitter/account_quota.py: the account's Rekognition TPS, for the jobs and the fast path
+  statement {
+    sid       = "ReadRekognitionQuota"
+    actions   = ["servicequotas:ListAWSDefaultServiceQuotas", "servicequotas:ListServiceQuotas"]
+    resources = ["*"] # Service Quotas' list actions have no resource-level permissions.
+  }
+
   statement {
     sid       = "UnindexDeletedImages"
     actions   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
@@ -183,7 +249,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is not used by bucketlens; structured logs carry the run context.
   function_name     = var.name
-  description       = "bucketlens: turns S3 events and inventory manifests into Batch array jobs"
+  description       = "bucketlens: labels small event batches itself, turns the rest into Batch array jobs"
   role              = aws_iam_role.this.arn
   runtime           = var.runtime
   handler           = "lambda_submitter.handler.handler"
@@ -193,7 +259,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash  = base64encode(local.source_hash)
   memory_size       = var.memory_size
   timeout           = var.timeout_seconds
-  architectures     = ["arm64"]
+  architectures     = [var.architecture]
 
   environment {
     variables = var.environment
@@ -231,6 +297,13 @@ resource "aws_lambda_event_source_mapping" "this" {
 
   lifecycle {
     ignore_changes = [enabled]
+
+    # CreateEventSourceMapping refuses it (the emulator does not): "when you set BatchSize to a value
+    # greater than 10, you must set MaximumBatchingWindowInSeconds to at least 1"
+    precondition {
+      condition     = var.batch_size <= 10 || var.batching_window_seconds >= 1
+      error_message = "An SQS batch size above 10 needs a batching window of at least 1 second (AWS Lambda's rule)."
+    }
   }
 }
 

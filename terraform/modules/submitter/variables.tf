@@ -32,9 +32,9 @@ variable "runtime" {
 }
 
 variable "memory_size" {
-  description = "Lambda memory in MiB (also scales its CPU)."
+  description = "Lambda memory in MiB (also scales its CPU): the fast path decodes camera-sized images."
   type        = number
-  default     = 512
+  default     = 2048
 
   validation {
     condition     = var.memory_size >= 128 && var.memory_size <= 10240
@@ -53,6 +53,29 @@ variable "timeout_seconds" {
   }
 }
 
+variable "architecture" {
+  description = "Instruction set of the function; the zip's wheels are downloaded for it."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "fast_path" {
+  description = "Whether the function labels small event batches itself (grants it the worker's calls)."
+  type        = bool
+  default     = true
+}
+
+variable "limiter_table_arn" {
+  description = "The shared Rekognition quota's table (job/core/quota.py), used by the fast path."
+  type        = string
+  default     = null
+}
+
 variable "environment" {
   description = "Environment of the function (the BUCKETLENS_* settings the submitter reads)."
   type        = map(string)
@@ -69,9 +92,9 @@ variable "dead_letter_queue_arn" {
 }
 
 variable "batch_size" {
-  description = "Events per invocation."
+  description = "Most events per invocation: a batch of up to the fast path's threshold of images is labelled in the function, a bigger one becomes a Batch job. Above 10, AWS requires batching_window_seconds >= 1."
   type        = number
-  default     = 10
+  default     = 100
 
   validation {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000
@@ -80,9 +103,9 @@ variable "batch_size" {
 }
 
 variable "batching_window_seconds" {
-  description = "How long the event source mapping gathers events before invoking (fewer, larger Batch submissions)."
+  description = "How long the event source mapping gathers events before invoking; a lone upload waits this long before it is labelled."
   type        = number
-  default     = 10
+  default     = 1
 
   validation {
     condition     = var.batching_window_seconds >= 0 && var.batching_window_seconds <= 300

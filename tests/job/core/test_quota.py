@@ -109,3 +109,68 @@ def test_an_unreachable_table_keeps_the_last_rate(aws, caplog):
     user.refresh()
     assert user.rate == pytest.approx(TARGET * Q)
     assert sum("shared quota unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+# --- Service Quotas ---------------------------------------------------------------------------------
+# The response shape is ListServiceQuotas' / ListAWSDefaultServiceQuotas' (botocore's service model, which
+# the Stubber enforces). The quota names and codes are invented: AWS publishes no list of Rekognition's
+# quota codes, so they follow the console's wording ("Transactions per second ... <Operation>").
+
+
+def _quota(operation: str, value: float, code: str) -> dict:
+    return {
+        "ServiceCode": "rekognition",
+        "ServiceName": "Amazon Rekognition",
+        "QuotaArn": f"arn:aws:servicequotas:us-east-1:123456789012:rekognition/{code}",
+        "QuotaCode": code,
+        "QuotaName": f"Transactions per second per account for Amazon Rekognition Image operation {operation}",
+        "Value": value,
+        "Unit": "None",
+        "Adjustable": True,
+        "GlobalQuota": False,
+    }
+
+
+def _stubbed(*answers: tuple[list[dict], list[dict]] | str):
+    """A client answering each read in turn: (defaults, applied) listings, or an error code."""
+    from botocore.stub import Stubber
+
+    client = clients.client("service-quotas")
+    stub = Stubber(client)
+    params = {"ServiceCode": "rekognition"}
+    for answer in answers:
+        if isinstance(answer, str):
+            stub.add_client_error("list_aws_default_service_quotas", answer, http_status_code=403)
+            continue
+        stub.add_response("list_aws_default_service_quotas", {"Quotas": answer[0]}, params)
+        stub.add_response("list_service_quotas", {"Quotas": answer[1]}, params)
+    stub.activate()
+    return client, stub
+
+
+def test_the_applied_quota_beats_the_default_and_the_smallest_operation_counts():
+    # given DetectLabels raised to 120 TPS (applied) and DetectText at its default of 50, plus an
+    # unrelated quota that also names DetectLabels but is no rate
+    defaults = [
+        _quota("DetectLabels", 50.0, "L-A1"),
+        _quota("DetectText", 50.0, "L-B2"),
+        {**_quota("DetectLabels", 5.0, "L-C3"), "QuotaName": "Concurrent DetectLabels jobs"},
+    ]
+    applied = [_quota("DetectLabels", 120.0, "L-A1")]
+    client, stub = _stubbed((defaults, applied), (defaults, applied))
+    # when the quota of labels alone, then of labels and text, is read
+    labels_only = quota.service_quota(client, ["DetectLabels"])
+    both = quota.service_quota(client, ["DetectLabels", "DetectText"])
+    # then labels alone run at the raised value, and with text the text quota bounds them; each names its code
+    assert labels_only == (120.0, "Service Quotas L-A1 (DetectLabels)")
+    assert both == (50.0, "Service Quotas L-B2 (DetectText)")
+    stub.assert_no_pending_responses()
+
+
+def test_without_permission_or_without_the_quota_the_configured_value_stays():
+    # given a role without servicequotas:ListAWSDefaultServiceQuotas
+    client, stub = _stubbed("AccessDeniedException", ([_quota("DetectLabels", 50.0, "L-A1")], []))
+    # then there is no answer (the caller keeps BUCKETLENS_TPS_QUOTA)
+    assert quota.service_quota(client, ["DetectLabels"]) is None
+    # and an operation Service Quotas has no rate for gives no answer either
+    assert quota.service_quota(client, ["DetectLabels", "DetectCustomLabels"]) is None

@@ -67,6 +67,10 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind(tmp_path, small_
     assert outcome.events_delivered_by == "emulator"
     assert "delivered by S3" in text and "sent by the demo" not in text
     assert by_key[outcome.deleted]["status"] == "deleted"
+    # and every timed upload was labelled by the submitter itself (the fast path): no Batch job for them
+    assert len(outcome.upload_to_indexed_s) == demo.EVENT_UPLOADS and outcome.event_jobs == 0
+    assert all(by_key[k]["status"] == "done" for k in by_key if k.startswith("events/"))
+    assert "labelled by the submitter itself (fast path): upload to indexed p50" in text
     # and the backfill paid for Rekognition, the second backfill did not
     assert outcome.backfill_rekognition_calls > 0
     assert outcome.rerun_rekognition_calls == 0

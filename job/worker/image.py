@@ -1,0 +1,444 @@
+"""One image through the pipeline: skip check, EXIF by ranged GETs, Rekognition, conditional write.
+
+A Batch child (job.worker.run) and the Lambda's fast path (job.worker.immediate) both drive this Worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import backoff
+from botocore.exceptions import BotoCoreError, ClientError
+
+from job import exif
+from job.core import clients, model_status, quota, store
+from job.core.manifest import ObjectRef
+from job.core.ordering import iso_time
+from job.core.summary import Stats
+from job.worker import convert, labels, s3, sinks
+from job.worker.config import RunConfig
+from job.worker.ratelimit import limiter
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = object()  # "stored state not read yet"
+CONFIG_CODES = frozenset(
+    {"ResourceNotFoundException", "AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}
+)
+RETRY_TRIES = 5
+RETRY_MAX_WAIT = 20.0
+
+
+@dataclass(frozen=True)
+class Backends:
+    """The three AWS clients the worker uses; tests and the benchmark pass their own."""
+
+    s3: Any
+    ddb: Any
+    rekognition: Any
+
+    @classmethod
+    def default(cls, pool: int) -> Backends:
+        return cls(
+            s3=clients.client("s3", pool=pool),
+            ddb=clients.client("dynamodb", pool=pool),
+            # one attempt per botocore call: labels._call retries through the rate limiter instead
+            rekognition=clients.client("rekognition", pool=pool, max_attempts=0),
+        )
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long one image waits out failures: a Batch child retries; the Lambda's fast path hands a
+    throttled image back to its queue at once instead of paying for Lambda time spent waiting."""
+
+    tries: int = RETRY_TRIES  # attempts of the whole image
+    call_attempts: int = labels.CALL_ATTEMPTS  # attempts of each Rekognition call, through the limiter
+    max_wait: float = RETRY_MAX_WAIT  # longest backoff between two attempts of the image
+
+
+DEFAULT_PATIENCE = Patience()
+
+
+class Fatal(Exception):
+    """A failure that ends the whole run (missing table, no permission): retrying cannot help."""
+
+
+is_transient = labels.is_transient
+
+
+def _refused_for_this_object(exc: ClientError) -> bool:
+    """S3 or Rekognition denying one object (a KMS key, an object ACL) is that image's recorded error;
+    the rest of the shard goes on, and a rerun after the fix tries it again (store.RETRY_ON_RERUN)."""
+    return labels.error_code(exc) in store.RETRY_ON_RERUN and getattr(exc, "operation_name", "") in (
+        "GetObject",
+        "HeadObject",
+        "DetectLabels",
+        "DetectText",
+        "DetectCustomLabels",
+    )
+
+
+def _extension(key: str) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _normalized(ref: ObjectRef) -> ObjectRef:
+    return replace(
+        ref,
+        etag=s3.strip_etag(ref.etag),
+        last_modified=iso_time(ref.last_modified) if ref.last_modified else None,
+        version_id=ref.version_id if ref.version_id not in ("", None) else None,
+    )
+
+
+class Worker:
+    """Per-image pipeline: skip check, EXIF by ranged GETs, Rekognition, conditional write."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        backends: Backends,
+        stats: Stats,
+        stop: threading.Event,
+        patience: Patience | None = None,
+    ) -> None:
+        self.config = config
+        self.patience = patience or DEFAULT_PATIENCE
+        self.b = backends
+        self.stats = stats
+        self.stop = stop
+        self.features = config.feature_key
+        self._limiters = {
+            op: self._limiter(op) for op in ("DetectLabels", "DetectText", "DetectCustomLabels")
+        }
+        self._hook_id = f"bucketlens-throttles-{id(self)}"
+        self._converting = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        # results paid for but not stored (the table failed past the retry budget), kept for the rerun
+        self.unwritten: list[dict] = []
+        self._unwritten_lock = threading.Lock()
+        self.store_down = threading.Event()
+        self.model_down = threading.Event()  # the Custom Labels model stopped: the retry waits for it
+        self.sinks = sinks.build(backends.ddb, config.labels_table, config.opensearch)
+        self._model_checked = False
+        self._model_lock = threading.Lock()
+
+    def _limiter(self, operation: str) -> Any:
+        """The shared quota when one is configured (--tps-quota), else the optional per-child cap."""
+        cfg = self.config
+        if not cfg.tps_quota:
+            return limiter(cfg.max_tps)
+        user = f"{cfg.job_id}:{cfg.index}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        return quota.SharedRate(
+            self.b.ddb,
+            cfg.limiters_table,
+            f"rekognition:{operation}",
+            user,
+            cfg.tps_quota,
+            cap=cfg.max_tps,
+            expected=cfg.shards,  # the job's children, which start together (the submitter passes it)
+        )
+
+    def leave_quota(self) -> int:
+        """Give the shared quota back at the end of the run; returns the limiter's DynamoDB calls."""
+        calls = 0
+        for shared in self._limiters.values():
+            if isinstance(shared, quota.SharedRate):
+                if shared.limiter_calls:
+                    shared.leave()
+                calls += shared.limiter_calls
+        return calls
+
+    # --- throttle accounting through botocore's retry hook ------------------------------------------
+    def attach(self) -> None:
+        for client in (self.b.s3, self.b.ddb, self.b.rekognition):
+            events = getattr(getattr(client, "meta", None), "events", None)
+            if events is not None:
+                events.register("needs-retry", self._on_retry, unique_id=self._hook_id)
+
+    def detach(self) -> None:
+        for client in (self.b.s3, self.b.ddb, self.b.rekognition):
+            events = getattr(getattr(client, "meta", None), "events", None)
+            if events is not None:
+                events.unregister("needs-retry", self._on_retry, unique_id=self._hook_id)
+
+    def _on_retry(self, response: Any = None, operation: Any = None, **_: Any) -> None:
+        if response and isinstance(response, tuple) and len(response) == 2:
+            code = (response[1] or {}).get("Error", {}).get("Code", "")
+            if code in labels.THROTTLE_CODES:
+                name = getattr(operation, "name", "?")
+                self.stats.throttled(name)
+                shared = self._limiters.get(name)
+                if isinstance(shared, quota.SharedRate):
+                    shared.throttled()  # AIMD: the shared quota's user backs off
+        return None
+
+    # --- one image ----------------------------------------------------------------------------------
+    def handle(self, ref: ObjectRef, state: Any = UNKNOWN) -> str:
+        """Process with retries; returns the outcome counter name. Raises Fatal.
+
+        `state` is the stored item prefetched by a batch read; retries read it afresh. Rekognition
+        answers are kept across the retries (`memo`), so a retry after a failed write or a failed later
+        call never pays for the same call twice.
+        """
+        first = [state]
+        memo: dict[Any, Any] = {}
+
+        def once(ref: ObjectRef) -> str:
+            known, first[0] = first[0], UNKNOWN
+            return self.process(ref, known, memo)
+
+        def giveup(exc: BaseException) -> bool:
+            return self.stop.is_set() or not is_transient(exc)
+
+        attempt = backoff.on_exception(
+            backoff.expo,
+            (ClientError, BotoCoreError),
+            max_tries=self.patience.tries,
+            max_value=self.patience.max_wait,
+            jitter=backoff.full_jitter,
+            giveup=giveup,
+            logger=None,
+        )(once)
+        try:
+            return attempt(ref)
+        except labels.ModelNotRunning as exc:
+            if not self.model_down.is_set():
+                log.error(
+                    "custom labels model not running: no new images are started", extra={"error": str(exc)}
+                )
+            self.model_down.set()
+            return "transient"
+        except (ClientError, BotoCoreError) as exc:
+            code = labels.error_code(exc)
+            if code in CONFIG_CODES and not _refused_for_this_object(exc):
+                raise Fatal(f"{code}: {exc}") from exc
+            if code and not is_transient(exc) and self._record_failure(ref, code, str(exc)):
+                return f"error:{code}"  # e.g. InvalidObjectState (archived object): no retry can help
+            if memo.get("item") is not None:
+                self._keep_unwritten(memo["item"])
+            log.warning(
+                "image left for a retry",
+                extra={"bucket": ref.bucket, "key": ref.key, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            return "transient"
+
+    def _keep_unwritten(self, item: dict) -> None:
+        """The table is failing past the retry budget: keep the paid-for result and stop taking images."""
+        with self._unwritten_lock:
+            self.unwritten.append(item)
+        if not self.store_down.is_set():
+            log.error("results table failing: no new images are started; the retry stores what was paid for")
+        self.store_down.set()
+
+    def _record_failure(self, ref: ObjectRef, code: str, message: str) -> bool:
+        """Record a per-object AWS refusal as the image's terminal error; False if even that fails."""
+        ref = _normalized(ref)
+        item = store.build_error(ref, self.features, ref.last_modified or store.now_iso(), code, message)
+        try:
+            store.put_result(self.b.ddb, self.config.table, item)
+        except (ClientError, BotoCoreError):
+            return False
+        return True
+
+    def wants(self, ref: ObjectRef) -> bool:
+        """Only image extensions are work; the content check comes with the first read."""
+        return _extension(ref.key) in self.config.extensions
+
+    def process(self, ref: ObjectRef, stored: Any = UNKNOWN, memo: dict | None = None) -> str:
+        memo = {} if memo is None else memo
+        ref = _normalized(ref)
+        if not self.wants(ref):
+            return "skipped_not_image"
+        if stored is UNKNOWN:
+            stored = store.get_state(self.b.ddb, self.config.table, ref.bucket, ref.key)
+            self.stats.call("dynamodb.GetItem")
+        reason = store.skip_reason(stored, ref, self.features)
+        if reason == "already-done" and store.order_moved(stored, ref):
+            store.advance_order(self.b.ddb, self.config.table, ref, ref.last_modified)
+            self.stats.call("dynamodb.UpdateItem")
+        if reason:
+            return "skipped_done" if reason == "already-done" else "skipped_stale"
+
+        reader = s3.RangeReader(self.b.s3, ref)
+        try:
+            record = exif.extract(reader, size=ref.size)
+        except s3.ObjectChanged:
+            return "skipped_changed"
+        except s3.ObjectGone:
+            return "skipped_gone"
+        finally:
+            self.stats.call("s3.GetObject", reader.calls)
+            self.stats.read_bytes(reader.bytes_read)
+        facts = reader.facts
+        ref = replace(
+            ref,
+            etag=ref.etag or facts.etag,
+            size=ref.size if ref.size is not None else facts.size,
+            last_modified=ref.last_modified or facts.last_modified,
+            version_id=ref.version_id or facts.version_id,
+        )
+        if ref.last_modified is None or ref.etag is None:  # an empty object: no GET told us
+            try:
+                head = s3.head(self.b.s3, ref)
+            except s3.ObjectGone:
+                return "skipped_gone"
+            self.stats.call("s3.HeadObject")
+            ref = replace(
+                ref,
+                etag=ref.etag or head.etag,
+                last_modified=ref.last_modified or head.last_modified,
+                size=ref.size if ref.size is not None else head.size,
+            )
+        late_reason = store.skip_reason(stored, ref, self.features) if stored is not None else None
+        if late_reason:  # the listing lacked the ETag or time; the first GET told us
+            return "skipped_done" if late_reason == "already-done" else "skipped_stale"
+        order_time = ref.last_modified or store.now_iso()
+        item = self._result(ref, record, order_time, memo)
+        if item is None:
+            return "skipped_changed"
+        memo["item"] = item
+        written = store.put_result(self.b.ddb, self.config.table, item)
+        memo["item"] = None
+        self.stats.call("dynamodb.PutItem")
+        if not written:
+            return "skipped_duplicate"
+        for sink in self.sinks:
+            sink.add(item, None)
+        if item["status"] == "error":
+            return "error:" + str(item.get("error_class"))
+        return "done"
+
+    def _result(self, ref: ObjectRef, record: exif.ExifRecord, order_time: str, memo: dict) -> dict | None:
+        exif_map = record.to_dict()
+        if record.format is None:
+            error_class = "EmptyFile" if record.error == "empty file" else "UnsupportedFormat"
+            return store.build_error(
+                ref, self.features, order_time, error_class, record.error or "not an image", exif_map
+            )
+        if record.format not in convert.CONVERTIBLE:
+            return store.build_error(
+                ref, self.features, order_time, "UnsupportedFormat", f"format {record.format}", exif_map
+            )
+        try:
+            image, route = self._image(ref, record)
+            return self._detect(ref, image, route, exif_map, order_time, memo)
+        except labels.ImageRejected as exc:
+            return store.build_error(ref, self.features, order_time, exc.code, str(exc), exif_map)
+        except convert.BadImage as exc:
+            return store.build_error(ref, self.features, order_time, "BadImage", str(exc), exif_map)
+        except s3.TooLarge as exc:
+            return store.build_error(ref, self.features, order_time, "TooLarge", str(exc), exif_map)
+        except (s3.ObjectChanged, s3.ObjectGone):
+            return None
+
+    def _image(self, ref: ObjectRef, record: exif.ExifRecord) -> tuple[dict, str]:
+        route = convert.choose(record.format, ref.size, record.width, record.height)
+        if route.kind == "s3":
+            self.stats.route("s3")
+            return labels.s3_image(ref.bucket, ref.key, ref.version_id), "s3"
+        with self._converting:  # a decoded 100 MP image is ~300 MB: bound how many are in memory
+            data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
+            self.stats.call("s3.GetObject")
+            self.stats.read_bytes(len(data))
+            limit = convert.MAX_CUSTOM_BYTES if "custom-labels" in self.config.features else convert.MAX_BYTES
+            jpeg = convert.to_jpeg(data, max_bytes=limit)
+            del data
+        self.stats.route("bytes")
+        return {"Bytes": jpeg}, "bytes"
+
+    def _require_model(self, arn: str) -> None:
+        """Once per run, before the first Custom Labels call: a stopped model ends the run with no spend."""
+        with self._model_lock:
+            if not self._model_checked:
+                try:
+                    state = model_status.status(self.b.rekognition, arn)
+                except LookupError as exc:
+                    raise Fatal(str(exc)) from exc
+                if state != model_status.RUNNING:
+                    raise labels.ModelNotRunning(f"model status {state}")
+                self._model_checked = True
+
+    def _detect(
+        self, ref: ObjectRef, image: dict, route: str, exif_map: dict, order_time: str, memo: dict
+    ) -> dict:
+        cfg = self.config
+        rk = self.b.rekognition
+
+        def once(operation: str, call: Any) -> Any:
+            """Each Rekognition call at most once per object version, however often the image is retried."""
+            key = (operation, ref.etag, ref.version_id)
+            if key not in memo:
+                memo[key] = call()
+                self.stats.call(f"rekognition.{operation}")
+            return memo[key]
+
+        found: tuple[labels.Label, ...] = ()
+        model_version = None
+        text = custom = None
+        if "custom-labels" in cfg.features:  # first: a stopped model must not leave other calls paid twice
+            assert cfg.project_version_arn
+            arn = cfg.project_version_arn
+            self._require_model(arn)
+            confidence = (
+                cfg.min_confidence if cfg.custom_min_confidence is None else cfg.custom_min_confidence
+            )
+            customs = once(
+                "DetectCustomLabels",
+                lambda: labels.detect_custom_labels(
+                    rk,
+                    arn,
+                    image,
+                    confidence,
+                    cfg.max_labels,
+                    self._limiters["DetectCustomLabels"].acquire,
+                    self.patience.call_attempts,
+                ),
+            )
+            custom = [c.to_dict() for c in customs]
+        if "labels" in cfg.features:
+            result = once(
+                "DetectLabels",
+                lambda: labels.detect_labels(
+                    rk,
+                    image,
+                    cfg.min_confidence,
+                    cfg.max_labels,
+                    self._limiters["DetectLabels"].acquire,
+                    self.patience.call_attempts,
+                ),
+            )
+            found, model_version = result.labels, result.model_version
+        if "text" in cfg.features:
+            wanted = cfg.text_if is None or labels.labels_match(
+                found, cfg.text_if.label, cfg.text_if.confidence
+            )
+            if wanted:
+                lines = once(
+                    "DetectText",
+                    lambda: labels.detect_text(
+                        rk,
+                        image,
+                        cfg.min_confidence,
+                        self._limiters["DetectText"].acquire,
+                        self.patience.call_attempts,
+                    ),
+                )
+                text = [line.to_dict() for line in lines]
+        return store.build_result(
+            ref,
+            self.features,
+            order_time,
+            exif_map,
+            labels=[label.to_dict() for label in found],
+            text=text,
+            custom_labels=custom,
+            label_model_version=model_version,
+            route=route,
+        )
