@@ -12,9 +12,9 @@ never decoded), 12 MP HEICs (decoded and re-encoded as a phone's photos are) and
 Rekognition's 15 MB S3 limit: decoded and scaled down), and reads the child's peak RSS with os.wait4.
 Part 2 turns the per-operation calls the fault layer counted over 200 small JPEGs into USD per 1,000,000
 images at published us-east-1 list prices (PRICES_AS_OF below); the first run and a rerun of the same
-shard are priced separately, so the cost of idempotency shows. Part 3 throttles half of all DetectLabels
-calls for a whole minute while a child works at the account quota (enough images for 1.5 times the
-storm), and reports how long every image took and how many ended as errors.
+shard are priced separately, so the cost of idempotency shows. Part 3 is a storm: once a child works at the
+account quota, the quota halves for a whole minute (another application takes half of it); it reports
+what the child used of what was left, the throttled share, and whether every image finished.
 Exits 1 when a scenario does not finish its images (a child's exit code, or an image neither done nor a
 recorded error).
 """
@@ -27,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -59,7 +60,11 @@ PRICE = {
     "DynamoDB.GetItem": DDB_READ_PER_M / 1e6,
     "DynamoDB.BatchGetItem": 100 * DDB_READ_PER_M / 1e6,  # up to 100 strongly consistent reads
     "DynamoDB.DescribeTable": 0.0,
+    "DynamoDB.DeleteItem": DDB_WRITE_PER_M / 1e6,  # the limiter's row, when a child leaves
+    "DynamoDB.Query": DDB_READ_PER_M / 1e6,  # limiter rows; an image's label rows (by_ref), under 4 KB
 }
+# A label index row is written to the table and to both its indexes (by_confidence, by_ref): 3 write units.
+LABEL_ROW_WRITES = 3
 REKOGNITION = ("Rekognition.DetectLabels", "Rekognition.DetectText")
 
 
@@ -84,6 +89,20 @@ def camera_image(width: int, height: int, fmt: str, sigma: int) -> bytes:
     return buf.getvalue()
 
 
+# Linux carries a process's RSS high-water mark across exec, and a child forked from this process (which
+# holds the emulator and every uploaded image) starts with ours. So the child is started by a small
+# launcher whose own RSS is all it inherits, and the launcher reports the child's peak (os.wait4).
+LAUNCHER = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"exit": os.waitstatus_to_exitcode(status), "peak_rss_kb": usage.ru_maxrss}, out)
+"""
+
+
 def _child(
     server: FaultServer, job: str, prefix: str, timeout: float = 900, **env: str
 ) -> tuple[int, float, float]:
@@ -91,17 +110,26 @@ def _child(
     cmd = [sys.executable, "-m", "job", "run", "--source", f"s3://{BUCKET}/{prefix}"]
     deployed = {**deployed_environment(server.url, f"t-{job}"), "AWS_BATCH_JOB_ID": job}
     deployed["BUCKETLENS_PROGRESS_SECONDS"] = "600"
-    start = time.monotonic()
-    with open(os.devnull, "wb") as sink:
-        proc = subprocess.Popen(cmd, env={**deployed, **env}, cwd=ROOT, stderr=sink)
-    deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, time.monotonic() - start
-        if time.monotonic() > deadline:
-            proc.kill()
-        time.sleep(0.05)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "child.json"
+        start = time.monotonic()
+        with open(os.devnull, "wb") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", LAUNCHER, str(report), *cmd],
+                env={**deployed, **env},
+                cwd=ROOT,
+                stderr=sink,
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        wall = time.monotonic() - start
+        if not report.exists():
+            return -1, 0.0, wall
+        result = json.loads(report.read_text())
+    return result["exit"], result["peak_rss_kb"] / 1024, wall
 
 
 def _done(table: str) -> tuple[int, int]:
@@ -138,8 +166,9 @@ def rss_by_threads(server: FaultServer, images: int, threads: list[int]) -> list
     return rows
 
 
-def first_and_rerun(server: FaultServer) -> tuple[Counter, Counter, list[dict]]:
-    """The calls of a first run over small/ and of a rerun of the same shard, counted by the fault layer."""
+def first_and_rerun(server: FaultServer) -> tuple[Counter, Counter, list[dict], int]:
+    """The calls of a first run over small/ and of a rerun of the same shard, counted by the fault layer,
+    and the label index rows the first run wrote."""
     job, layer, counted, rows = "cost", server.layer, [], []
     _setup(job)
     for _ in range(2):
@@ -147,16 +176,20 @@ def first_and_rerun(server: FaultServer) -> tuple[Counter, Counter, list[dict]]:
         code, _, wall = _child(server, job, "small/")
         counted.append(layer.counts("passed"))
         rows.append({"exit": code, "wall_s": round(wall, 1)})
-    return counted[0], counted[1], rows
+    label_rows = clients.client("dynamodb").scan(TableName=f"t-{job}-labels", Select="COUNT")["Count"]
+    return counted[0], counted[1], rows, label_rows
 
 
-def cost_table(counts: Counter, images: int) -> dict:
-    """USD per 1,000,000 images from calls counted per image (Rekognition at its first volume tier)."""
+def cost_table(counts: Counter, images: int, label_rows: int) -> dict:
+    """USD per 1,000,000 images from calls counted per image (Rekognition at its first volume tier); the
+    label index's BatchWriteItem is priced by the rows it wrote (`label_rows`), not by its calls."""
     per_image = {op: n / images for op, n in sorted(counts.items()) if n}
     usd = {}
     for op, n in per_image.items():
         if op in REKOGNITION:
             usd[op] = tiered_cost(round(n * 1_000_000), GROUP_2)
+        elif op == "DynamoDB.BatchWriteItem":
+            usd[op] = round(label_rows / images * LABEL_ROW_WRITES * 1_000_000 * DDB_WRITE_PER_M / 1e6, 2)
         elif op in PRICE:
             usd[op] = round(n * 1_000_000 * PRICE[op], 2)
         else:
@@ -164,34 +197,61 @@ def cost_table(counts: Counter, images: int) -> dict:
     priced = {k: v for k, v in usd.items() if v is not None}
     return {
         "calls_per_image": {k: round(v, 3) for k, v in per_image.items()},
+        "label_rows_per_image": round(label_rows / images, 2),
         "usd_per_million_images": priced,
         "total_usd_per_million": round(sum(priced.values()), 2),
         "prices_as_of": PRICES_AS_OF,
     }
 
 
+STORM_AFTER = 100  # DetectLabels calls passed before the storm opens: it hits a child at full rate
+
+
 def storm(server: FaultServer, images: int, seconds: float) -> dict:
-    """Half of DetectLabels throttled for `seconds` from the start of a run at the account quota."""
+    """For `seconds`, once the child runs at full rate, the account's quota halves (another application
+    takes half of it): what the child then uses of what is left, how much is throttled, and whether
+    every image still finishes."""
     job = "storm"
     _setup(job)
     layer = server.layer
     layer.reset_counts()
-    layer.set("Rekognition.DetectLabels", for_seconds=seconds, error_rate=0.5, latency=LATENCY)
-    code, rss, wall = _child(server, job, "storm/")
-    layer.set("Rekognition.DetectLabels", latency=LATENCY, quota=QUOTA, burst=5)
+    left = QUOTA / 2
+    layer.set(
+        "Rekognition.DetectLabels",
+        for_seconds=seconds,
+        after=("Rekognition.DetectLabels", STORM_AFTER),
+        quota=left,
+        burst=5,
+        latency=LATENCY,
+    )
+    code, _, wall = _child(server, job, "storm/")
     done, errors = _done(f"t-{job}")
-    stats = layer.stats["Rekognition.DetectLabels"]
+    stats = layer.stats["Rekognition.DetectLabels"]  # the storm's rule has expired by now
     return {
         "storm_s": seconds,
         "tps_quota": QUOTA,
+        "tps_left_during_storm": left,
         "images": images,
         "exit": code,
         "done": done,
         "errors": errors,
+        "wall_s": round(wall, 1),
+        **_storm_figures(stats, seconds, left),
+    }
+
+
+def _storm_figures(stats, seconds: float, left: float) -> dict:
+    """Calls, throttles and the rate used inside the storm window (from the passed calls' times)."""
+    times = sorted(stats.pass_times)
+    start = times[STORM_AFTER - 1]
+    inside = [t for t in times if start < t <= start + seconds]
+    used = len(inside) / seconds
+    return {
         "detectlabels_calls": stats.calls,
         "throttled": stats.throttled,
-        "attempted_tps_during_storm": round(stats.calls / max(1.0, min(seconds, wall)), 1),
-        "wall_s": round(wall, 1),
+        "throttled_share": round(stats.throttled / stats.calls, 4),
+        "tps_used_during_storm": round(used, 2),
+        "share_of_what_was_left": round(used / left, 3),
     }
 
 
@@ -211,7 +271,7 @@ def main() -> int:
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )
     # enough images that the child, at half the quota while the storm lasts, is still working when it ends
-    storm_images = int(1.5 * args.storm_seconds * QUOTA * 0.5)
+    storm_images = STORM_AFTER + int(1.5 * args.storm_seconds * QUOTA / 2)
     broken: list[str] = []
     with FaultServer() as server:
         os.environ["AWS_ENDPOINT_URL"] = server.url
@@ -225,13 +285,13 @@ def main() -> int:
         small = sample_jpeg()
         _upload(s3, "small/", small, 200)
         _upload(s3, "storm/", small, storm_images)
-        server.layer.set("Rekognition.DetectLabels", latency=LATENCY, quota=QUOTA, burst=5)
+        server.layer.set("Rekognition.Detect*", latency=LATENCY, quota=QUOTA, burst=5)
         camera = sum(c[-1] for c in CAMERA)
         rows = rss_by_threads(server, camera, [int(n) for n in args.threads.split(",")])
         print(json.dumps({"bench": "peak_rss_by_threads", "images": camera, "rows": rows}))
-        first, rerun, runs = first_and_rerun(server)
-        print(json.dumps({"bench": "cost_first_run", **cost_table(first, 200)}))
-        print(json.dumps({"bench": "cost_rerun", **cost_table(rerun, 200)}))
+        first, rerun, runs, label_rows = first_and_rerun(server)
+        print(json.dumps({"bench": "cost_first_run", **cost_table(first, 200, label_rows)}))
+        print(json.dumps({"bench": "cost_rerun", **cost_table(rerun, 200, 0)}))
         result = storm(server, storm_images, args.storm_seconds)
         print(json.dumps({"bench": "throttling_storm", **result}))
     for row in rows:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import logging
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from job import __version__
-from job.core import errors, logs
+from job.core import errors
+
+# `python -m job exif` starts without the logging and typing packages: the EXIF reader logs nothing
+LOGLESS = frozenset({"exif"})
 
 
 def _cmd_exif(args: argparse.Namespace) -> int:
@@ -55,11 +56,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from job.core import clients
 
     count = export.write(export.scan(clients.client("dynamodb"), args.table), sys.stdout, args.format)
+    import logging
+
     logging.getLogger("job.commands.export").info("exported", extra={"table": args.table, "rows": count})
     return errors.EXIT_OK
 
 
-def _add_run(sub: Any, help_text: str) -> None:
+def _add_run(sub: argparse._SubParsersAction, help_text: str) -> None:
     from job.worker import config
 
     p = sub.add_parser(
@@ -77,14 +80,14 @@ def _add_table(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", default=DEFAULT_TABLE, help=f"table name (default {DEFAULT_TABLE})")
 
 
-def _add_setup(sub: Any, help_text: str) -> None:
+def _add_setup(sub: argparse._SubParsersAction, help_text: str) -> None:
     p = sub.add_parser("setup", help=help_text)
     _add_table(p)
     p.add_argument("--bucket", action="append", metavar="B", help="a bucket to create (repeatable)")
     p.set_defaults(func=_cmd_setup)
 
 
-def _add_export(sub: Any, help_text: str) -> None:
+def _add_export(sub: argparse._SubParsersAction, help_text: str) -> None:
     p = sub.add_parser("export", help=help_text)
     _add_table(p)
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -94,7 +97,7 @@ def _add_export(sub: Any, help_text: str) -> None:
 # Every command but exif brings the worker's or the operator's modules (and boto3 with them): each is
 # built only when it is the command that runs, so `python -m job exif` and `--help` start without them.
 # name -> (a module with add_parser(sub, help), or a builder here; the help --help lists)
-LAZY_COMMANDS: dict[str, tuple[Any, str]] = {
+LAZY_COMMANDS: dict[str, tuple[str | Callable[..., None], str]] = {
     "run": (_add_run, "process this array child's images into the results table"),
     "setup": (_add_setup, "create the results table and buckets where missing (local runs)"),
     "export": (_add_export, "write every result as JSON Lines or CSV to stdout"),
@@ -153,10 +156,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    logs.configure(args.log_level)
+    if args.command not in LOGLESS:
+        _logs(args.log_level)
     try:
         return args.func(args)
     except Exception as exc:  # noqa: BLE001 - the one rule for every command: an exit code and a line
         code, message = errors.failure(exc)
+        logging = _logs(args.log_level)
         logging.getLogger("job").error(message, exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
         return code
+
+
+def _logs(level: str):  # noqa: ANN202 - returns the logging module, imported here
+    """JSON log lines on stderr at `level`; the logging module, for the caller's own line."""
+    import logging
+
+    from job.core import logs
+
+    logs.configure(level)
+    return logging

@@ -119,7 +119,7 @@ class Worker:
             op: self._limiter(op) for op in ("DetectLabels", "DetectText", "DetectCustomLabels")
         }
         self._hook_id = f"bucketlens-throttles-{id(self)}"
-        self._converting = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        self._converting = threading.BoundedSemaphore(convert.conversion_slots())
         # results paid for but not stored (the table failed past the retry budget), kept for the rerun
         self.unwritten: list[dict] = []
         self._unwritten_lock = threading.Lock()
@@ -343,7 +343,7 @@ class Worker:
         if route.kind == "s3":
             self.stats.route("s3")
             return labels.s3_image(ref.bucket, ref.key, ref.version_id), "s3"
-        with self._converting:  # a decoded 100 MP image is ~300 MB: bound how many are in memory
+        with self._converting:  # a decoded photo is hundreds of MB: as many at once as CPUs and memory allow
             data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
             self.stats.call("s3.GetObject")
             self.stats.read_bytes(len(data))
