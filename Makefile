@@ -45,7 +45,7 @@ lint: $(STAMP) ## Lint the Python code, its layers (import-linter) and the Docke
 	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-bench: $(STAMP) ## Run every benchmark and print its figures (about 8 minutes)
+bench: $(STAMP) ## Run every benchmark and print its figures (about 15 minutes); fails when one breaks
 	$(PY) bench/exif_bench.py
 	$(PY) bench/inventory_bench.py
 	$(PY) bench/worker_bench.py

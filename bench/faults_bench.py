@@ -25,10 +25,7 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -41,6 +38,7 @@ from bench.worker_bench import QUOTA, deployed_environment, sample_jpeg  # noqa:
 from job.commands import provision  # noqa: E402
 from job.core import clients  # noqa: E402
 from lambda_submitter.pricing import GROUP_2, PRICES_AS_OF, tiered_cost  # noqa: E402
+from tests import peak_rss  # noqa: E402
 from tests.faults import FaultServer  # noqa: E402
 
 BUCKET, RESULTS = "bench-images", "bench-results"
@@ -89,20 +87,6 @@ def camera_image(width: int, height: int, fmt: str, sigma: int) -> bytes:
     return buf.getvalue()
 
 
-# Linux carries a process's RSS high-water mark across exec, and a child forked from this process (which
-# holds the emulator and every uploaded image) starts with ours. So the child is started by a small
-# launcher whose own RSS is all it inherits, and the launcher reports the child's peak (os.wait4).
-LAUNCHER = """
-import json, os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    json.dump({"exit": os.waitstatus_to_exitcode(status), "peak_rss_kb": usage.ru_maxrss}, out)
-"""
-
-
 def _child(
     server: FaultServer, job: str, prefix: str, timeout: float = 900, **env: str
 ) -> tuple[int, float, float]:
@@ -110,26 +94,8 @@ def _child(
     cmd = [sys.executable, "-m", "job", "run", "--source", f"s3://{BUCKET}/{prefix}"]
     deployed = {**deployed_environment(server.url, f"t-{job}"), "AWS_BATCH_JOB_ID": job}
     deployed["BUCKETLENS_PROGRESS_SECONDS"] = "600"
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "child.json"
-        start = time.monotonic()
-        with open(os.devnull, "wb") as sink:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, str(report), *cmd],
-                env={**deployed, **env},
-                cwd=ROOT,
-                stderr=sink,
-            )
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        wall = time.monotonic() - start
-        if not report.exists():
-            return -1, 0.0, wall
-        result = json.loads(report.read_text())
-    return result["exit"], result["peak_rss_kb"] / 1024, wall
+    measured = peak_rss.run(cmd, {**deployed, **env}, ROOT, timeout)  # the child's own peak, not ours
+    return measured.exit, measured.peak_rss_mb, measured.wall_s
 
 
 def _done(table: str) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from job.worker import image as worker_image
 from job.worker import labels, run
 from job.worker.config import from_args
 from lambda_submitter import handler
+from tests import peak_rss
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, world
 from tests.waiting import wait_for
 
@@ -447,20 +448,11 @@ def test_hostile_inputs_are_contained_in_bounded_memory_and_time(fault_server, t
     )
     # when a child process runs the shard
     cmd = [sys.executable, "-m", "job", "run", "--source", f"s3://{MANIFESTS}/m/hostile/manifest.json"]
-    started = time.monotonic()
     log_path = tmp_path / "child.log"
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            cmd, env=_child_env(fault_server.url, BUCKETLENS_WORKERS="4"), cwd=ROOT, stderr=log_file
-        )
-    try:
-        _, _, rusage = _wait4(proc, timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    elapsed = time.monotonic() - started
+        child = peak_rss.run(cmd, _child_env(fault_server.url, BUCKETLENS_WORKERS="4"), ROOT, 300, log_file)
     # then the shard finishes, every object has a result row, and memory and time stayed bounded
-    assert proc.returncode == 0, log_path.read_text()[-2000:]
+    assert child.exit == 0, log_path.read_text()[-2000:]
     got = items()
     assert sorted(got) == sorted(objects)
     outcome = {key: (row["status"], row.get("error_class")) for key, row in got.items()}
@@ -473,22 +465,8 @@ def test_hostile_inputs_are_contained_in_bounded_memory_and_time(fault_server, t
     for key in ("zero", "truncated", "text", "bomb"):
         status, error_class = outcome[f"in/h/{key}.jpg" if key != "bomb" else "in/h/bomb.png"]
         assert status == "error" and error_class, key
-    peak_mb = rusage.ru_maxrss / 1024
-    print(f"hostile shard: peak RSS {peak_mb:.0f} MB, {elapsed:.1f} s")  # figures for the README (-s)
-    assert peak_mb < RSS_BOUND_MB, f"peak RSS {peak_mb:.0f} MB"
-
-
-def _wait4(proc: subprocess.Popen, timeout: float):
-    """os.wait4 for this child only: its own peak RSS (RUSAGE_CHILDREN would mix in earlier children)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return pid, status, rusage
-        if time.monotonic() > deadline:
-            raise TimeoutError("worker did not finish")
-        time.sleep(0.05)
+    print(f"hostile shard: peak RSS {child.peak_rss_mb:.0f} MB, {child.wall_s:.1f} s")  # README figures (-s)
+    assert child.peak_rss_mb < RSS_BOUND_MB, f"peak RSS {child.peak_rss_mb:.0f} MB"
 
 
 @pytest.fixture(autouse=True)
