@@ -26,6 +26,7 @@ def make_clients(pool: int = 10) -> triggers.Clients:
         batch=clients.client("batch"),
         dynamodb=clients.client("dynamodb", pool=pool),
         rekognition=clients.client("rekognition"),
+        sqs=clients.client("sqs"),
     )
 
 

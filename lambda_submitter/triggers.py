@@ -30,6 +30,7 @@ class Clients:
     batch: Any = None
     dynamodb: Any = None
     rekognition: Any = None
+    sqs: Any = None
 
 
 @dataclass
@@ -80,6 +81,33 @@ class ModelGate:
     def require(self) -> None:
         if not self.running():
             raise ModelNotRunning(f"custom labels model is {self._status}")
+
+
+# A message the fast path left undone (throttled) comes back after 15 s, 30 s, 60 s... (its receive count),
+# not after the queue's visibility timeout: six times the function's timeout, 30 minutes by default.
+RETRY_BASE_S = 15
+RETRY_MAX_S = 900
+
+
+def retry_sooner(sqs: Any, records: list[dict], message_ids: set[str]) -> None:
+    """ChangeMessageVisibility of those messages to a short, growing delay; a failure only logs (the
+    message then comes back after the full visibility timeout, as without this)."""
+    chosen = [r for r in records if r.get("messageId") in message_ids and r.get("receiptHandle")]
+    if not chosen or sqs is None:
+        return
+    try:
+        _, _, _, _, account, name = chosen[0]["eventSourceARN"].split(":")
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        for record in chosen:
+            received = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            delay = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** min(received - 1, 10))
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=delay
+            )
+    except Exception as exc:  # noqa: BLE001 - the message is not lost: it comes back later
+        log.warning(
+            "could not bring undone messages back sooner", extra={"error": f"{type(exc).__name__}: {exc}"}
+        )
 
 
 # ORC and Parquet reports compress a row to some 20-40 bytes: counting 20 errs towards more children
@@ -294,7 +322,9 @@ def handle_events(
         refs.sort(key=lambda r: (r.bucket, r.key))
         why_not = fast_path.why_not(cfg, len(refs), seconds_left)
         if why_not is None:
+            before = set(failed)
             outcome.labelled = label_here(c, cfg, refs, states, seconds_left or 0.0, messages_of, failed)
+            retry_sooner(c.sqs, records, set(failed) - before)
             creates = []
         else:
             log.info("images go to a Batch job", extra={"images": len(refs), "why": why_not})

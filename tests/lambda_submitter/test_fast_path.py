@@ -111,17 +111,49 @@ def test_a_redelivered_batch_pays_for_nothing(uploads: dict) -> None:
     assert again.labelled["rekognition_calls"] == 0 and again.failed == []
 
 
-def test_a_throttled_image_goes_back_to_the_queue_and_the_rest_are_stored(uploads: dict) -> None:
-    # given Rekognition throttling one image of the batch
+def _from_a_queue(event: dict) -> dict:
+    """The event's bodies sent to a real (emulated) queue and received back, so that each record has a
+    receipt handle and receive count SQS knows, in the record shape of the sample."""
+    sqs = clients.client("sqs")
+    url = sqs.create_queue(QueueName="bucketlens-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for record in event["Records"]:
+        sqs.send_message(QueueUrl=url, MessageBody=record["body"])
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    template = event["Records"][0]
+    records = [
+        {
+            **template,
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": {**template["attributes"], **m["Attributes"]},
+            "eventSourceARN": arn,
+        }
+        for m in got
+    ]
+    return {"Records": records}
+
+
+def test_a_throttled_image_goes_back_to_the_queue_soon_and_the_rest_are_stored(uploads: dict) -> None:
+    # given the batch as received from the events queue, and Rekognition throttling one of its images
+    event = _from_a_queue(uploads["event"])
     _throttle_detect_labels_for(THROTTLED_KEY)
+    changed: list[dict] = []
+    clients.client("sqs").meta.events.register(  # the client the handler uses (clients are cached)
+        "before-call.sqs.ChangeMessageVisibility",
+        lambda params, **_: changed.append(json.loads(params["body"])),
+    )
     # when the handler runs
-    response = handler.handler(uploads["event"], Context())
+    response = handler.handler(event, Context())
     # then only that image's message fails (SQS delivers it again); the other two are stored
-    assert response == {
-        "batchItemFailures": [{"itemIdentifier": _message_of(uploads["event"], THROTTLED_KEY)}]
-    }
+    throttled = _message_of(event, THROTTLED_KEY)
+    assert response == {"batchItemFailures": [{"itemIdentifier": throttled}]}
     assert THROTTLED_KEY not in _results(uploads["dynamodb"])
     assert len(_results(uploads["dynamodb"])) == 2
+    # and it comes back after 15 s (its first receive), not after the queue's visibility timeout
+    receipt = next(r["receiptHandle"] for r in event["Records"] if r["messageId"] == throttled)
+    assert [(c["ReceiptHandle"], c["VisibilityTimeout"]) for c in changed] == [(receipt, 15)]
 
 
 def test_a_batch_over_the_threshold_goes_to_batch(uploads: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,6 +97,13 @@ data "aws_iam_policy_document" "this" {
     resources = [var.queue_arn]
   }
 
+  # lambda_submitter/triggers.py retry_sooner: a throttled upload comes back in seconds, not 30 minutes
+  statement {
+    sid       = "RetryThrottledUploadsSooner"
+    actions   = ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"]
+    resources = [var.queue_arn]
+  }
+
   statement {
     sid       = "DeadLetterFailedInvocations"
     actions   = ["sqs:SendMessage"]
