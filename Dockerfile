@@ -1,24 +1,27 @@
 # syntax=docker/dockerfile:1
 # bucketlens worker: `python -m job run` as an AWS Batch array child.
 ARG PYTHON_VERSION=3.13
+# The base image; a release pins it by digest: make build passes the one in base-image.digest (README).
+ARG PYTHON_IMAGE=python:${PYTHON_VERSION}-slim-bookworm
 
-FROM python:${PYTHON_VERSION}-slim-bookworm AS build
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
-COPY requirements.lock pyproject.toml README.md ./
+COPY requirements-build.lock pyproject.toml README.md ./
 COPY job ./job
 COPY lambda_submitter ./lambda_submitter
-# Wheels for the pinned set and for bucketlens itself; nothing of this stage reaches the final image.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels --requirement requirements.lock \
-    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# bucketlens' own wheel, built by the hash-checked setuptools; nothing else of this stage reaches the image.
+RUN pip install --no-cache-dir --require-hashes --only-binary=:all: --requirement requirements-build.lock \
+    && pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 
-FROM python:${PYTHON_VERSION}-slim-bookworm
+FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     AWS_RETRY_MODE=adaptive
 COPY --from=build /wheels /wheels
 COPY requirements.lock /tmp/requirements.lock
-RUN pip install --no-index --find-links /wheels --requirement /tmp/requirements.lock \
+# Every dependency as a prebuilt wheel whose hash requirements.lock names: nothing is compiled or unverified.
+RUN pip install --require-hashes --only-binary=:all: --no-deps --requirement /tmp/requirements.lock \
     && pip install --no-index --no-deps /wheels/bucketlens-*.whl \
     && rm -rf /wheels /tmp/requirements.lock \
     && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin bucketlens

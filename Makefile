@@ -14,7 +14,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test browser lint bench clean lock lambda-lock tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
+.PHONY: help venv test browser lint bench clean lock lambda-lock pin-base tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -52,11 +52,14 @@ bench: $(STAMP) ## Run every benchmark and print its figures (about 15 minutes);
 	$(PY) bench/faults_bench.py
 	$(PY) bench/latency_bench.py
 
-lock: ## Re-pin the container's runtime dependencies (requirements.lock) from pyproject.toml
+lock: ## Re-pin the container's dependencies and build backend with every file's hash (requirements*.lock), then the Lambda's
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
-	$(VENV)-lock/bin/pip install --quiet .
-	{ echo "# Runtime dependencies pinned for the container image. Regenerate with: make lock"; \
-	  $(VENV)-lock/bin/pip freeze --exclude bucketlens; } > requirements.lock
+	$(VENV)-lock/bin/pip install --quiet 'pip-tools>=7.4,<8'
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --upgrade -o requirements.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --upgrade --only-build-deps --build-deps-for wheel \
+	  -o requirements-build.lock pyproject.toml
 	rm -rf $(VENV)-lock
 	$(MAKE) lambda-lock
 
@@ -132,8 +135,16 @@ eventbridge: $(STAMP) ## Turn on the images bucket's EventBridge delivery when t
 	@region=$(REGION_SH) && step=$$($(DEPLOYED) bucket_eventbridge_step 2>/dev/null); \
 	if [ -n "$$step" ]; then echo "$$step"; AWS_DEFAULT_REGION=$$region $(VENV)/bin/$$step; else echo "nothing to do: Terraform manages the bucket's notifications"; fi
 
-build: ## docker build the worker image as $(IMAGE_NAME):$(IMAGE_TAG)
-	$(DOCKER) build --platform $(PLATFORM) --tag $(IMAGE_NAME):$(IMAGE_TAG) .
+# The base image by digest once `make pin-base` has written base-image.digest (else the tag, with a note).
+BASE_IMAGE = $(strip $(shell cat base-image.digest 2>/dev/null))
+
+build: ## docker build the worker image as $(IMAGE_NAME):$(IMAGE_TAG) (the base image by digest: base-image.digest)
+	@test -n "$(BASE_IMAGE)" || echo "note: base-image.digest is missing: the base image is taken by tag (make pin-base pins it)"
+	$(DOCKER) build --platform $(PLATFORM) $(if $(BASE_IMAGE),--build-arg PYTHON_IMAGE=$(BASE_IMAGE)) --tag $(IMAGE_NAME):$(IMAGE_TAG) .
+
+pin-base: ## Pin the container's base image (python:<minor>-slim-bookworm) to the digest the registry serves now
+	digest=$$($(DOCKER) buildx imagetools inspect python:$(PYTHON_MINOR)-slim-bookworm --format '{{json .Manifest.Digest}}' | tr -d '"') && \
+	test -n "$$digest" && echo "python:$(PYTHON_MINOR)-slim-bookworm@$$digest" > base-image.digest && cat base-image.digest
 
 push: $(STAMP) ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (skipped when the immutable tag is already there)
 	url=$$($(DEPLOYED) ecr_repository_url) && region=$(REGION_SH) && \

@@ -40,20 +40,57 @@ def test_multi_stage_slim_base_of_the_tested_python():
     ).group(1)
     minor = re.search(r"^PYTHON_MINOR := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
     assert version == runtime == minor == "3.13"
-    assert all("-slim" in line for line in froms)
+    assert "ARG PYTHON_IMAGE=python:${PYTHON_VERSION}-slim-bookworm" in DOCKERFILE  # both FROMs use it
     assert "COPY --from=build /wheels /wheels" in DOCKERFILE  # only built wheels cross into the final image
 
 
-def test_runs_as_a_numeric_non_root_user_from_the_pinned_set():
+def _pins(lock: Path) -> dict[str, list[str]]:
+    """name -> the hashes a pip-compile lock gives it."""
+    pins: dict[str, list[str]] = {}
+    name = ""
+    for line in lock.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name = line.split("==")[0].lower().replace("_", "-")
+            pins[name] = []
+        elif "--hash=sha256:" in line:
+            pins[name].append(line.split("sha256:")[1].split()[0])
+    return pins
+
+
+def test_runs_as_a_numeric_non_root_user_from_hash_checked_wheels():
     user = instructions("USER")[-1]
     assert re.fullmatch(r"\d+:\d+", user) and not user.startswith("0:")
-    assert "--requirement requirements.lock" in DOCKERFILE and "--no-index" in DOCKERFILE
-    pinned = [
-        line for line in (ROOT / "requirements.lock").read_text().splitlines() if line and line[0] != "#"
-    ]
-    assert pinned and all("==" in line for line in pinned)
-    names = {line.split("==")[0].lower().replace("_", "-") for line in pinned}
-    assert {"boto3", "pillow", "pillow-heif", "opensearch-py", "backoff"} <= names
+    # every dependency and the build backend are pinned with hashes, and installed only as checked wheels
+    runtime, build = _pins(ROOT / "requirements.lock"), _pins(ROOT / "requirements-build.lock")
+    assert {"boto3", "pillow", "pillow-heif", "opensearch-py", "backoff", "pyarrow"} <= set(runtime)
+    assert set(build) == {"setuptools"}
+    assert all(hashes for hashes in (*runtime.values(), *build.values()))
+    installs = [line for line in instructions("RUN") if "pip install" in line]
+    for lock in ("requirements-build.lock", "/tmp/requirements.lock"):
+        (line,) = [line for line in installs if f"--requirement {lock}" in line]
+        assert "--require-hashes" in line and "--only-binary=:all:" in line
+    # and the base image is one build ARG, which `make build` sets to the digest in base-image.digest
+    assert instructions("FROM") == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
+    assert "--build-arg PYTHON_IMAGE=$(BASE_IMAGE)" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_lock_resolves_to_wheels_with_its_hashes_for_both_architectures(machine, tmp_path):
+    # given the container's lock / when pip downloads it as the image build will, for either architecture
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+        + ["--require-hashes", "--no-deps", "--only-binary=:all:", "--implementation", "cp"]
+        + ["--python-version", "3.13", "--platform", f"manylinux_2_28_{machine}"]
+        + ["--platform", f"manylinux2014_{machine}", "--dest", str(tmp_path)]
+        + ["--requirement", str(ROOT / "requirements.lock")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    # then every pinned package comes as a wheel whose hash the lock names (pip refuses any other)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list(tmp_path.glob("*.whl"))) == len(_pins(ROOT / "requirements.lock"))
 
 
 def test_dockerignore_lets_only_the_build_inputs_in():

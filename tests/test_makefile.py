@@ -98,7 +98,22 @@ def test_image_tag_defaults_to_the_git_commit():
     if not sha:
         pytest.skip("not a git checkout")
     # when build is dry-run, then the tag is the commit
-    assert f"bucketlens:{sha}" in dry_run("build")[0]
+    lines = dry_run("build")
+    assert f"bucketlens:{sha}" in lines[index_of(lines, "docker build")]
+
+
+def test_build_takes_the_base_image_by_the_pinned_digest():
+    # given a pinned base image (what `make pin-base` writes to base-image.digest)
+    pinned = "python:3.13-slim-bookworm@sha256:" + "0" * 64
+    # when build is dry-run with it, then both stages' FROM get it as the PYTHON_IMAGE build argument
+    lines = dry_run("build", f"BASE_IMAGE={pinned}")
+    assert f"--build-arg PYTHON_IMAGE={pinned}" in lines[index_of(lines, "docker build")]
+    # and without one, the build says that it takes the tag
+    lines = dry_run("build", "BASE_IMAGE=")
+    assert "--build-arg" not in lines[index_of(lines, "docker build")]
+    assert "base-image.digest is missing" in "\n".join(lines)
+    # and pin-base asks the registry for the index digest of the tested minor's slim image
+    assert "imagetools inspect python:3.13-slim-bookworm" in "\n".join(dry_run("pin-base"))
 
 
 def test_status_and_logs_need_a_job():

@@ -14,7 +14,8 @@ from job.commands.filters import Filters, text_lines
 from job.core import errors, label_index
 
 log = logging.getLogger(__name__)
-PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's longest
+PRESIGN_SECONDS = 3600  # an hour: until then the page is a bearer link to every image in it
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's longest
 
 
 def text_report(items: list[Mapping[str, Any]], f: Filters, with_text: bool) -> tuple[str, int]:
@@ -39,14 +40,15 @@ def text_report(items: list[Mapping[str, Any]], f: Filters, with_text: bool) -> 
     return ("\n".join(blocks) + "\n" if blocks else ""), len(blocks)
 
 
-def presigned(s3: Any, items: list[Mapping[str, Any]]) -> dict[str, str]:
-    """A GET URL per image, valid 7 days: the page opens in any browser that can reach S3."""
+def presigned(s3: Any, items: list[Mapping[str, Any]], seconds: int = PRESIGN_SECONDS) -> dict[str, str]:
+    """A GET URL per image, valid `seconds`: the page opens in any browser that can reach S3 until then,
+    whoever holds it (a presigned URL carries the signer's permission)."""
     urls = {}
     for item in items:
         params = {"Bucket": item["bucket"], "Key": item["key"]}
         if item.get("version_id") and item["version_id"] != "null":
             params["VersionId"] = item["version_id"]
-        urls[item["key"]] = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGN_SECONDS)
+        urls[item["key"]] = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
     return urls
 
 
@@ -67,6 +69,13 @@ def add_parser(sub: Any, help_text: str) -> None:
     )
     p.add_argument("--html", action="store_true", help="write the HTML gallery instead of text")
     p.add_argument("--embed", action="store_true", help="with --html: thumbnails inside the page (offline)")
+    p.add_argument(
+        "--link-seconds",
+        type=int,
+        default=PRESIGN_SECONDS,
+        help=f"with --html: how long the thumbnails' presigned links work, 1..{MAX_PRESIGN_SECONDS} "
+        f"(default {PRESIGN_SECONDS}: one hour; anyone holding the page sees the images until then)",
+    )
     p.add_argument("-o", "--output", default="-", help="file to write (default stdout)")
     p.set_defaults(func=command)
 
@@ -77,7 +86,10 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
     f = Filters(label=args.label, min_confidence=args.min_confidence)
     ddb, s3 = clients.client("dynamodb"), clients.client("s3")
+    seconds = args.link_seconds
     try:
+        if not 1 <= seconds <= MAX_PRESIGN_SECONDS:
+            raise ValueError(f"--link-seconds {seconds}: from 1 to {MAX_PRESIGN_SECONDS} (SigV4's longest)")
         labels_table = label_index.table_name(args.table, args.label_table)
         if args.label:
             items = list(search.find(ddb, args.table, labels_table, f, args.limit))
@@ -90,7 +102,9 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             title = f"bucketlens: {args.label or 'all images'}" + (
                 f" ≥ {f.min_confidence:g}%" if args.label else ""
             )
-            body = report_html.render(items, images, title, urls=None if args.embed else presigned(s3, items))
+            body = report_html.render(
+                items, images, title, urls=None if args.embed else presigned(s3, items, seconds)
+            )
             count = len(items)
         else:
             body, count = text_report(items, f, args.with_text)

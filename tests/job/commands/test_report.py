@@ -44,6 +44,7 @@ def _args(**kw):
         html=False,
         embed=False,
         output="-",
+        link_seconds=report.PRESIGN_SECONDS,
     )
     return SimpleNamespace(**{**base, **kw})
 
@@ -63,8 +64,14 @@ def test_html_report_links_presigned_thumbnails_and_shows_the_labels(aws, tmp_pa
     page = tmp_path / "report.html"
     assert report.command(_args(label="Mobile Phone", html=True, output=str(page))) == errors.EXIT_OK
     html = page.read_text()
-    # then each image is there with a presigned URL and its label
+    # then each image is there with a presigned URL, valid one hour, and its label
     assert html.count("X-Amz-Signature=") == 2 and "in/h0.jpg" in html and "Mobile Phone (100%)" in html
+    assert html.count("X-Amz-Expires=3600") == 2
+    # and --link-seconds sets another life, within SigV4's seven days
+    out = io.StringIO()
+    assert report.command(_args(label="Mobile Phone", html=True, link_seconds=600), out) == errors.EXIT_OK
+    assert out.getvalue().count("X-Amz-Expires=600") == 2
+    assert report.command(_args(label="Mobile Phone", html=True, link_seconds=8 * 86400)) == errors.EXIT_USAGE
     # and --embed puts the thumbnails inside the page instead
     out = io.StringIO()
     assert report.command(_args(html=True, embed=True), out) == errors.EXIT_OK
