@@ -36,7 +36,7 @@ from PIL import Image  # noqa: E402
 
 from bench.worker_bench import QUOTA, deployed_environment, sample_jpeg  # noqa: E402
 from job.commands import provision  # noqa: E402
-from job.core import clients  # noqa: E402
+from job.core import clients, label_index  # noqa: E402
 from lambda_submitter.pricing import GROUP_2, PRICES_AS_OF, tiered_cost  # noqa: E402
 from tests import peak_rss  # noqa: E402
 from tests.faults import FaultServer  # noqa: E402
@@ -142,7 +142,9 @@ def first_and_rerun(server: FaultServer) -> tuple[Counter, Counter, list[dict], 
         code, _, wall = _child(server, job, "small/")
         counted.append(layer.counts("passed"))
         rows.append({"exit": code, "wall_s": round(wall, 1)})
-    label_rows = clients.client("dynamodb").scan(TableName=f"t-{job}-labels", Select="COUNT")["Count"]
+    label_rows = clients.client("dynamodb").scan(
+        TableName=label_index.table_name(f"t-{job}"), Select="COUNT"
+    )["Count"]
     return counted[0], counted[1], rows, label_rows
 
 

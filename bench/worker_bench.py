@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 
 from job.commands import provision  # noqa: E402
-from job.core import clients  # noqa: E402
+from job.core import clients, label_index  # noqa: E402
 from job.worker import config, run  # noqa: E402
 from tests.faults import FaultServer  # noqa: E402
 
@@ -204,7 +204,7 @@ def deployed_environment(url: str, table: str, capacity: bool = False) -> dict[s
         AWS_DEFAULT_REGION="us-east-1",
         PYTHONPATH=str(ROOT),
         BUCKETLENS_TABLE=table,
-        BUCKETLENS_LABEL_TABLE=table + "-labels",
+        BUCKETLENS_LABEL_TABLE=label_index.table_name(table),
         BUCKETLENS_LIMITER_TABLE=table + "-limiter",
         BUCKETLENS_RESULTS_URI=f"s3://{RESULTS}/runs",
         BUCKETLENS_MIN_CONFIDENCE="70",

@@ -111,6 +111,10 @@ LAZY_COMMANDS: dict[str, tuple[str | Callable[..., None], str]] = {
         "job.commands.reconcile",
         "compare an S3 Inventory report with the results: missing, stale, orphaned",
     ),
+    "reindex": (
+        "job.commands.reindex",
+        "rebuild the label index from the results table (after an upgrade, or to repair it)",
+    ),
     "deployed": (
         "job.commands.deployed",
         "one output of the applied deployment (what the Makefile targets use)",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from job.core import label_index
 from job.core.errors import ConfigError
 from job.core.inventory import DEFAULT_EXTENSIONS
 from job.worker import config as worker_config
@@ -30,7 +31,7 @@ class SubmitterConfig:
     features: tuple[str, ...] = ("labels",)
     shard_size: int = 1000
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
-    label_table: str = "bucketlens-results-labels"
+    label_table: str = "bucketlens-results" + label_index.SUFFIX
     opensearch_endpoint: str | None = None
     opensearch_index: str = "bucketlens"
     project_version_arn: str | None = None  # with custom-labels: nothing is submitted unless it RUNs
@@ -104,7 +105,7 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         shard_size=shard_size,
         extensions=parse_extensions(env.get("BUCKETLENS_EXTENSIONS", "") or ",".join(DEFAULT_EXTENSIONS)),
         label_table=env.get("BUCKETLENS_LABEL_TABLE", "").strip()
-        or (env.get("BUCKETLENS_TABLE", "").strip() or "bucketlens-results") + "-labels",
+        or label_index.table_name(env.get("BUCKETLENS_TABLE", "").strip() or "bucketlens-results"),
         project_version_arn=env.get("BUCKETLENS_PROJECT_VERSION_ARN", "").strip() or None,
         opensearch_endpoint=env.get("BUCKETLENS_OPENSEARCH_ENDPOINT", "").strip() or None,
         opensearch_index=env.get("BUCKETLENS_OPENSEARCH_INDEX", "").strip() or "bucketlens",

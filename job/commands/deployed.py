@@ -31,7 +31,7 @@ def read(tf_dir: str, name: str, terraform: str = "terraform") -> Any:
             check=False,
         )
     except FileNotFoundError as exc:
-        raise errors.ConfigError(f"{terraform} not found: install Terraform (>= 1.5)") from exc
+        raise errors.ConfigError(f"{terraform} not found: install Terraform (>= 1.7)") from exc
     if done.returncode != 0 or not done.stdout.strip():
         raise errors.ConfigError(nothing)
     try:

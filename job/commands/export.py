@@ -49,8 +49,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def scan(ddb: Any, table: str) -> Iterator[dict]:
-    for page in ddb.get_paginator("scan").paginate(TableName=table):
+def scan(ddb: Any, table: str, segment: int = 0, segments: int = 1) -> Iterator[dict]:
+    """Every item, or one segment of a parallel Scan (`segments` > 1 splits the table between processes)."""
+    parallel = {"Segment": segment, "TotalSegments": segments} if segments > 1 else {}
+    for page in ddb.get_paginator("scan").paginate(TableName=table, **parallel):
         for item in page.get("Items", ()):
             yield _plain(deserialize(item))
 

@@ -104,7 +104,7 @@ def write_table(items: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     return len(rows)
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_tables(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--table",
         default=os.environ.get("BUCKETLENS_TABLE") or "bucketlens-results",
@@ -113,8 +113,12 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--label-table",
         default=os.environ.get("BUCKETLENS_LABEL_TABLE"),
-        help="label index (default <table>-labels) [env BUCKETLENS_LABEL_TABLE]",
+        help=f"label index (default <table>{label_index.SUFFIX}) [env BUCKETLENS_LABEL_TABLE]",
     )
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    add_tables(p)
     p.add_argument("--label", help="a Rekognition label (custom:NAME for a Custom Labels label)")
     p.add_argument("--min-confidence", type=float, default=0.0, help="with --label: at least this confidence")
     p.add_argument("--limit", type=int, default=1000, help="at most this many images (default 1000)")

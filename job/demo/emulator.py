@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from job.commands import provision
-from job.core import clients
+from job.core import clients, label_index
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def worker_environment(settings: Settings, table: str, results_uri: str, region:
     """The job definition's environment, as Terraform's local.worker_environment builds it."""
     return {
         "BUCKETLENS_TABLE": table,
-        "BUCKETLENS_LABEL_TABLE": table + "-labels",
+        "BUCKETLENS_LABEL_TABLE": label_index.table_name(table),
         "BUCKETLENS_RESULTS_URI": results_uri,
         "BUCKETLENS_TPS_QUOTA": str(settings.tps_quota),
         "BUCKETLENS_LIMITER_TABLE": table + "-limiter",
@@ -204,7 +204,7 @@ def submitter_environment(settings: Settings, queue: str, definition: str, table
         "BUCKETLENS_MANIFESTS_BUCKET": settings.manifests_bucket,
         "BUCKETLENS_MANIFESTS_PREFIX": MANIFESTS_PREFIX,
         "BUCKETLENS_TABLE": table,
-        "BUCKETLENS_LABEL_TABLE": table + "-labels",
+        "BUCKETLENS_LABEL_TABLE": label_index.table_name(table),
         "BUCKETLENS_FEATURES": settings.features,
         "BUCKETLENS_SHARD_SIZE": str(settings.shard_size),
         "BUCKETLENS_EXTENSIONS": ",".join(EXTENSIONS),

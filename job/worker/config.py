@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from job.core import label_index
 from job.core.errors import ConfigError
 from job.core.summary import parent_job_id
 
@@ -51,7 +52,7 @@ class RunConfig:
     shards: int = 1
     shard_offset: int = 0
     table: str = DEFAULT_TABLE
-    label_table: str | None = None  # None: <table>-labels
+    label_table: str | None = None  # None: <table>-label-index
     features: tuple[str, ...] = ("labels",)
     min_confidence: float = 70.0
     max_labels: int = 50
@@ -91,7 +92,7 @@ class RunConfig:
 
     @property
     def labels_table(self) -> str:
-        return self.label_table or self.table + "-labels"
+        return label_index.table_name(self.table, self.label_table)
 
     @property
     def feature_key(self) -> str:
@@ -125,7 +126,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "shards": (int, "number of children splitting a prefix or inventory (default 1)"),
     "shard_offset": (int, "child i reads manifest shard shard_offset + i (default 0)"),
     "table": (str, f"results table (default {DEFAULT_TABLE})"),
-    "label_table": (str, "label index table (default <table>-labels)"),
+    "label_table": (str, "label index table (default <table>-label-index)"),
     "features": (str, "comma list of labels,text,custom-labels (default labels)"),
     "min_confidence": (float, "minimum label confidence (default 70)"),
     "max_labels": (int, "maximum labels per image (default 50)"),

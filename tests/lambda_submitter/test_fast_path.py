@@ -94,7 +94,7 @@ def test_a_small_batch_is_labelled_in_the_lambda(uploads: dict) -> None:
     assert {r["status"]["S"] for r in results.values()} == {"done"}
     assert all(r["labels"]["L"] for r in results.values())
     index = uploads["dynamodb"].scan(TableName=label_index.table_name(TABLE))["Items"]
-    assert {i["key"]["S"] for i in index} == set(results)
+    assert {i["ref"]["S"] for i in index} == {f"{IMAGES}/{key}" for key in results}
     assert _manifests(uploads["s3"]) == []
 
 

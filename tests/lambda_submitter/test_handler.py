@@ -338,7 +338,7 @@ def test_a_deleted_image_leaves_the_label_index(stack: dict) -> None:
     from job.commands import provision
     from job.core import label_index
 
-    table = TABLE + "-labels"
+    table = label_index.table_name(TABLE)
     provision.ensure_table(stack["dynamodb"], table, definition=label_index.TABLE_DEFINITION)
     for key in ("photos/red flower.jpg", "photos/kept.jpg"):
         item = {

@@ -28,16 +28,23 @@ resource "aws_dynamodb_table" "this" {
   tags = merge(var.tags, { Name = var.name })
 }
 
-# The label index (job/core/label_index.py): one row per (label, image), so "label L at >= C" is a Query.
-resource "aws_dynamodb_table" "labels" {
-  name                        = "${var.name}-labels"
+# The label index (job/core/label_index.py): one row per (label, image) under `label#shard`, sorted by
+# confidence, so "label L at >= C" is one Query per shard. No local secondary index: an LSI caps each
+# partition key at 10 GB, which stopped a common label at about 15 M images.
+resource "aws_dynamodb_table" "label_index" {
+  name                        = "${var.name}-label-index"
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "label"
-  range_key                   = "ref"
+  hash_key                    = "pk"
+  range_key                   = "sk"
   deletion_protection_enabled = var.deletion_protection
 
   attribute {
-    name = "label"
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
     type = "S"
   }
 
@@ -46,21 +53,11 @@ resource "aws_dynamodb_table" "labels" {
     type = "S"
   }
 
-  attribute {
-    name = "confidence"
-    type = "N"
-  }
-
-  local_secondary_index {
-    name            = "by_confidence"
-    range_key       = "confidence"
-    projection_type = "ALL"
-  }
-
   global_secondary_index {
-    name            = "by_ref"
-    hash_key        = "ref"
-    projection_type = "KEYS_ONLY"
+    name               = "by_ref"
+    hash_key           = "ref"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["etag"]
   }
 
   point_in_time_recovery {
@@ -72,7 +69,18 @@ resource "aws_dynamodb_table" "labels" {
     kms_key_arn = var.kms_key_arn
   }
 
-  tags = merge(var.tags, { Name = "${var.name}-labels" })
+  tags = merge(var.tags, { Name = "${var.name}-label-index" })
+}
+
+# The label table of earlier versions (`<name>-labels`, with the LSI) is left in place, not destroyed: it
+# may have deletion protection, and searches use the new table as soon as `python -m job reindex` has
+# filled it. Delete the old one by hand afterwards (README: Upgrading the label index).
+removed {
+  from = aws_dynamodb_table.labels
+
+  lifecycle {
+    destroy = false
+  }
 }
 
 # The shared Rekognition quota (job/core/quota.py): a row per user of an operation, refreshed every 5 s,

@@ -10,12 +10,12 @@ output "table_arn" {
 
 output "label_table_name" {
   description = "Label index table name (BUCKETLENS_LABEL_TABLE)."
-  value       = aws_dynamodb_table.labels.name
+  value       = aws_dynamodb_table.label_index.name
 }
 
 output "label_table_arn" {
   description = "Label index table ARN, for IAM policies."
-  value       = aws_dynamodb_table.labels.arn
+  value       = aws_dynamodb_table.label_index.arn
 }
 
 output "limiter_table_name" {

@@ -23,7 +23,7 @@ def test_setup_creates_the_table_and_buckets_once(aws, capsys):
     second = json.loads(capsys.readouterr().out)
     # then the first created everything, the second nothing
     assert first["created"] == {
-        "tables": ["t-results", "t-results-labels", "t-results-limiter"],
+        "tables": ["t-results", "t-results-label-index", "t-results-limiter"],
         "buckets": ["bl-one", "bl-two"],
     }
     ttl = clients.client("dynamodb").describe_time_to_live(TableName="t-results-limiter")
@@ -77,7 +77,7 @@ def _defined_indexes(definition: dict, kind: str) -> list[tuple]:
 
 @pytest.mark.parametrize(
     ("resource", "definition"),
-    [("this", provision.TABLE_DEFINITION), ("labels", label_index.TABLE_DEFINITION)],
+    [("this", provision.TABLE_DEFINITION), ("label_index", label_index.TABLE_DEFINITION)],
 )
 def test_setup_tables_match_the_terraform_tables(resource, definition):
     # given one of Terraform's table definitions

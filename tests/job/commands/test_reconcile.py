@@ -68,7 +68,7 @@ def _put(ddb, key: str, etag: str, status: str = "done", when: str = "2026-01-01
         "labels": [{"name": "Cat", "confidence": 90}],
     }
     ddb.put_item(TableName=TABLE, Item=store.serialize(store.to_dynamo(item)))
-    label_index.update(ddb, TABLE + "-labels", item)
+    label_index.update(ddb, label_index.table_name(TABLE), item)
 
 
 @pytest.fixture
@@ -152,8 +152,10 @@ def test_fix_submits_the_missing_and_stale_once_and_deletes_the_orphans(world):
         )
         is None
     )
-    assert [r["key"] for r in label_index.query(world.ddb, TABLE + "-labels", "cat")] != [] and all(
-        r["key"] != "orphan.jpg" for r in label_index.query(world.ddb, TABLE + "-labels", "cat")
+    assert [
+        r["key"] for r in label_index.query(world.ddb, label_index.table_name(TABLE), "cat")
+    ] != [] and all(
+        r["key"] != "orphan.jpg" for r in label_index.query(world.ddb, label_index.table_name(TABLE), "cat")
     )
     assert second_code == errors.EXIT_OK and "orphaned" not in {f["kind"] for f in second}
 

@@ -10,7 +10,7 @@ import pytest
 
 from job.commands import filters, search
 from job.commands.filters import Filters
-from job.core import clients, errors
+from job.core import clients, errors, label_index
 from job.worker import run
 from job.worker.config import from_args
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, world
@@ -116,7 +116,7 @@ def test_stale_index_rows_are_not_shown(aws, monkeypatch):
         ExpressionAttributeValues={":e": {"S": "changed"}},
     )
     # when searched / then the stale hit is dropped
-    got = list(search.find(ddb, TABLE, TABLE + "-labels", Filters(label="mobile phone"), 100))
+    got = list(search.find(ddb, TABLE, label_index.table_name(TABLE), Filters(label="mobile phone"), 100))
     assert sorted(i["key"] for i in got) == ["in/s0.jpg", "in/s2.jpg"]
 
 
