@@ -80,6 +80,7 @@ module "ecr" {
   name                 = var.name
   image_tag_mutability = var.image_tag_mutability
   force_delete         = var.force_destroy
+  kms_key_arn          = var.kms_key_arn
   tags                 = var.tags
 }
 
@@ -88,6 +89,7 @@ module "results" {
 
   name                = coalesce(var.table_name, "${var.name}-results")
   deletion_protection = var.deletion_protection
+  kms_key_arn         = var.kms_key_arn
   tags                = var.tags
 }
 
@@ -97,6 +99,7 @@ module "manifests" {
   bucket_prefix = "${var.name}-manifests-"
   expiry_days   = var.manifests_expiry_days
   force_destroy = var.force_destroy
+  kms_key_arn   = var.kms_key_arn
   tags          = var.tags
 }
 
@@ -119,6 +122,7 @@ module "triggers" {
   inventory_bucket_prefix = "${var.name}-inventory-"
   submitter_function_arn  = module.submitter.function_arn
   force_destroy           = var.force_destroy
+  kms_key_arn             = var.kms_key_arn
   tags                    = var.tags
 }
 
@@ -160,6 +164,8 @@ module "batch" {
   search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
   search_secret_arn    = var.search_secret_arn
   project_version_arn  = var.project_version_arn
+  kms_key_arn          = var.kms_key_arn
+  log_kms_key_arn      = var.kms_key_arn
   tags                 = var.tags
 }
 
@@ -196,6 +202,8 @@ module "submitter" {
   log_retention_days   = var.log_retention_days
   enabled              = !var.enable_schedule
   project_version_arn  = local.uses_model ? var.project_version_arn : null
+  kms_key_arn          = var.kms_key_arn
+  log_kms_key_arn      = var.kms_key_arn
   tags                 = var.tags
 }
 
@@ -213,6 +221,8 @@ module "search" {
   security_group_ids  = var.security_group_ids
   master_user_arn     = coalesce(var.search_master_user_arn, module.batch.job_role_arn)
   log_retention_days  = var.log_retention_days
+  kms_key_arn         = var.kms_key_arn
+  log_kms_key_arn     = var.kms_key_arn
   tags                = var.tags
 }
 
@@ -235,5 +245,7 @@ module "schedule" {
   max_inference_units       = var.max_inference_units
   drain_minutes             = var.schedule_drain_minutes
   log_retention_days        = var.log_retention_days
+  kms_key_arn               = var.kms_key_arn
+  log_kms_key_arn           = var.kms_key_arn
   tags                      = var.tags
 }

@@ -566,3 +566,14 @@ variable "inventory_format" {
     error_message = "inventory_format must be CSV, ORC or Parquet."
   }
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for everything bucketlens stores: the results, label-index and limiter tables, the manifests and inventory buckets, the events queues, every log group, the Lambdas' environments, the schedules, ECR and OpenSearch. null: AWS-managed or AWS-owned keys. Its key policy must let the services use it (README: Customer-managed key)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), not an alias."
+  }
+}

@@ -906,6 +906,74 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
     ]
 
 
+# Where each kind of resource names its key; every one planned must name the customer-managed key.
+KEY_ATTRIBUTE = {
+    "aws_dynamodb_table": lambda a: a["server_side_encryption"][0]["kms_key_arn"],
+    "aws_cloudwatch_log_group": lambda a: a["kms_key_id"],
+    "aws_lambda_function": lambda a: a["kms_key_arn"],
+    "aws_sqs_queue": lambda a: a["kms_master_key_id"],
+    "aws_ecr_repository": lambda a: a["encryption_configuration"][0]["kms_key"],
+    "aws_scheduler_schedule": lambda a: a["kms_key_arn"],
+    "aws_s3_bucket_server_side_encryption_configuration": lambda a: a["rule"][0][
+        "apply_server_side_encryption_by_default"
+    ][0]["kms_master_key_id"],
+    "aws_s3_bucket_inventory": lambda a: a["destination"][0]["bucket"][0]["encryption"][0]["sse_kms"][0][
+        "key_id"
+    ],
+}
+
+
+def test_a_customer_managed_key_reaches_everything_that_stores_data(on_moto: Deployment) -> None:
+    # given the applied deployment and a key of the account
+    key = on_moto.client("kms").create_key(Description="bucketlens test")["KeyMetadata"]["Arn"]
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    # when kms_key_arn is planned
+    run(
+        [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false"]
+        + ["-var", f"kms_key_arn={key}", "-out=kms.plan"],
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+    )
+    plan = json.loads(run([on_moto.terraform, "show", "-json", "kms.plan"], on_moto.workdir, 60, env))
+    planned = {
+        c["address"]: (c["type"], c["change"]["after"])
+        for c in plan["resource_changes"]
+        if "delete" not in c["change"]["actions"] or "create" in c["change"]["actions"]
+    }
+    # then every table, log group, function, queue, bucket, schedule and repository names the key
+    keyed = {
+        address: KEY_ATTRIBUTE[kind](after)
+        for address, (kind, after) in planned.items()
+        if kind in KEY_ATTRIBUTE
+    }
+    assert len(keyed) >= 15 and {a: k for a, k in keyed.items() if k != key} == {}
+    for kind in KEY_ATTRIBUTE:
+        assert any(t == kind for t, _ in planned.values()), kind
+    # and the roles that read or write through S3 and SQS may use it (their policy documents' statements)
+    for document in (
+        "module.batch.data.aws_iam_policy_document.job",
+        "module.submitter.data.aws_iam_policy_document.this",
+    ):
+        (use,) = [s for s in _planned_statements(plan, document) if s.get("sid") == "UseTheDeploymentKey"]
+        assert sorted(use["actions"]) == ["kms:Decrypt", "kms:GenerateDataKey"] and use["resources"] == [key]
+
+
+def _planned_statements(plan: dict, address: str) -> list[dict]:
+    """A policy document's statements: read at plan (prior_state), or to be read at apply (resource_changes)."""
+    for change in plan["resource_changes"]:
+        if change["address"] == address:
+            return change["change"]["after"]["statement"]
+    modules = [plan["prior_state"]["values"]["root_module"]]
+    while modules:
+        module = modules.pop()
+        modules += module.get("child_modules", [])
+        for resource in module.get("resources", []):
+            if resource["address"] == address:
+                return resource["values"]["statement"]
+    raise AssertionError(f"{address} is not in the plan")
+
+
 def test_a_fresh_copy_of_the_configuration_can_replace_the_functions(
     on_moto: Deployment, tmp_path: Path
 ) -> None:

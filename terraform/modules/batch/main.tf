@@ -197,6 +197,16 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
+  # S3 asks KMS, as this role, for the keys of the manifests and run summaries it reads and writes.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseTheDeploymentKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid = "WriteResults"
     actions = [

@@ -255,3 +255,9 @@ variable "limiter_table_arn" {
   description = "ARN of the shared Rekognition quota's table (results module output limiter_table_arn)."
   type        = string
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key of the manifests and inventory buckets: the job role may decrypt and generate data keys with it (S3 SSE-KMS). null: no KMS permission."
+  type        = string
+  default     = null
+}

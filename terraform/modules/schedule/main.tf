@@ -115,7 +115,7 @@ resource "aws_iam_role_policy" "this" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs; a VPC would need NAT or endpoints and adds nothing here.
   #checkov:skip=CKV_AWS_115:One invocation a minute at most; reserving concurrency fails on new accounts.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; the default Lambda key encrypts it.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; kms_key_arn encrypts it with a customer-managed key when given.
   #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is not used by bucketlens; structured logs carry the run context.
   #checkov:skip=CKV_AWS_116:EventBridge Scheduler retries and has its own dead-letter option; a failed step is redone by the next poll.
@@ -128,6 +128,7 @@ resource "aws_lambda_function" "this" {
   s3_key            = var.package.key
   s3_object_version = var.package.version
   source_code_hash  = base64encode(var.package_hash)
+  kms_key_arn       = var.kms_key_arn
   memory_size       = 256
   timeout           = 60
   architectures     = [var.architecture]

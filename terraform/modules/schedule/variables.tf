@@ -146,7 +146,7 @@ variable "tags" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for the schedules; null uses an AWS-owned key."
+  description = "Customer-managed KMS key for the schedules and the function's environment; null uses AWS-owned and AWS-managed keys."
   type        = string
   default     = null
 }

@@ -150,6 +150,16 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # SQS and S3 ask KMS, as this role, for the keys of the messages it receives and the objects it reads/writes.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseTheDeploymentKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid       = "WriteTombstones"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
@@ -252,7 +262,7 @@ resource "aws_iam_role_policy" "this" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs; a VPC would need NAT or endpoints and adds nothing here.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the SQS event source's maximum_concurrency; reserving some fails on new accounts.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; the default Lambda key encrypts it.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; kms_key_arn encrypts it with a customer-managed key when given.
   #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is not used by bucketlens; structured logs carry the run context.
   function_name     = var.name
@@ -264,6 +274,7 @@ resource "aws_lambda_function" "this" {
   s3_key            = aws_s3_object.package.key
   s3_object_version = aws_s3_object.package.version_id
   source_code_hash  = base64encode(local.source_hash)
+  kms_key_arn       = var.kms_key_arn
   memory_size       = var.memory_size
   timeout           = var.timeout_seconds
   architectures     = [var.architecture]

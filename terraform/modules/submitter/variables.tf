@@ -223,3 +223,9 @@ variable "package_prefix" {
   type        = string
   default     = "lambda"
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key: encrypts the function's environment, and the role may use it for the queue, the manifests and the inventory reports (SQS and S3 SSE-KMS). null: AWS-managed keys."
+  type        = string
+  default     = null
+}

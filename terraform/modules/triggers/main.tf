@@ -19,9 +19,11 @@ locals {
 }
 
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.name}-events-dlq"
-  message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = true
+  name                              = "${var.name}-events-dlq"
+  message_retention_seconds         = 1209600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 300
 
   tags = merge(var.tags, { Name = "${var.name}-events-dlq" })
 }
@@ -30,7 +32,10 @@ resource "aws_sqs_queue" "this" {
   name                       = local.queue_name
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
-  sqs_managed_sse_enabled    = true
+  # with a customer-managed key, S3 and EventBridge encrypt what they send with it: the key policy names them
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 300
 
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
@@ -181,15 +186,17 @@ resource "aws_s3_bucket_versioning" "inventory" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "inventory" {
-  #checkov:skip=CKV_AWS_145:S3 Inventory delivers with SSE-S3 here; SSE-KMS would need a key policy for the S3 service.
+  #checkov:skip=CKV_AWS_145:SSE-S3 unless kms_key_arn is given (then SSE-KMS with it; S3 Inventory needs the key policy statement in the README).
   count = var.enable_inventory ? 1 : 0
 
   bucket = aws_s3_bucket.inventory[0].id
 
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
+      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms_key_arn
     }
+    bucket_key_enabled = var.kms_key_arn != null
   }
 }
 
@@ -296,7 +303,17 @@ resource "aws_s3_bucket_inventory" "this" {
       prefix     = "inventory"
 
       encryption {
-        sse_s3 {}
+        dynamic "sse_s3" {
+          for_each = var.kms_key_arn == null ? [1] : []
+          content {}
+        }
+
+        dynamic "sse_kms" {
+          for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+          content {
+            key_id = sse_kms.value
+          }
+        }
       }
     }
   }

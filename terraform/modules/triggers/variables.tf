@@ -153,3 +153,9 @@ variable "inventory_format" {
     error_message = "inventory_format must be CSV, ORC or Parquet."
   }
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the queues and the inventory bucket; null: SQS-managed keys and SSE-S3. Its key policy must let s3.amazonaws.com and events.amazonaws.com use it (they write the queue)."
+  type        = string
+  default     = null
+}
