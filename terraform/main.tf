@@ -211,19 +211,20 @@ module "search" {
   source = "./modules/search"
   count  = var.enable_search ? 1 : 0
 
-  create_domain       = var.search_existing_endpoint == null
-  domain_name         = "${var.name}-search"
-  existing_endpoint   = var.search_existing_endpoint
-  existing_domain_arn = var.search_existing_domain_arn
-  instance_type       = var.search_instance_type
-  instance_count      = var.search_instance_count
-  subnet_ids          = var.subnet_ids
-  security_group_ids  = var.security_group_ids
-  master_user_arn     = coalesce(var.search_master_user_arn, module.batch.job_role_arn)
-  log_retention_days  = var.log_retention_days
-  kms_key_arn         = var.kms_key_arn
-  log_kms_key_arn     = var.kms_key_arn
-  tags                = var.tags
+  create_domain              = var.search_existing_endpoint == null
+  domain_name                = "${var.name}-search"
+  existing_endpoint          = var.search_existing_endpoint
+  existing_domain_arn        = var.search_existing_domain_arn
+  instance_type              = var.search_instance_type
+  instance_count             = var.search_instance_count
+  subnet_ids                 = var.subnet_ids
+  client_security_group_ids  = var.security_group_ids
+  create_service_linked_role = var.search_create_service_linked_role
+  master_user_arn            = coalesce(var.search_master_user_arn, module.batch.job_role_arn)
+  log_retention_days         = var.log_retention_days
+  kms_key_arn                = var.kms_key_arn
+  log_kms_key_arn            = var.kms_key_arn
+  tags                       = var.tags
 }
 
 module "schedule" {

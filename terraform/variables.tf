@@ -577,3 +577,9 @@ variable "kms_key_arn" {
     error_message = "kms_key_arn must be a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), not an alias."
   }
 }
+
+variable "search_create_service_linked_role" {
+  description = "With enable_search: create the account's OpenSearch service-linked role (AWSServiceRoleForAmazonOpenSearchService), which a domain in a VPC needs. One per account: leave false where it exists, set true in an account that never had a VPC domain."
+  type        = bool
+  default     = false
+}

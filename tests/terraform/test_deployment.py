@@ -63,6 +63,8 @@ class Deployment:
     resources: list[dict[str, Any]]
     tf: Terraform
     terraform: str
+    vpc_id: str = ""
+    security_group_id: str = ""  # the workers' group the user gave
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)
@@ -178,6 +180,8 @@ def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             resources=_state_resources(state["values"]["root_module"]),
             tf=tf,
             terraform=exe,
+            vpc_id=vpc,
+            security_group_id=group,
         )
 
 
@@ -876,6 +880,8 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
             "-refresh=false",
             "-var",
             "enable_search=true",
+            "-var",
+            "search_create_service_linked_role=true",
             "-out=search.plan",
         ],
         on_moto.workdir,
@@ -893,7 +899,26 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
     assert after["domain_endpoint_options"][0]["tls_security_policy"] == "Policy-Min-TLS-1-2-2019-07"
     security = after["advanced_security_options"][0]
     assert security["enabled"] and not security["internal_user_database_enabled"]
-    assert after["vpc_options"][0]["subnet_ids"] and after["vpc_options"][0]["security_group_ids"]
+    assert after["vpc_options"][0]["subnet_ids"]
+    # and the domain has a group of its own (in the workers' VPC), admitting HTTPS from the workers only
+    group = changes["module.search[0].aws_security_group.domain[0]"]["change"]
+    assert group["actions"] == ["create"] and group["after"]["vpc_id"] == on_moto.vpc_id
+    assert (
+        domain["change"]["after_unknown"]["vpc_options"][0]["security_group_ids"] is True
+    )  # that group's id
+    rules = [
+        c["change"]["after"] for a, c in changes.items() if ".aws_vpc_security_group_ingress_rule.https" in a
+    ]
+    assert [
+        (r["from_port"], r["to_port"], r["ip_protocol"], r["referenced_security_group_id"]) for r in rules
+    ] == [(443, 443, "tcp", on_moto.security_group_id)]
+    assert not any(a.endswith("aws_vpc_security_group_egress_rule") for a in changes)
+    # and the account's OpenSearch service-linked role, which a VPC domain needs, is created when asked
+    role = changes["module.search[0].aws_iam_service_linked_role.opensearch[0]"]["change"]
+    assert (
+        role["actions"] == ["create"]
+        and role["after"]["aws_service_name"] == "opensearchservice.amazonaws.com"
+    )
     # and the worker's job definition and the submitter are updated (they get the endpoint), nothing replaced
     assert changes["module.batch.aws_batch_job_definition.this"]["change"]["actions"] in (
         ["update"],

@@ -64,6 +64,49 @@ resource "aws_cloudwatch_log_resource_policy" "this" {
   policy_document = data.aws_iam_policy_document.logs[0].json
 }
 
+# OpenSearch needs its service-linked role to place a domain in a VPC ("must enable a service-linked role
+# ... to access your VPC"); the role is account-global, so it is created only when asked.
+resource "aws_iam_service_linked_role" "opensearch" {
+  count = var.create_domain && var.create_service_linked_role ? 1 : 0
+
+  aws_service_name = "opensearchservice.amazonaws.com"
+  description      = "Lets Amazon OpenSearch Service place domains in VPCs (created by bucketlens)"
+}
+
+data "aws_subnet" "first" {
+  count = var.create_domain ? 1 : 0
+
+  id = var.subnet_ids[0]
+}
+
+# The domain's own group: HTTPS in from its clients' groups only, nothing else in, nothing out.
+resource "aws_security_group" "domain" {
+  count = var.create_domain ? 1 : 0
+
+  name_prefix = "${var.domain_name}-"
+  description = "bucketlens OpenSearch domain: HTTPS from the workers only"
+  vpc_id      = data.aws_subnet.first[0].vpc_id
+
+  tags = merge(var.tags, { Name = "${var.domain_name}-domain" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "https" {
+  for_each = var.create_domain ? toset(var.client_security_group_ids) : toset([])
+
+  security_group_id            = aws_security_group.domain[0].id
+  description                  = "HTTPS from a bucketlens client group"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = each.value
+
+  tags = merge(var.tags, { Name = "${var.domain_name}-https" })
+}
+
 resource "aws_opensearch_domain" "this" {
   #checkov:skip=CKV_AWS_318:Dedicated masters are sized by var.dedicated_master_count; a small index does not need three.
   #checkov:skip=CKV2_AWS_59:Zone awareness follows var.instance_count (on with two or more nodes).
@@ -119,7 +162,7 @@ resource "aws_opensearch_domain" "this" {
 
   vpc_options {
     subnet_ids         = slice(var.subnet_ids, 0, min(length(var.subnet_ids), var.instance_count > 1 ? min(3, var.instance_count) : 1))
-    security_group_ids = var.security_group_ids
+    security_group_ids = [aws_security_group.domain[0].id]
   }
 
   log_publishing_options {
@@ -132,5 +175,5 @@ resource "aws_opensearch_domain" "this" {
 
   tags = merge(var.tags, { Name = var.domain_name })
 
-  depends_on = [aws_cloudwatch_log_resource_policy.this]
+  depends_on = [aws_cloudwatch_log_resource_policy.this, aws_iam_service_linked_role.opensearch]
 }

@@ -78,10 +78,16 @@ variable "subnet_ids" {
   default     = []
 }
 
-variable "security_group_ids" {
-  description = "Security groups of the domain; they must admit HTTPS (443) from the workers and the submitter."
+variable "client_security_group_ids" {
+  description = "Security groups of what connects to the domain (the workers): the domain's own group admits HTTPS (443) from them only."
   type        = list(string)
   default     = []
+}
+
+variable "create_service_linked_role" {
+  description = "Create AWSServiceRoleForAmazonOpenSearchService, which a domain in a VPC needs. It is one per account: leave false where it exists (any VPC domain ever made there created it), true in a fresh account."
+  type        = bool
+  default     = false
 }
 
 variable "master_user_arn" {
