@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from job.core import quota
+from job.core import clients, quota
 from lambda_submitter.config import SubmitterConfig
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,12 @@ CACHE_S = 900.0  # a warm Lambda reads it again after 15 minutes: a raised quota
 OPERATIONS = {"labels": "DetectLabels", "text": "DetectText", "custom-labels": "DetectCustomLabels"}
 CONFIGURED = "BUCKETLENS_TPS_QUOTA"
 _read: dict[tuple[str, ...], tuple[float, tuple[float, str] | None]] = {}
+
+
+def quotas_client() -> Any:
+    """One attempt, no retries: an answer that is not there at once (no permission, no route from a VPC
+    without NAT or endpoint) costs one connect timeout, and the configured quota is used."""
+    return clients.client("service-quotas", max_attempts=0)
 
 
 def resolve(

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:  # the rows are read here, lazily: a data file no reader can parse is a bad report, not a bug
         if args.dry_run:
             return dry_run_report(refs, cfg, out)
-        cfg = account_quota.resolve(cfg, clients.client("service-quotas"))
+        cfg = account_quota.resolve(cfg, account_quota.quotas_client())
         result = submit.submit_work(s3, clients.client("batch"), cfg, manifest_id, refs, source)
     except ValueError as exc:
         raise ConfigError(f"{source['uri']}: {exc}") from exc

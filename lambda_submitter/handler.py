@@ -38,7 +38,7 @@ def handler(event: dict, context: Any = None) -> dict:
     """SQS batch -> partial batch response; S3 notification, backfill or inventory request -> a summary."""
     cfg = config.from_env()
     c = make_clients(pool=max(10, cfg.fast_path_images))
-    cfg = account_quota.resolve(cfg, clients.client("service-quotas"))
+    cfg = account_quota.resolve(cfg, account_quota.quotas_client())
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
         seconds_left = context.get_remaining_time_in_millis() / 1000 if context is not None else None
