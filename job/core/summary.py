@@ -47,6 +47,11 @@ class Stats:
             if error_class:
                 self.errors_by_class[error_class] += 1
 
+    def tally(self, outcome: str) -> None:
+        """One image's outcome as the worker names it: a counter name, or `error:<class>`."""
+        name, _, error_class = outcome.partition(":")
+        self.outcome(name, error_class or None)
+
     def call(self, operation: str, n: int = 1) -> None:
         with self._lock:
             self.calls[operation] += n

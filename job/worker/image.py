@@ -145,15 +145,17 @@ class Worker:
             expected=cfg.shards,  # the job's children, which start together (the submitter passes it)
         )
 
-    def leave_quota(self) -> int:
-        """Give the shared quota back at the end of the run; returns the limiter's DynamoDB calls."""
+    def leave_quota(self) -> None:
+        """Give the shared quota back at the end of the run, and count the limiter's own DynamoDB calls
+        (`dynamodb.limiter`, which the cost table prices)."""
         calls = 0
         for shared in self._limiters.values():
             if isinstance(shared, quota.SharedRate):
                 if shared.limiter_calls:
                     shared.leave()
                 calls += shared.limiter_calls
-        return calls
+        if calls:
+            self.stats.call("dynamodb.limiter", calls)
 
     # --- throttle accounting through botocore's retry hook ------------------------------------------
     def attach(self) -> None:

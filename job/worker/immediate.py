@@ -80,14 +80,11 @@ def label_now(
     finally:
         deadline.cancel()
         worker.detach()
-        limiter_calls = worker.leave_quota()
-        if limiter_calls:
-            stats.call("dynamodb.limiter", limiter_calls)
+        worker.leave_quota()
         for sink in worker.sinks:
             sink.flush()
     for outcome in outcomes.values():
-        name, _, error_class = outcome.partition(":")
-        stats.outcome(name, error_class or None)
+        stats.tally(outcome)
     if worker.unwritten:
         log.error(
             "results paid for but not stored: the redelivered images are labelled again",

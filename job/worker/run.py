@@ -89,9 +89,7 @@ class Runner:
                 code = errors.EXIT_TRANSIENT
         finally:
             self.worker.detach()
-            limiter_calls = self.worker.leave_quota()
-            if limiter_calls:
-                self.stats.call("dynamodb.limiter", limiter_calls)  # the shared quota's own calls
+            self.worker.leave_quota()
         return self._finish(code, plan)
 
     def _check_table(self) -> None:
@@ -220,10 +218,7 @@ class Runner:
             except Exception:  # a bug must not crash the shard silently: leave it for the retry
                 log.exception("unexpected failure", extra={"bucket": ref.bucket, "key": ref.key})
                 outcome = "transient"
-            if outcome.startswith("error:"):
-                self.stats.outcome("error", outcome.split(":", 1)[1])
-            else:
-                self.stats.outcome(outcome)
+            self.stats.tally(outcome)
             if self.config.progress_every and self.stats.finished % self.config.progress_every == 0:
                 self._progress()
 
