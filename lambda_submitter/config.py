@@ -41,6 +41,11 @@ class SubmitterConfig:
     labeller: worker_config.RunConfig | None = None  # the fast path's worker settings; None: it is off
 
     @property
+    def client_pool(self) -> int:
+        """Connections per client: the fast path's threads share the S3, DynamoDB and Rekognition ones."""
+        return max(10, self.fast_path_images)
+
+    @property
     def needs_model(self) -> bool:
         return "custom-labels" in self.features and bool(self.project_version_arn)
 

@@ -46,9 +46,7 @@ def label(
 
     assert cfg.labeller is not None
     run_config = replace(cfg.labeller, source=f"s3://{refs[0].bucket}/")
-    # one cached client whatever the batch's size (its pool as the handler's S3 and DynamoDB clients')
-    pool = max(10, cfg.fast_path_images)
-    backends = Backends(
-        s3=s3, ddb=dynamodb, rekognition=clients.client("rekognition", pool=pool, max_attempts=0)
-    )
+    # one cached client whatever the batch's size
+    rekognition = clients.client("rekognition", pool=cfg.client_pool, max_attempts=0)
+    backends = Backends(s3=s3, ddb=dynamodb, rekognition=rekognition)
     return label_now(run_config, refs, backends, seconds_left - RESERVE_SECONDS, states)

@@ -20,7 +20,7 @@ class EventFailed(Exception):
 
 
 def make_clients(pool: int = 10) -> triggers.Clients:
-    """`pool`: connections for the fast path's threads, which share the S3 and DynamoDB clients."""
+    """`pool`: SubmitterConfig.client_pool, for the fast path's threads."""
     return triggers.Clients(
         s3=clients.client("s3", pool=pool),
         batch=clients.client("batch"),
@@ -37,7 +37,7 @@ def _summary(s: submit.Submission) -> dict:
 def handler(event: dict, context: Any = None) -> dict:
     """SQS batch -> partial batch response; S3 notification, backfill or inventory request -> a summary."""
     cfg = config.from_env()
-    c = make_clients(pool=max(10, cfg.fast_path_images))
+    c = make_clients(pool=cfg.client_pool)
     cfg = account_quota.resolve(cfg, account_quota.quotas_client())
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":

@@ -241,9 +241,9 @@ def label_here(
     states: dict[tuple[str, str], dict | None],
     seconds_left: float,
     messages_of: dict[tuple[str, str], set[str]],
-    failed: dict[str, None],
-) -> dict:
-    """The fast path; an image it did not finish fails its messages, so the queue delivers them again."""
+) -> tuple[dict, set[str]]:
+    """The fast path: (its counts, the messages of the images it did not finish, for the queue to
+    deliver again)."""
     try:
         labelled = fast_path.label(c.s3, c.dynamodb, cfg, refs, states, seconds_left)
     except Exception:
@@ -252,10 +252,13 @@ def label_here(
         stats: dict = {}
     else:
         outcomes, stats = labelled.outcomes, labelled.stats
-    for ref, result in outcomes.items():
-        if result == "transient":
-            failed.update(dict.fromkeys(messages_of[(ref.bucket, ref.key)]))
-    return stats
+    undone = {
+        m
+        for ref, result in outcomes.items()
+        if result == "transient"
+        for m in messages_of[(ref.bucket, ref.key)]
+    }
+    return stats, undone
 
 
 def handle_events(
@@ -322,9 +325,9 @@ def handle_events(
         refs.sort(key=lambda r: (r.bucket, r.key))
         why_not = fast_path.why_not(cfg, len(refs), seconds_left)
         if why_not is None:
-            before = set(failed)
-            outcome.labelled = label_here(c, cfg, refs, states, seconds_left or 0.0, messages_of, failed)
-            retry_sooner(c.sqs, records, set(failed) - before)
+            outcome.labelled, undone = label_here(c, cfg, refs, states, seconds_left or 0.0, messages_of)
+            failed.update(dict.fromkeys(sorted(undone)))
+            retry_sooner(c.sqs, records, undone)
             creates = []
         else:
             log.info("images go to a Batch job", extra={"images": len(refs), "why": why_not})

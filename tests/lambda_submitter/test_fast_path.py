@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 import pytest
 
 from job.commands import provision
 from job.core import clients, label_index
+from job.demo.pipeline import LambdaContext
 from lambda_submitter import config, handler, triggers
 from tests.job.worker_helpers import image_bytes
 from tests.lambda_submitter.conftest import IMAGES, MANIFESTS, TABLE, load_event
 
 THROTTLED_KEY = "photos/a+b.jpg"
-
-
-@dataclass
-class Context:
-    """The two things of Lambda's context object the handler reads (Powertools tests fake it so too)."""
-
-    remaining_ms: int = 300_000
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+DEPLOYED_TIMEOUT_S = 300  # submitter_timeout_seconds
 
 
 @pytest.fixture
@@ -82,7 +72,7 @@ def _throttle_detect_labels_for(key: str) -> None:
 def test_a_small_batch_is_labelled_in_the_lambda(uploads: dict) -> None:
     # given an SQS batch of three image uploads and a text file, and five minutes left in the invocation
     # when the handler runs
-    response = handler.handler(uploads["event"], Context())
+    response = handler.handler(uploads["event"], LambdaContext(DEPLOYED_TIMEOUT_S))
     # then every message is acknowledged, the three images are labelled and indexed, and no job was made
     assert response == {"batchItemFailures": []}
     results = _results(uploads["dynamodb"])
@@ -145,7 +135,7 @@ def test_a_throttled_image_goes_back_to_the_queue_soon_and_the_rest_are_stored(u
         lambda params, **_: changed.append(json.loads(params["body"])),
     )
     # when the handler runs
-    response = handler.handler(event, Context())
+    response = handler.handler(event, LambdaContext(DEPLOYED_TIMEOUT_S))
     # then only that image's message fails (SQS delivers it again); the other two are stored
     throttled = _message_of(event, THROTTLED_KEY)
     assert response == {"batchItemFailures": [{"itemIdentifier": throttled}]}
@@ -160,7 +150,7 @@ def test_a_batch_over_the_threshold_goes_to_batch(uploads: dict, monkeypatch: py
     # given a fast path of at most two images and a batch of three
     monkeypatch.setenv("BUCKETLENS_FAST_PATH_IMAGES", "2")
     # when handled
-    response = handler.handler(uploads["event"], Context())
+    response = handler.handler(uploads["event"], LambdaContext(DEPLOYED_TIMEOUT_S))
     # then an array job is submitted and nothing is labelled in the Lambda
     assert response == {"batchItemFailures": []}
     assert any(k.endswith("/manifest.json") for k in _manifests(uploads["s3"]))
@@ -170,7 +160,7 @@ def test_a_batch_over_the_threshold_goes_to_batch(uploads: dict, monkeypatch: py
 def test_too_little_time_left_goes_to_batch(uploads: dict) -> None:
     # given an invocation with 30 s left (less than the fast path needs)
     # when handled
-    handler.handler(uploads["event"], Context(remaining_ms=30_000))
+    handler.handler(uploads["event"], LambdaContext(30))
     # then the images become a job
     assert any(k.endswith("/manifest.json") for k in _manifests(uploads["s3"]))
     assert _results(uploads["dynamodb"]) == {}
