@@ -161,21 +161,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     if args.command not in LOGLESS:
-        _logs(args.log_level)
+        _configure_logs(args.log_level)
     try:
         return args.func(args)
     except Exception as exc:  # noqa: BLE001 - the one rule for every command: an exit code and a line
         code, message = errors.failure(exc)
-        logging = _logs(args.log_level)
-        logging.getLogger("job").error(message, exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
+        _log_failure(args.log_level, message)
         return code
 
 
-def _logs(level: str):  # noqa: ANN202 - returns the logging module, imported here
-    """JSON log lines on stderr at `level`; the logging module, for the caller's own line."""
-    import logging
-
+def _configure_logs(level: str) -> None:
+    """JSON log lines on stderr at `level` (imported here: see LOGLESS)."""
     from job.core import logs
 
     logs.configure(level)
-    return logging
+
+
+def _log_failure(level: str, message: str) -> None:
+    """The one line a failed command prints; the traceback only at DEBUG."""
+    import logging
+
+    _configure_logs(level)
+    logging.getLogger("job").error(message, exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
