@@ -61,8 +61,8 @@ PRICE = {
     "DynamoDB.DeleteItem": DDB_WRITE_PER_M / 1e6,  # the limiter's row, when a child leaves
     "DynamoDB.Query": DDB_READ_PER_M / 1e6,  # limiter rows; an image's label rows (by_ref), under 4 KB
 }
-# A label index row is written to the table and to both its indexes (by_confidence, by_ref): 3 write units.
-LABEL_ROW_WRITES = 3
+# A label index row is written to the table and to its one index (by_ref): 2 write units.
+LABEL_ROW_WRITES = 2
 REKOGNITION = ("Rekognition.DetectLabels", "Rekognition.DetectText")
 
 

@@ -115,6 +115,10 @@ LAZY_COMMANDS: dict[str, tuple[str | Callable[..., None], str]] = {
         "job.commands.reindex",
         "rebuild the label index from the results table (after an upgrade, or to repair it)",
     ),
+    "search-setup": (
+        "job.commands.search_setup",
+        "map the workers' and the submitter's IAM roles to OpenSearch roles (as the master user)",
+    ),
     "deployed": (
         "job.commands.deployed",
         "one output of the applied deployment (what the Makefile targets use)",

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 3
+UNMAPPED = (
+    "this role is not mapped to bucketlens_deleter yet: a first job maps it, or python -m job search-setup"
+)
 
 
 def doc_id(bucket: str, key: str) -> str:
@@ -54,6 +57,8 @@ def delete(
         response = send(prepared) if send else session.send(prepared)
         if response.status_code in (200, 202, 404):
             return True
+        if response.status_code == 403:
+            raise RuntimeError(f"OpenSearch DELETE {doc_id}: HTTP 403 ({UNMAPPED})")
         if response.status_code not in RETRY_STATUSES or attempt == ATTEMPTS - 1:
             raise RuntimeError(f"OpenSearch DELETE {doc_id}: HTTP {response.status_code}")
         sleep(0.2 * 2**attempt)

@@ -28,6 +28,7 @@ locals {
     var.workers == null ? {} : { BUCKETLENS_WORKERS = tostring(var.workers) },
     local.search_environment,
     local.search_auth_environment,
+    local.search_grant_environment,
   )
 
   search_environment = var.enable_search ? {
@@ -38,6 +39,22 @@ locals {
   search_auth_environment = var.enable_search && var.search_secret_arn != null ? {
     BUCKETLENS_OPENSEARCH_AUTH       = "basic"
     BUCKETLENS_OPENSEARCH_SECRET_ARN = var.search_secret_arn
+  } : {}
+
+  # the created domain is VPC-only: the submitter's deletes must come from inside
+  submitter_in_vpc = var.submitter_in_vpc != null ? var.submitter_in_vpc : (var.enable_search && var.search_existing_endpoint == null)
+  # what reaches the search domain and the interface endpoints, by names known at plan
+  client_security_groups = merge(
+    { for i, id in var.security_group_ids : "workers-${i}" => id },
+    local.submitter_in_vpc ? { submitter = module.submitter.security_group_id } : {},
+  )
+  # With the worker as the domain's master user (the default), its first flush maps the roles
+  # bucketlens' callers need (job/core/opensearch_access.py): no manual step.
+  search_grant_environment = var.enable_search && var.search_existing_endpoint == null && var.search_master_user_arn == null ? {
+    BUCKETLENS_OPENSEARCH_GRANT = jsonencode({
+      bucketlens_writer  = [module.batch.job_role_arn]
+      bucketlens_deleter = [module.submitter.role_arn]
+    })
   } : {}
 
   uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
@@ -201,6 +218,7 @@ module "submitter" {
   search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
   log_retention_days   = var.log_retention_days
   enabled              = !var.enable_schedule
+  subnet_ids           = local.submitter_in_vpc ? var.subnet_ids : []
   project_version_arn  = local.uses_model ? var.project_version_arn : null
   kms_key_arn          = var.kms_key_arn
   log_kms_key_arn      = var.kms_key_arn
@@ -218,13 +236,25 @@ module "search" {
   instance_type              = var.search_instance_type
   instance_count             = var.search_instance_count
   subnet_ids                 = var.subnet_ids
-  client_security_group_ids  = var.security_group_ids
+  client_security_groups     = local.client_security_groups
   create_service_linked_role = var.search_create_service_linked_role
   master_user_arn            = coalesce(var.search_master_user_arn, module.batch.job_role_arn)
   log_retention_days         = var.log_retention_days
   kms_key_arn                = var.kms_key_arn
   log_kms_key_arn            = var.kms_key_arn
   tags                       = var.tags
+}
+
+module "endpoints" {
+  source = "./modules/endpoints"
+  count  = length(var.vpc_endpoint_route_table_ids) + length(var.vpc_interface_endpoints) > 0 ? 1 : 0
+
+  name                   = var.name
+  subnet_ids             = var.subnet_ids
+  route_table_ids        = var.vpc_endpoint_route_table_ids
+  interface_services     = var.vpc_interface_endpoints
+  client_security_groups = local.client_security_groups
+  tags                   = var.tags
 }
 
 module "schedule" {

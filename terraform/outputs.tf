@@ -102,3 +102,13 @@ output "region" {
   description = "The region this deployment is in (from terraform.tfvars); the Makefile's commands use it."
   value       = var.region
 }
+
+output "worker_role_arn" {
+  description = "The workers' job role (mapped to OpenSearch's bucketlens_writer: python -m job search-setup)."
+  value       = module.batch.job_role_arn
+}
+
+output "submitter_role_arn" {
+  description = "The submitter's execution role (mapped to OpenSearch's bucketlens_deleter)."
+  value       = module.submitter.role_arn
+}

@@ -477,6 +477,24 @@ variable "enable_search" {
   default     = false
 }
 
+variable "submitter_in_vpc" {
+  description = "Run the submitter Lambda in subnet_ids (with a security group of its own). null: exactly when bucketlens creates the VPC-only search domain (its deletes must reach it); true also for an existing VPC-only cluster."
+  type        = bool
+  default     = null
+}
+
+variable "vpc_endpoint_route_table_ids" {
+  description = "Route tables of subnet_ids: S3 and DynamoDB gateway endpoints (free) are added to them. Empty: none (the subnets have NAT, or endpoints already)."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_interface_endpoints" {
+  description = "Interface endpoints to create in subnet_ids for subnets without NAT (billed per hour and zone), e.g. [\"batch\", \"sqs\", \"servicequotas\"] for the submitter in the VPC; see the README's VPC section."
+  type        = list(string)
+  default     = []
+}
+
 variable "search_existing_endpoint" {
   description = "https:// endpoint of an existing cluster to use instead of creating a domain."
   type        = string

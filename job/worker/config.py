@@ -74,6 +74,7 @@ class RunConfig:
     opensearch_index: str = "bucketlens"
     opensearch_auth: str = "sigv4"
     opensearch_secret_arn: str | None = None
+    opensearch_grant: str | None = None  # JSON {bucketlens role: [IAM role ARNs]}: mapped by the first flush
 
     @property
     def opensearch(self) -> Any:
@@ -81,9 +82,14 @@ class RunConfig:
         if not self.opensearch_endpoint:
             return None
         from job.core.opensearch import Settings
+        from job.core.opensearch_access import parse_grants
 
         return Settings(
-            self.opensearch_endpoint, self.opensearch_index, self.opensearch_auth, self.opensearch_secret_arn
+            self.opensearch_endpoint,
+            self.opensearch_index,
+            self.opensearch_auth,
+            self.opensearch_secret_arn,
+            grants=parse_grants(self.opensearch_grant) if self.opensearch_grant else (),
         )
 
     @property
@@ -150,6 +156,11 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "opensearch_index": (str, "OpenSearch index (default bucketlens)"),
     "opensearch_auth": (str, "sigv4 (Amazon OpenSearch Service, default) or basic"),
     "opensearch_secret_arn": (str, "basic auth: Secrets Manager secret with username and password"),
+    "opensearch_grant": (
+        str,
+        'JSON {"bucketlens_writer": [role ARN], ...}: OpenSearch roles this child, as the master user, '
+        "maps first (Terraform sets it)",
+    ),
 }
 
 
@@ -222,6 +233,7 @@ def from_args(
         "opensearch_index",
         "opensearch_auth",
         "opensearch_secret_arn",
+        "opensearch_grant",
     ):
         if name in raw:
             values[name] = str(raw[name])
@@ -288,5 +300,12 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("--opensearch-auth must be sigv4 or basic")
     if config.opensearch_auth == "basic" and config.opensearch_endpoint and not config.opensearch_secret_arn:
         raise ConfigError("--opensearch-auth basic needs --opensearch-secret-arn")
+    if config.opensearch_grant:
+        from job.core.opensearch_access import parse_grants
+
+        try:
+            parse_grants(config.opensearch_grant)
+        except ValueError as exc:
+            raise ConfigError(f"--opensearch-grant: {exc}") from exc
     if config.results_uri and not config.results_uri.startswith("s3://"):
         raise ConfigError("--results-uri must be an s3:// URI")

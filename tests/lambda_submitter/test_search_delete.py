@@ -46,8 +46,8 @@ def test_throttling_is_retried_and_404_means_gone():
         search_delete.delete(ENDPOINT, "bl", "id", CREDS, "us-east-1", send=send, sleep=slept.append) is True
     )
     assert sent == ["DELETE", "DELETE"] and len(slept) == 1
-    # and a refusal is raised, not hidden
-    with pytest.raises(RuntimeError, match="HTTP 403"):
+    # and a refusal is raised, not hidden, saying what maps the role
+    with pytest.raises(RuntimeError, match="HTTP 403 .*not mapped to bucketlens_deleter.*search-setup"):
         search_delete.delete(
             ENDPOINT, "bl", "id", CREDS, "us-east-1", send=lambda p: SimpleNamespace(status_code=403)
         )

@@ -869,15 +869,16 @@ def test_eventbridge_route_adds_a_rule_for_the_bucket_and_leaves_its_notificatio
 
 
 def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deployment) -> None:
-    # given the applied deployment / when search is planned on top of it
+    # given the applied deployment and the route table of its subnets
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    endpoints = [
+        *("-var", f'vpc_endpoint_route_table_ids=["{_route_table(on_moto)}"]'),
+        *("-var", 'vpc_interface_endpoints=["batch","sqs","servicequotas"]'),
+    ]
+    # when search is planned on top of it, with the endpoints a subnet without NAT needs
     run(
-        [
-            on_moto.terraform,
-            "plan",
-            "-input=false",
-            "-no-color",
-            "-refresh=false",
+        [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false", *endpoints]
+        + [
             "-var",
             "enable_search=true",
             "-var",
@@ -900,35 +901,126 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
     security = after["advanced_security_options"][0]
     assert security["enabled"] and not security["internal_user_database_enabled"]
     assert after["vpc_options"][0]["subnet_ids"]
-    # and the domain has a group of its own (in the workers' VPC), admitting HTTPS from the workers only
+    # and the domain has a group of its own (in the workers' VPC), admitting HTTPS from the workers' group
+    # and from the submitter's, which the submitter, now in the VPC, gets
     group = changes["module.search[0].aws_security_group.domain[0]"]["change"]
     assert group["actions"] == ["create"] and group["after"]["vpc_id"] == on_moto.vpc_id
     assert (
         domain["change"]["after_unknown"]["vpc_options"][0]["security_group_ids"] is True
     )  # that group's id
-    rules = [
-        c["change"]["after"] for a, c in changes.items() if ".aws_vpc_security_group_ingress_rule.https" in a
-    ]
-    assert [
-        (r["from_port"], r["to_port"], r["ip_protocol"], r["referenced_security_group_id"]) for r in rules
-    ] == [(443, 443, "tcp", on_moto.security_group_id)]
-    assert not any(a.endswith("aws_vpc_security_group_egress_rule") for a in changes)
+    rule = 'module.search[0].aws_vpc_security_group_ingress_rule.https["{}"]'
+    workers = changes[rule.format("workers-0")]["change"]["after"]
+    assert (workers["from_port"], workers["to_port"], workers["ip_protocol"]) == (443, 443, "tcp")
+    assert workers["referenced_security_group_id"] == on_moto.security_group_id
+    assert changes[rule.format("submitter")]["change"]["after_unknown"]["referenced_security_group_id"]
+    assert len([a for a in changes if a.startswith("module.search[0].aws_vpc_security_group_ingress")]) == 2
+    assert changes["module.submitter.aws_security_group.this[0]"]["change"]["actions"] == ["create"]
+    function = changes["module.submitter.aws_lambda_function.this"]["change"]
+    assert function["actions"] == ["update"] and function["after"]["vpc_config"][0]["subnet_ids"]
+    assert not any(a.endswith("aws_vpc_security_group_egress_rule") and "search" in a for a in changes)
     # and the account's OpenSearch service-linked role, which a VPC domain needs, is created when asked
     role = changes["module.search[0].aws_iam_service_linked_role.opensearch[0]"]["change"]
     assert (
         role["actions"] == ["create"]
         and role["after"]["aws_service_name"] == "opensearchservice.amazonaws.com"
     )
-    # and the worker's job definition and the submitter are updated (they get the endpoint), nothing replaced
-    assert changes["module.batch.aws_batch_job_definition.this"]["change"]["actions"] in (
-        ["update"],
-        ["delete", "create"],
-        ["create", "delete"],
+    # and the worker, the domain's master user, is told to map itself and the submitter to their roles
+    # (read through `terraform console`: the job definition as a whole waits for the domain's endpoint)
+    grant = run(
+        [on_moto.terraform, "console", "-var", "enable_search=true"],
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+        stdin="jsonencode(local.search_grant_environment)\n",
     )
-    assert changes["module.submitter.aws_lambda_function.this"]["change"]["actions"] == ["update"]
+    assert json.loads(json.loads(json.loads(grant))["BUCKETLENS_OPENSEARCH_GRANT"]) == {
+        "bucketlens_writer": [on_moto.outputs["worker_role_arn"]],
+        "bucketlens_deleter": [on_moto.outputs["submitter_role_arn"]],
+    }
+    # and nothing is replaced but the job definition (it gets the endpoint)
     assert not [
         a for a, c in changes.items() if "delete" in c["change"]["actions"] and "job_definition" not in a
     ]
+
+
+def _route_table(on_moto: Deployment) -> str:
+    (table,) = on_moto.client("ec2").describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [on_moto.vpc_id]}]
+    )["RouteTables"]
+    return table["RouteTableId"]
+
+
+def test_the_submitter_joins_the_vpc_with_the_endpoints_it_needs(on_moto: Deployment) -> None:
+    # given the applied deployment, and a VPC-only cluster that exists already (the AWS provider waits
+    # 10 minutes before its first look at a domain it creates, so the domain itself is planned above)
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    route_table = _route_table(on_moto)
+    search_vars = [
+        *("-var", "enable_search=true", "-var", "submitter_in_vpc=true"),
+        *("-var", "search_existing_endpoint=https://vpc-photos-abc.us-east-1.es.amazonaws.com"),
+        *("-var", f"search_existing_domain_arn=arn:aws:es:{REGION}:123456789012:domain/photos"),
+        *("-var", f'vpc_endpoint_route_table_ids=["{route_table}"]'),
+        *("-var", 'vpc_interface_endpoints=["batch","sqs","servicequotas"]'),
+    ]
+    # when it is applied
+    run(
+        [on_moto.terraform, "apply", "-auto-approve", "-input=false", "-no-color", *search_vars],
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+    )
+    try:
+        _check_the_submitter_is_in_the_vpc(on_moto, route_table)
+    finally:  # the tests below start from the deployment without search
+        run(
+            [on_moto.terraform, "apply", "-auto-approve", "-input=false", "-no-color"],
+            on_moto.workdir,
+            APPLY_TIMEOUT,
+            env,
+        )
+    # and when search is switched off again, the function leaves the VPC
+    function = on_moto.client("lambda").get_function_configuration(
+        FunctionName=on_moto.outputs["submitter_function_name"]
+    )
+    assert not (function.get("VpcConfig") or {}).get("SubnetIds")
+
+
+def _check_the_submitter_is_in_the_vpc(on_moto: Deployment, route_table: str) -> None:
+    """What the apply made, read back from the emulator's APIs."""
+    ec2 = on_moto.client("ec2")
+    # then the submitter runs in the workers' subnets, behind a group of its own that only sends HTTPS
+    function = on_moto.client("lambda").get_function_configuration(
+        FunctionName=on_moto.outputs["submitter_function_name"]
+    )
+    vpc = function["VpcConfig"]
+    (submitter_group,) = vpc["SecurityGroupIds"]
+    assert vpc["SubnetIds"] and submitter_group != on_moto.security_group_id
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [submitter_group]}])
+    assert [
+        (r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("CidrIpv4"))
+        for r in rules["SecurityGroupRules"]
+    ] == [(True, "tcp", 443, 443, "0.0.0.0/0")]
+    # and its role may place the function's network interfaces there
+    iam = on_moto.client("iam")
+    role_name = function["Role"].rsplit("/", 1)[-1]
+    policy = iam.get_role_policy(RoleName=role_name, PolicyName="bucketlens-submitter")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    (eni,) = [st for st in policy["Statement"] if st.get("Sid") == "PlaceNetworkInterfacesInTheVpc"]
+    assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"} <= set(eni["Action"])
+    # and S3 and DynamoDB have gateway endpoints on the route table; the services asked, interface ones
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [on_moto.vpc_id]}])
+    found = {e["ServiceName"].rsplit(".", 1)[-1]: e for e in endpoints["VpcEndpoints"]}
+    assert set(found) == {"s3", "dynamodb", "batch", "sqs", "servicequotas"}
+    assert all(found[s]["RouteTableIds"] == [route_table] for s in ("s3", "dynamodb"))
+    assert found["sqs"]["VpcEndpointType"].lower() == "interface" and found["sqs"]["PrivateDnsEnabled"]
+    # and the interface endpoints admit 443 from the workers and the submitter only
+    (endpoint_group,) = {g["GroupId"] for g in found["sqs"]["Groups"]}
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [endpoint_group]}])
+    inbound = [r for r in rules["SecurityGroupRules"] if not r["IsEgress"]]
+    assert sorted(r["ReferencedGroupInfo"]["GroupId"] for r in inbound) == sorted(
+        [on_moto.security_group_id, submitter_group]
+    )
+    assert {(r["FromPort"], r["ToPort"]) for r in inbound} == {(443, 443)}
 
 
 # Where each kind of resource names its key; every one planned must name the customer-managed key.

@@ -35,11 +35,13 @@ def require_terraform() -> tuple[str, Path]:
     return exe, mirror
 
 
-def run(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:
+def run(
+    cmd: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None, stdin: str | None = None
+) -> str:
     """Run one command with a deadline; fail the test with its output when it fails."""
     try:
         done = subprocess.run(
-            cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            cmd, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"{' '.join(cmd)} timed out after {timeout}s\n{exc.stdout}\n{exc.stderr}")

@@ -84,7 +84,7 @@ resource "aws_security_group" "domain" {
   count = var.create_domain ? 1 : 0
 
   name_prefix = "${var.domain_name}-"
-  description = "bucketlens OpenSearch domain: HTTPS from the workers only"
+  description = "bucketlens OpenSearch domain: HTTPS from the workers and the submitter only"
   vpc_id      = data.aws_subnet.first[0].vpc_id
 
   tags = merge(var.tags, { Name = "${var.domain_name}-domain" })
@@ -95,16 +95,16 @@ resource "aws_security_group" "domain" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "https" {
-  for_each = var.create_domain ? toset(var.client_security_group_ids) : toset([])
+  for_each = var.create_domain ? var.client_security_groups : {}
 
   security_group_id            = aws_security_group.domain[0].id
-  description                  = "HTTPS from a bucketlens client group"
+  description                  = "HTTPS from bucketlens ${each.key}"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
   referenced_security_group_id = each.value
 
-  tags = merge(var.tags, { Name = "${var.domain_name}-https" })
+  tags = merge(var.tags, { Name = "${var.domain_name}-https-${each.key}" })
 }
 
 resource "aws_opensearch_domain" "this" {

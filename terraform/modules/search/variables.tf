@@ -78,10 +78,10 @@ variable "subnet_ids" {
   default     = []
 }
 
-variable "client_security_group_ids" {
-  description = "Security groups of what connects to the domain (the workers): the domain's own group admits HTTPS (443) from them only."
-  type        = list(string)
-  default     = []
+variable "client_security_groups" {
+  description = "Security groups of what connects to the domain (the workers, the submitter), by a name known at plan: the domain's own group admits HTTPS (443) from them only."
+  type        = map(string)
+  default     = {}
 }
 
 variable "create_service_linked_role" {

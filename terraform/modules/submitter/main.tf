@@ -1,5 +1,11 @@
 data "aws_caller_identity" "current" {}
 
+data "aws_subnet" "first" {
+  count = local.in_vpc ? 1 : 0
+
+  id = var.subnet_ids[0]
+}
+
 locals {
   # The zip holds our code (the submitter, and the worker its fast path runs) and the locked wheels;
   # never tests, caches or a venv.
@@ -18,6 +24,7 @@ locals {
   )))
   package_path = "${path.root}/.terraform/bucketlens/submitter-${substr(local.source_hash, 0, 16)}.zip"
   log_group    = "/aws/lambda/${var.name}"
+  in_vpc       = length(var.subnet_ids) > 0
 }
 
 # Built on the machine running Terraform (package.py: pip downloads the locked manylinux wheels for the
@@ -251,6 +258,20 @@ data "aws_iam_policy_document" "this" {
       resources = ["*"] # DescribeProjects has no resource-level permissions.
     }
   }
+
+  # In a VPC, Lambda places the function's network interfaces as this role (AWSLambdaVPCAccessExecutionRole's
+  # actions); EC2's Describe actions have no resource-level permissions, so neither can the rest here.
+  dynamic "statement" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      sid = "PlaceNetworkInterfacesInTheVpc"
+      actions = [
+        "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+        "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
+      ]
+      resources = ["*"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -259,8 +280,37 @@ resource "aws_iam_role_policy" "this" {
   policy = data.aws_iam_policy_document.this.json
 }
 
+# In the VPC (with a VPC-only search domain): out on HTTPS only, to the domain and to AWS's APIs (through
+# NAT or VPC endpoints); nothing in.
+resource "aws_security_group" "this" {
+  count = local.in_vpc ? 1 : 0
+
+  name_prefix = "${var.name}-"
+  description = "bucketlens submitter: HTTPS out only"
+  vpc_id      = data.aws_subnet.first[0].vpc_id
+
+  tags = merge(var.tags, { Name = var.name })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "https" {
+  count = local.in_vpc ? 1 : 0
+
+  security_group_id = aws_security_group.this[0].id
+  description       = "HTTPS to the search domain and AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+
+  tags = merge(var.tags, { Name = "${var.name}-https" })
+}
+
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_117:The function only calls AWS APIs; a VPC would need NAT or endpoints and adds nothing here.
+  #checkov:skip=CKV_AWS_117:In the VPC exactly when it must reach a VPC-only search domain (subnet_ids); otherwise it only calls AWS APIs and a VPC would add NAT or endpoints for nothing.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the SQS event source's maximum_concurrency; reserving some fails on new accounts.
   #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; kms_key_arn encrypts it with a customer-managed key when given.
   #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
@@ -285,6 +335,14 @@ resource "aws_lambda_function" "this" {
 
   dead_letter_config {
     target_arn = var.dead_letter_queue_arn
+  }
+
+  dynamic "vpc_config" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      subnet_ids         = var.subnet_ids
+      security_group_ids = [aws_security_group.this[0].id]
+    }
   }
 
   logging_config {

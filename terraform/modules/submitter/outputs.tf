@@ -48,3 +48,8 @@ output "event_source_mapping_arn" {
   description = "ARN of the queue-to-function event source mapping."
   value       = aws_lambda_event_source_mapping.this.arn
 }
+
+output "security_group_id" {
+  description = "The function's security group in the VPC (null outside a VPC)."
+  value       = one(aws_security_group.this[*].id)
+}

@@ -95,7 +95,9 @@ def main() -> None:
     args = parser.parse_args()
     wheels = []
     if args.requirements:
-        wheels = download(args.requirements, args.python_version, args.architecture, args.out.parent / "wheels")
+        wheels = download(
+            args.requirements, args.python_version, args.architecture, args.out.parent / "wheels"
+        )
     build(args.root, [f for f in args.files.split(",") if f], args.out, wheels)
 
 

@@ -229,3 +229,9 @@ variable "kms_key_arn" {
   type        = string
   default     = null
 }
+
+variable "subnet_ids" {
+  description = "Run the function in these subnets (to reach a VPC-only search domain); empty: outside any VPC. They need a route to AWS's APIs: NAT or VPC endpoints."
+  type        = list(string)
+  default     = []
+}
