@@ -6,7 +6,7 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from job import __version__
 from job.core import errors
@@ -18,10 +18,32 @@ LOGLESS = frozenset({"exif"})
 def _cmd_exif(args: argparse.Namespace) -> int:
     from job import exif
 
-    for path in args.paths:
+    paths = list(_exif_paths(args.paths))
+    if not paths:
+        raise errors.ConfigError(f"no image files in {' '.join(args.paths)} (extensions: {EXIF_EXTENSIONS})")
+    for path in paths:
         record = exif.extract_file(path, max_bytes=args.max_bytes)
         sys.stdout.write(json.dumps({"path": path, **record.to_dict()}, ensure_ascii=False) + "\n")
     return errors.EXIT_OK
+
+
+EXIF_EXTENSIONS = "jpg,jpeg,png,tif,tiff,webp,heic,heif,avif,mpo,dng,cr2,nef,arw"  # TIFF-based RAW too
+
+
+def _exif_paths(paths: Sequence[str]) -> Iterator[str]:
+    """Files as given (a missing one is that file's error record); folders walked for image files."""
+    import os
+
+    from job.exif import files
+
+    suffixes = tuple("." + e for e in EXIF_EXTENSIONS.split(","))
+    for given in paths:
+        if not os.path.isdir(given):
+            yield given
+            continue
+        for _, path in files.walk(given):
+            if path.name.lower().endswith(suffixes):
+                yield str(path)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

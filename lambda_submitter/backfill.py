@@ -13,14 +13,15 @@ from job.core.ordering import iso_time
 def iter_listing(
     s3: Any, bucket: str, prefix: str, extensions: Iterable[str], page_size: int = 1000
 ) -> Iterator[ObjectRef]:
-    """Non-empty images under the prefix (ListObjectsV2 returns only current versions)."""
+    """Images under the prefix, a zero-byte one too (its result is a recorded EmptyFile error);
+    ListObjectsV2 returns only current versions."""
     suffixes = normalize_extensions(extensions)
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
     )
     for page in pages:
         for obj in page.get("Contents", ()):
-            if obj.get("Size", 0) == 0 or not is_image_key(obj["Key"], suffixes):
+            if not is_image_key(obj["Key"], suffixes):
                 continue
             etag = obj.get("ETag")
             yield ObjectRef(

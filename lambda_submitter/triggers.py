@@ -301,7 +301,7 @@ def handle_events(
             elif events.is_inventory_manifest_key(event.key):
                 model.require()
                 outcome.submissions.append(submit_inventory(c.s3, c.batch, cfg, event.bucket, event.key))
-            elif not _is_image(event.key, cfg) or event.size == 0:
+            elif not _is_image(event.key, cfg):
                 outcome.skipped_creates += 1
             elif (found := _stored_if_wanted(c, cfg, event))[0]:
                 creates.append(event)

@@ -98,7 +98,8 @@ def write_report(
 
 
 # A report as real buckets have them: images, a key with a space, a plus and a non-ASCII letter (which
-# only CSV URL-encodes), an old version, a delete marker, an empty object, files that are not images.
+# only CSV URL-encodes), an old version, a delete marker, an empty image (work: its result is a recorded
+# EmptyFile error), files that are not images.
 ROWS: list[Row] = [
     ("photos/IMG_0001.JPG", "v1", True, False, 2048, "2026-01-01T10:00:00.000Z", "e1"),
     ("photos/red flower+1 café.jpg", None, True, False, 4096, "2026-01-01T10:00:01.000Z", "e2"),
@@ -116,4 +117,9 @@ ROWS: list[Row] = [
     ("photos/notes.txt", None, True, False, 12, "2026-01-01T10:00:03.000Z", "e4"),
     ("photos/2026/a b/IMG_0002.heic", "v3", True, False, 8192, "2026-01-01T10:00:04.000Z", "e5"),
 ]
-IMAGES = ["photos/2026/a b/IMG_0002.heic", "photos/IMG_0001.JPG", "photos/red flower+1 café.jpg"]
+IMAGES = [
+    "photos/2026/a b/IMG_0002.heic",
+    "photos/IMG_0001.JPG",
+    "photos/empty.heic",
+    "photos/red flower+1 café.jpg",
+]

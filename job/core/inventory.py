@@ -240,9 +240,9 @@ def is_image_key(key: str, suffixes: tuple[str, ...]) -> bool:
 
 
 def is_work(row: InventoryRow, suffixes: tuple[str, ...] | None = None) -> bool:
-    """Only the current version of a non-empty image is work: delete markers, old versions and zero-byte
-    objects are not. `suffixes=None` keeps every extension."""
-    if row.is_delete_marker or not row.is_latest or row.size == 0:
+    """Only the current version of an image is work: delete markers and old versions are not (a zero-byte
+    image is: its result is a recorded EmptyFile error). `suffixes=None` keeps every extension."""
+    if row.is_delete_marker or not row.is_latest:
         return False
     return suffixes is None or is_image_key(row.key, suffixes)
 
@@ -288,8 +288,6 @@ def iter_inventory_rows(
                 continue
         size = values[i_size] if i_size is not None else ""
         number = int(size) if size else None
-        if number == 0:
-            continue
         key = values[i_key]
         if "%" in key or "+" in key:
             key = _decode_key(key)
@@ -354,7 +352,7 @@ def iter_columnar_rows(
         blank = [None] * batch.num_rows
         columns = [batch.column(names.index(c)).to_pylist() if c in names else blank for c in COLUMNS]
         for bucket, key, version, latest, marker, size, modified, etag in zip(*columns, strict=True):
-            if marker or latest is False or size == 0 or not key:
+            if marker or latest is False or not key:
                 continue
             if suffixes is not None and (key[-1:] == "/" or not key.lower().endswith(suffixes)):
                 continue

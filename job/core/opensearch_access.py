@@ -114,5 +114,5 @@ def ensure(client: Any, index: str, mapping: Mapping[str, Iterable[str]]) -> lis
             client.transport.perform_request("PUT", f"{API}/rolesmapping/{name}", body=body)
             changes.append(Change("mapping", name, missing))
     for change in changes:
-        log.info("search access", extra={"kind": change.kind, "name": change.name, "added": change.added})
+        log.info("search access", extra={"kind": change.kind, "role": change.name, "added": change.added})
     return changes

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,8 @@ from job.commands.export import scan
 from job.core import clients, logs, store
 from job.core.errors import EXIT_OK
 from job.demo import emulator
+from job.exif import files
+from job.worker.config import DEFAULT_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ CANNED_NOTE = (
 )
 CHILD_TIMEOUT_S = 300
 EVENT_UPLOADS = 10  # uploads timed one by one through the event path: enough for a p50 and a p95
+SKIPPED_SHOWN = 10  # non-images named on the console; the report lists them all
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Outcome:
     rerun_rekognition_calls: int = -1
     events_delivered_by: str = ""
     upload_to_indexed_s: list[float] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # folder files that are not images, and why
     event_jobs: int = 0  # event batches that went to Batch instead of the submitter's fast path
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -130,13 +134,32 @@ def choose_event_images(keys: list[str]) -> tuple[str, str]:
     return good[-1], good[0]
 
 
-def folder_images(folder: Path) -> dict[str, bytes]:
-    """Every file under the folder, keyed by its relative path (the worker skips non-images itself)."""
+@dataclass(frozen=True)
+class Folder:
+    """A folder's files by relative path: the images the pipeline indexes, and the rest with the reason."""
+
+    images: dict[str, bytes]
+    skipped: dict[str, str]
+
+
+def folder_files(folder: Path, extensions: Iterable[str] = DEFAULT_EXTENSIONS.split(",")) -> Folder:
+    """Every file under the folder, subfolders and symlinks followed (never round a loop); a file is an
+    image by its extension, as the submitter and the worker decide (a zero-byte .jpg is one: its result is
+    a recorded error)."""
     if not folder.is_dir():
         raise ValueError(f"IMAGES={folder}: not a directory")
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
+    wanted = {e.lower() for e in extensions}
+    images: dict[str, bytes] = {}
+    skipped: dict[str, str] = {}
+    for key, path in files.walk(folder):
+        suffix = path.suffix.lower().lstrip(".")
+        if not path.exists():
+            skipped[key] = "a broken symlink"
+        elif suffix not in wanted:
+            skipped[key] = f"not an image extension ({path.suffix})" if path.suffix else "no extension"
+        else:
+            images[key] = path.read_bytes()
+    return Folder(images, skipped)
 
 
 def summary_table(items: list[dict]) -> str:
@@ -413,21 +436,37 @@ class Demo:
         self.say(f"    job definition {self.res.job_definition}")
 
     def _upload(self) -> None:
+        others: dict[str, bytes] = {}
         if self.opts.images is not None:
             self.images = dict(self.opts.images)
         elif self.opts.images_dir is not None:
-            self.images = folder_images(self.opts.images_dir)
+            found = folder_files(self.opts.images_dir)
+            self.images, self.outcome.skipped = found.images, found.skipped
+            others = {
+                k: (self.opts.images_dir / k).read_bytes()
+                for k, why in found.skipped.items()
+                if "symlink" not in why
+            }
         else:
             from job.demo.samples import make_samples
 
             self.images = make_samples()
-        held, deleted = choose_event_images(list(self.images))
+        held, deleted = choose_event_images([k for k, body in self.images.items() if body])
         self.outcome.uploaded_later, self.outcome.deleted = held, deleted
         s3 = clients.client("s3")
-        for key, body in self.images.items():
+        for key, body in {**self.images, **others}.items():
             if key != held:
                 s3.put_object(Bucket=self.res.images_bucket, Key=key, Body=body)
-        self.say(f"    {len(self.images) - 1} objects in s3://{self.res.images_bucket}/ ({held} held back)")
+        self.say(
+            f"    {len(self.images) - 1} images in s3://{self.res.images_bucket}/ ({held} held back)"
+            + (f", and {len(others)} other files the pipeline skips" if others else "")
+        )
+        for key, why in sorted(self.outcome.skipped.items())[:SKIPPED_SHOWN]:
+            self.say(f"    skipped {key}: {why}")
+        if len(self.outcome.skipped) > SKIPPED_SHOWN:
+            self.say(
+                f"    … and {len(self.outcome.skipped) - SKIPPED_SHOWN} more skipped (report.html lists them)"
+            )
         # Their upload notifications are already in SQS; the backfill covers these objects, so they are
         # dropped here to keep the event step about the one upload and one delete that follow.
         clients.client("sqs").purge_queue(QueueUrl=self.res.events_queue_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_exif_never_imports_boto3_the_operator_commands_or_logging(tmp_path):
-    # given a local image / when `python -m job exif` reads it, with Python reporting every import
+    # given a local image in a folder / when `python -m job exif` reads the folder, with Python reporting
+    # every import
     photo = tmp_path / "p.jpg"
     photo.write_bytes(image_bytes("JPEG"))
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "job", "exif", str(photo)],
+        [sys.executable, "-X", "importtime", "-m", "job", "exif", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -52,3 +54,34 @@ def test_the_command_is_found_after_top_level_options():
     # given options before the command / then the command is still the one named
     assert cli.chosen_command(["--log-level", "DEBUG", "status", "j-1"]) == "status"
     assert cli.chosen_command(["-h"]) is None
+
+
+def test_exif_walks_folders_and_records_a_missing_file(tmp_path, capsys):
+    # given photos in nested folders, a file that is not an image, and a path that does not exist
+    (tmp_path / "2024" / "may").mkdir(parents=True)
+    for name in ("b.JPG", "2024/a.png", "2024/may/c.webp"):
+        (tmp_path / name).write_bytes(
+            image_bytes("WEBP" if name.endswith("webp") else "PNG" if name.endswith("png") else "JPEG")
+        )
+    (tmp_path / "2024" / "notes.txt").write_text("not a photo")
+    missing = str(tmp_path / "gone.jpg")
+    # when exif reads the folder and the missing path
+    assert cli.main(["exif", str(tmp_path), missing]) == 0
+    # then every image under the folder has its record (a folder's files before its subfolders'), and the
+    # missing one an error
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(r["path"]).relative_to(tmp_path).as_posix() for r in records] == [
+        "b.JPG",
+        "2024/a.png",
+        "2024/may/c.webp",
+        "gone.jpg",
+    ]
+    assert [r["format"] for r in records[:3]] == ["JPEG", "PNG", "WEBP"]
+    assert "cannot read file" in records[3]["error"]
+
+
+def test_exif_of_a_folder_without_images_exits_78(tmp_path, capsys):
+    # given a folder with no image / when exif reads it / then it says so and exits 78
+    (tmp_path / "notes.txt").write_text("x")
+    assert cli.main(["exif", str(tmp_path)]) == 78
+    assert "no image files in" in capsys.readouterr().err

@@ -166,14 +166,15 @@ def test_inventory_report_becomes_a_job_once(stack: dict) -> None:
     # when its manifest.json notification arrives twice
     first = handler.handler(event, None)
     second = handler.handler(copy.deepcopy(event), None)
-    # then one job covers the current non-empty images of both files
+    # then one job covers the current images of both files (the empty one's result will be an error)
     (summary,) = first["submissions"]
-    assert summary["images"] == 5 and summary["shards"] == 3
+    assert summary["images"] == 6 and summary["shards"] == 3
     assert second["submissions"][0]["job_ids"] == summary["job_ids"]
     assert sorted(_keys_in(stack["s3"], summary["manifest"])) == [
         "photos/2026/deep/nested/IMG_0001.HEIC",
         "photos/a+b.jpg",
         "photos/café 写真.JPG",
+        "photos/empty.png",
         "photos/red flower.jpg",
         "photos/with,comma.png",
     ]

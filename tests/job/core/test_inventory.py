@@ -71,14 +71,16 @@ def test_keys_are_url_decoded_exactly_once() -> None:
     assert "photos/café 写真.JPG" in keys
 
 
-def test_delete_markers_old_versions_and_empty_objects_are_not_work() -> None:
+def test_delete_markers_old_versions_and_other_files_are_not_work() -> None:
     # given two data files with a delete marker, an old version, a zero-byte png and a text file
     refs = _refs("inventory-data-1.csv.gz", "jpg,png,heic") + _refs("inventory-data-2.csv.gz", "jpg,png,heic")
-    # then only current, non-empty images remain (extension match is case-insensitive)
+    # then only current images remain, the empty one too (its result is a recorded EmptyFile error;
+    # extension match is case-insensitive)
     assert sorted(r.key for r in refs) == [
         "photos/2026/deep/nested/IMG_0001.HEIC",
         "photos/a+b.jpg",
         "photos/café 写真.JPG",
+        "photos/empty.png",
         "photos/red flower.jpg",
         "photos/with,comma.png",
     ]
@@ -96,9 +98,8 @@ def test_delete_markers_old_versions_and_empty_objects_are_not_work() -> None:
 def test_without_extensions_every_current_object_is_kept() -> None:
     # given data file 2 read with no extension filter
     keys = [r.key for r in _refs("inventory-data-2.csv.gz")]
-    # then the text file stays but the zero-byte object does not
-    assert "photos/readme.txt" in keys
-    assert "photos/empty.png" not in keys
+    # then the text file and the zero-byte object stay
+    assert "photos/readme.txt" in keys and "photos/empty.png" in keys
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_without_extensions_every_current_object_is_kept() -> None:
         (True, False, 10, "a.jpg", True),
         (False, False, 10, "a.jpg", False),
         (True, True, None, "a.jpg", False),
-        (True, False, 0, "a.jpg", False),
+        (True, False, 0, "a.jpg", True),  # a zero-byte image: its result is a recorded EmptyFile error
         (True, False, 10, "a.gif", False),
         (True, False, 10, "dir.jpg/", False),
         (True, False, None, "A.JPEG", True),

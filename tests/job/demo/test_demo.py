@@ -37,10 +37,45 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _real_folder(root, images: dict[str, bytes]):
+    """A folder as people have them: images in subfolders, a linked folder, a link back up the tree, a
+    zero-byte photo, and the files cameras, phones and editors leave beside them."""
+    for key, body in images.items():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(body)
+    for junk in (".DS_Store", "cameras/canon/paris.xmp", "clip.MOV", "notes.txt"):
+        (root / junk).write_bytes(b"not an image")
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "linked").symlink_to(root / "phones")  # the same photos under a second name
+    (root / "phones" / "loop").symlink_to(root)  # a link back up: walked once, not forever
+    (root / "gone.jpg").symlink_to(root / "missing.jpg")
+    return root
+
+
+def test_folder_files_sorts_images_from_the_rest_and_says_why(tmp_path, small_images):
+    # given a real-looking folder / when it is read
+    found = demo.folder_files(_real_folder(tmp_path, small_images))
+    # then the images (zero-byte one included) are found through subfolders and the linked folder
+    assert set(found.images) == set(SMALL_SET) | {"empty.jpg", "linked/pixel/no-gps.jpg"}
+    assert found.images["empty.jpg"] == b""
+    # and everything else is skipped with its reason
+    assert found.skipped == {
+        ".DS_Store": "no extension",
+        "cameras/canon/paris.xmp": "not an image extension (.xmp)",
+        "clip.MOV": "not an image extension (.MOV)",
+        "notes.txt": "not an image extension (.txt)",
+        "gone.jpg": "a broken symlink",
+    }
+
+
 def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind(tmp_path, small_images):
-    # given a small image set with two corrupt files, and an output folder holding a stale report
+    # given a real folder holding a small image set with two corrupt files and an empty one, non-images
+    # and symlinks, and an output folder holding a stale report
+    folder = _real_folder(tmp_path / "photos", small_images)
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
     (tmp_path / "report.html").write_text("stale")
-    opts = demo.Options(out_dir=tmp_path, images=small_images, resources="setup", parallel=2)
+    opts = demo.Options(out_dir=tmp_path, images_dir=folder, resources="setup", parallel=2)
     out = io.StringIO()
     # when the demo runs
     outcome = demo.run_demo(opts, out)
@@ -55,6 +90,10 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind(tmp_path, small_
     }
     assert by_key["broken/truncated.jpg"]["status"] == "error"
     assert by_key["broken/not-an-image.png"]["status"] == "error"
+    assert by_key["empty.jpg"]["status"] == "error"
+    # and the files that are not images are skipped, said so, and not a failure
+    assert len(outcome.skipped) == 5 and "skipped notes.txt: not an image extension (.txt)" in text
+    assert not {k for k in by_key if k.endswith((".txt", ".xmp", ".MOV", ".DS_Store"))}
     assert all(
         by_key[k]["status"] == "done"
         for k in SMALL_SET
