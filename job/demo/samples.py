@@ -115,10 +115,28 @@ def exif_for(sample: Sample) -> Image.Exif:
     return info
 
 
-def picture(sample: Sample) -> Image.Image:
-    """A simple scene: sky, sun, hills and the camera's name, so thumbnails tell images apart."""
+# How a camera stores what it saw upright under each EXIF orientation: the inverse of the turn a viewer
+# applies (Pillow's ImageOps.exif_transpose), so a viewer that honours the tag shows the scene upright.
+STORED_AS = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+def upright_size(sample: Sample) -> tuple[int, int]:
+    """The scene's size as shown: the stored size, turned a quarter for orientations 5 to 8."""
     width, height = sample.size
-    image = Image.new("RGB", sample.size, sample.sky)
+    return (height, width) if sample.orientation in (5, 6, 7, 8) else (width, height)
+
+
+def picture(sample: Sample) -> Image.Image:
+    """The stored pixels of a simple upright scene (sky, sun top right, grass below, the camera's name),
+    turned as the sample's orientation says a camera stores it."""
+    scene = _scene(sample, upright_size(sample))
+    turn = STORED_AS.get(sample.orientation)
+    return scene.transpose(turn) if turn is not None else scene
+
+
+def _scene(sample: Sample, size: tuple[int, int]) -> Image.Image:
+    width, height = size
+    image = Image.new("RGB", size, sample.sky)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, height * 2 // 3, width, height), fill=(60, 130, 60))
     r = min(width, height) // 8

@@ -50,3 +50,33 @@ def test_corrupt_samples_are_not_readable_images(made):
     assert (
         exif.extract(lambda s, e: samples.NOT_AN_IMAGE[s:e], 39).error == "unsupported image format: unknown"
     )
+
+
+def test_each_sample_is_upright_once_its_orientation_is_applied(made):
+    # given the samples, stored turned as a camera stores them under their EXIF orientation
+    import io
+
+    from PIL import Image, ImageOps
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover - HEIC samples are then not made
+        pass
+    for sample in (s for s in samples.SAMPLES if s.key in made):
+        # when a viewer that honours the tag shows one
+        with Image.open(io.BytesIO(made[sample.key])) as stored:
+            shown = ImageOps.exif_transpose(stored).convert("RGB")
+        width, height = shown.size
+        # then it is the upright scene: grass along the bottom, sky above it, the sun top right
+        assert shown.size == samples.upright_size(sample), sample.key
+        assert _near(shown.getpixel((width // 2, height - 3)), (60, 130, 60)), sample.key
+        assert _near(shown.getpixel((width // 2, height // 3)), sample.sky), sample.key
+        r = min(width, height) // 8
+        assert _near(shown.getpixel((width - 2 * r, 2 * r)), (250, 220, 80)), sample.key
+        assert _near(shown.getpixel((2 * r, 2 * r)), sample.sky), sample.key  # and not top left
+
+
+def _near(pixel, colour, tolerance=12):
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
