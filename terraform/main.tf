@@ -65,6 +65,7 @@ locals {
     {
       BUCKETLENS_FAST_PATH_IMAGES = tostring(var.fast_path_images)
       BUCKETLENS_LIMITER_TABLE    = module.results.limiter_table_name
+      BUCKETLENS_RESULTS_URI      = module.manifests.runs_uri # the previews go beside it
       BUCKETLENS_MIN_CONFIDENCE   = tostring(var.min_confidence)
       BUCKETLENS_MAX_LABELS       = tostring(var.max_labels)
     },

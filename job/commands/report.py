@@ -1,17 +1,24 @@
 """`python -m job report`: the two-stage text report (label, then the text found on those images) and the
-static HTML gallery (the page `make demo` writes)."""
+HTML catalogue (the page `make demo` writes), whose previews are the small upright JPEGs kept beside the
+results, never the photos themselves."""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime
 import logging
+import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
+
+from botocore.exceptions import ClientError
 
 from job.commands import export, report_html, search
 from job.commands.filters import Filters, text_lines
-from job.core import errors, label_index
+from job.core import errors, label_index, previews
 
 log = logging.getLogger(__name__)
 PRESIGN_SECONDS = 3600  # an hour: until then the page is a bearer link to every image in it
@@ -40,25 +47,97 @@ def text_report(items: list[Mapping[str, Any]], f: Filters, with_text: bool) -> 
     return ("\n".join(blocks) + "\n" if blocks else ""), len(blocks)
 
 
-def presigned(s3: Any, items: list[Mapping[str, Any]], seconds: int = PRESIGN_SECONDS) -> dict[str, str]:
-    """A GET URL per image, valid `seconds`: the page opens in any browser that can reach S3 until then,
-    whoever holds it (a presigned URL carries the signer's permission)."""
-    urls = {}
-    for item in items:
-        params = {"Bucket": item["bucket"], "Key": item["key"]}
-        if item.get("version_id") and item["version_id"] != "null":
-            params["VersionId"] = item["version_id"]
-        urls[item["key"]] = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
-    return urls
+MAX_SOURCE_BYTES = 50 * 1024 * 1024  # --thumbnails reads at most this much of one image
+NO_EXIF_PREVIEW = frozenset({"HEIC", "HEIF", "AVIF", "TIFF", "DNG", "WEBP", "PNG"})
 
 
-def embedded(s3: Any, items: list[Mapping[str, Any]], max_bytes: int = 20 * 1024 * 1024) -> dict[str, bytes]:
-    """The images' bytes, for thumbnails inside the page (offline); larger ones get no preview."""
-    found = {}
+@dataclass(frozen=True)
+class Previews:
+    """Each image's preview (a data: URI or a presigned link to the small JPEG), and why others have none."""
+
+    src: dict[str, str]
+    missing: dict[str, str]
+
+
+def gather_previews(
+    s3: Any,
+    items: list[Mapping[str, Any]],
+    results_bucket: str | None,
+    embed: bool = False,
+    make: bool = False,
+    seconds: int = PRESIGN_SECONDS,
+) -> Previews:
+    """The stored previews (named by the item, or by the object's identity in the results bucket); with
+    `make`, one made from the whole image where none exists, written there for next time."""
+    found = Previews({}, {})
     for item in items:
-        if (item.get("size") or 0) <= max_bytes and item.get("status") == "done":
-            found[item["key"]] = s3.get_object(Bucket=item["bucket"], Key=item["key"])["Body"].read()
+        key = str(item["key"])
+        if item.get("status") == "deleted":
+            continue
+        uri, reason = item.get("thumbnail"), None
+        if not uri and results_bucket:
+            name = previews.name(item["bucket"], key, item.get("etag"))
+            if _exists(s3, results_bucket, name):
+                uri = f"s3://{results_bucket}/{name}"
+            elif make and item.get("status") == "done":
+                uri, reason = _make(s3, item, results_bucket, name)
+        if not uri:
+            found.missing[key] = reason or _why(item, results_bucket)
+            continue
+        bucket, name = previews.split(str(uri))
+        if embed:
+            body = s3.get_object(Bucket=bucket, Key=name)["Body"].read()
+            found.src[key] = "data:image/jpeg;base64," + base64.b64encode(body).decode("ascii")
+        else:
+            params = {"Bucket": bucket, "Key": name}
+            found.src[key] = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
     return found
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _make(s3: Any, item: Mapping[str, Any], bucket: str, name: str) -> tuple[str | None, str | None]:
+    """A preview from the whole image (this version of it), kept at `name`; or why there is none."""
+    from job.worker import preview
+
+    if (item.get("size") or 0) > MAX_SOURCE_BYTES:
+        return None, f"larger than {MAX_SOURCE_BYTES // 2**20} MB: no preview made"
+    params = {"Bucket": item["bucket"], "Key": item["key"]}
+    if item.get("version_id") and item["version_id"] != "null":
+        params["VersionId"] = item["version_id"]
+    try:
+        body = preview.from_image(s3.get_object(**params)["Body"].read())
+    except preview.NoPreview as exc:
+        return None, f"no preview: {exc}"
+    s3.put_object(Bucket=bucket, Key=name, Body=body, ContentType="image/jpeg")
+    return f"s3://{bucket}/{name}", None
+
+
+def _why(item: Mapping[str, Any], results_bucket: str | None) -> str:
+    """What a card without a preview says."""
+    if item.get("status") == "error":
+        return f"no picture: {item.get('error_class')}"
+    fmt = (item.get("exif") or {}).get("format")
+    where = "" if results_bucket else " (and --results-uri, where previews are kept)"
+    if fmt in NO_EXIF_PREVIEW:
+        return f"{fmt} files carry no EXIF preview: --thumbnails{where} makes one"
+    return f"no EXIF preview in this file: --thumbnails{where} makes one"
+
+
+def title(label: str | None, min_confidence: float, items: list[Mapping[str, Any]], table: str) -> str:
+    """Two lines: what was asked for; then the buckets, the table and when the page was made."""
+    asked = f"bucketlens: {label} ≥ {min_confidence:g}%" if label else "bucketlens: all images"
+    buckets = ", ".join(f"s3://{b}" for b in sorted({str(i.get("bucket")) for i in items})) or "no images"
+    made = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{asked}\n{buckets} · table {table} · generated {made}"
 
 
 def add_parser(sub: Any, help_text: str) -> None:
@@ -68,7 +147,20 @@ def add_parser(sub: Any, help_text: str) -> None:
         "--with-text", action="store_true", help="only images with detected text, their text beside"
     )
     p.add_argument("--html", action="store_true", help="write the HTML gallery instead of text")
-    p.add_argument("--embed", action="store_true", help="with --html: thumbnails inside the page (offline)")
+    p.add_argument(
+        "--embed", action="store_true", help="with --html: the previews inside the page (offline, no links)"
+    )
+    p.add_argument(
+        "--thumbnails",
+        action="store_true",
+        help="with --html: make a preview from the whole image where none is kept (HEIC, TIFF, WebP, PNG, "
+        "JPEGs without an EXIF preview), and keep it beside the results",
+    )
+    p.add_argument(
+        "--results-uri",
+        default=os.environ.get("BUCKETLENS_RESULTS_URI"),
+        help="s3://bucket/runs of the deployment: its bucket keeps the previews [env BUCKETLENS_RESULTS_URI]",
+    )
     p.add_argument(
         "--link-seconds",
         type=int,
@@ -98,13 +190,14 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         else:
             raise ValueError("the text report needs --label")
         if args.html:
-            images = embedded(s3, items) if args.embed else {}
-            title = f"bucketlens: {args.label or 'all images'}" + (
-                f" ≥ {f.min_confidence:g}%" if args.label else ""
+            bucket = previews.location(args.results_uri) or next(
+                (previews.split(str(i["thumbnail"]))[0] for i in items if i.get("thumbnail")), None
             )
-            body = report_html.render(
-                items, images, title, urls=None if args.embed else presigned(s3, items, seconds)
-            )
+            if args.thumbnails and bucket is None:
+                raise ValueError("--thumbnails needs --results-uri (where the previews are kept)")
+            shown = gather_previews(s3, items, bucket, args.embed, args.thumbnails, seconds)
+            heading = title(args.label, f.min_confidence, items, args.table)
+            body = report_html.render(items, shown.src, heading, reasons=shown.missing)
             count = len(items)
         else:
             body, count = text_report(items, f, args.with_text)

@@ -196,7 +196,9 @@ def worker_environment(settings: Settings, table: str, results_uri: str, region:
     }
 
 
-def submitter_environment(settings: Settings, queue: str, definition: str, table: str) -> dict[str, str]:
+def submitter_environment(
+    settings: Settings, queue: str, definition: str, table: str, results_uri: str
+) -> dict[str, str]:
     """The submitter Lambda's environment, as Terraform's local.submitter_environment builds it."""
     return {
         "BUCKETLENS_JOB_QUEUE": queue,
@@ -211,6 +213,7 @@ def submitter_environment(settings: Settings, queue: str, definition: str, table
         "BUCKETLENS_LOG_LEVEL": "INFO",
         # the fast path's worker settings (local.labeller_environment)
         "BUCKETLENS_FAST_PATH_IMAGES": str(settings.fast_path_images),
+        "BUCKETLENS_RESULTS_URI": results_uri,  # the previews go beside it
         "BUCKETLENS_TPS_QUOTA": str(settings.tps_quota),
         "BUCKETLENS_LIMITER_TABLE": table + "-limiter",
         "BUCKETLENS_MIN_CONFIDENCE": str(settings.min_confidence),
@@ -302,7 +305,7 @@ def create_resources(settings: Settings, region: str = REGION) -> Resources:
         events_queue_url=queue_url,
         dead_letter_queue_url=dlq_url,
         results_uri=results_uri,
-        submitter_environment=submitter_environment(settings, queue, definition, TABLE),
+        submitter_environment=submitter_environment(settings, queue, definition, TABLE, results_uri),
     )
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from job.commands import report_html
+from job.commands import report, report_html
 from job.commands.export import row as export_row
 from job.commands.export import scan
-from job.core import clients, logs, store
+from job.core import clients, logs, previews, store
 from job.core.errors import EXIT_OK
 from job.demo import emulator
 from job.exif import files
@@ -168,7 +168,7 @@ def summary_table(items: list[dict]) -> str:
     for item in sorted(items, key=lambda i: i["key"]):
         r = export_row(item)
         status = r["status"] if r["status"] != "error" else f"error {r['error_class']}"
-        camera = " ".join(str(r[k]) for k in ("make", "model") if r.get(k))
+        camera = report_html.camera(item.get("exif") or {})
         gps = (
             f"{float(r['gps_latitude']):.3f},{float(r['gps_longitude']):.3f}"
             if r.get("gps_latitude") is not None
@@ -656,7 +656,11 @@ class Demo:
         with open(out_dir / "results.jsonl", "w", encoding="utf-8") as fh:
             for item in items:
                 fh.write(json.dumps(export_row(item), default=str, ensure_ascii=False) + "\n")
-        page = report_html.render(items, self.images, "bucketlens demo", CANNED_NOTE)
+        shown = report.gather_previews(
+            clients.client("s3"), items, previews.location(self.res.results_uri), embed=True, make=True
+        )
+        heading = report.title(None, 0, items, self.res.table)
+        page = report_html.render(items, shown.src, heading, CANNED_NOTE, shown.missing, self.outcome.skipped)
         (out_dir / "report.html").write_text(page, encoding="utf-8")
         self.say("")
         self.say(summary_table(items))

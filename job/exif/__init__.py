@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from job.exif import containers, tiff
 from job.exif.source import BLOCK, BudgetExceeded, RangeReader, Source
@@ -51,10 +51,11 @@ class ExifRecord:
     height: int | None = None
     bytes_read: int = 0
     error: str | None = None
+    thumbnail: bytes | None = field(default=None, repr=False)  # the IFD1 JPEG preview, as stored
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, without absent fields."""
-        data = {k: v for k, v in asdict(self).items() if v is not None}
+        """JSON-ready, without absent fields (the preview's bytes are not metadata)."""
+        data = {k: v for k, v in asdict(self).items() if v is not None and k != "thumbnail"}
         if self.gps is not None:
             data["gps"] = {k: v for k, v in data["gps"].items() if v is not None}
         return data
@@ -90,6 +91,7 @@ def _record(found: containers.Found | None, fields: dict[str, Any], src: Source,
         height=height,
         bytes_read=src.bytes_read,
         error=error,
+        thumbnail=fields.get("thumbnail"),
         **values,
     )
 
@@ -114,7 +116,7 @@ def extract(read: RangeReader, size: int | None = None, max_bytes: int = DEFAULT
             fields = tiff.read_exif(lambda off, n: src.get(base + off, n))
         elif found.exif:
             data = found.exif
-            fields = tiff.read_exif(lambda off, n: data[off : off + n])
+            fields = tiff.read_exif(lambda off, n: data[off : off + n], with_thumbnail=True)
     except BudgetExceeded as exc:
         error = str(exc)
     except (containers.FormatError, tiff.TiffError) as exc:

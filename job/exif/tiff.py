@@ -15,6 +15,7 @@ Getter = Callable[[int, int], bytes]  # bytes [offset, offset+length) relative t
 
 MAX_ENTRIES = 1024  # real IFDs hold a few hundred tags at most
 MAX_VALUE_BYTES = 64 * 1024  # no tag we read is larger
+MAX_THUMBNAIL_BYTES = 64 * 1024  # a JPEG's whole EXIF segment is at most this; cameras keep ~5-20 KB
 
 # type id -> (struct code, size in bytes)
 _TYPES: dict[int, tuple[str, int]] = {
@@ -118,6 +119,15 @@ class _Reader:
             return [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
         return list(values)
 
+    def next_ifd(self, offset: int) -> int:
+        """The offset of the IFD that follows the one at `offset` (IFD0 -> IFD1, the thumbnail's); 0: none."""
+        head = self.get(offset, 2)
+        if len(head) < 2:
+            return 0
+        count = struct.unpack(self.bo + "H", head)[0]
+        link = self.get(offset + 2 + 12 * count, 4)
+        return struct.unpack(self.bo + "I", link)[0] if len(link) == 4 else 0
+
     def ifd(self, offset: int, wanted: dict[int, str]) -> dict[str, Any]:
         """The wanted tags of the IFD at `offset`; an IFD seen before (a loop) reads as empty."""
         if offset in self.visited or offset < 8:
@@ -215,8 +225,19 @@ def mpf_images(data: bytes) -> int:
         return 0
 
 
-def read_exif(get: Getter) -> dict[str, Any]:
-    """Normalized fields from a TIFF-structured EXIF block (raises TiffError when there is none)."""
+def thumbnail(reader: _Reader) -> bytes | None:
+    """The JPEG preview a camera keeps in IFD1 (JPEGInterchangeFormat/-Length), when whole and small."""
+    at = reader.ifd(reader.next_ifd(reader.ifd0), {0x0201: "offset", 0x0202: "length"})
+    offset, length = _first_int(at.get("offset")), _first_int(at.get("length"))
+    if not offset or not length or length > MAX_THUMBNAIL_BYTES:
+        return None
+    data = reader.get(offset, length)
+    return data if len(data) == length and data[:2] == b"\xff\xd8" else None
+
+
+def read_exif(get: Getter, with_thumbnail: bool = False) -> dict[str, Any]:
+    """Normalized fields from a TIFF-structured EXIF block (raises TiffError when there is none); with
+    `with_thumbnail` (an EXIF block already in memory: no further read), the IFD1 preview's bytes too."""
     reader = _Reader(get)
     ifd0 = reader.ifd(reader.ifd0, IFD0_TAGS)
     exif = reader.ifd(_first_int(ifd0.get("exif_ifd")) or 0, EXIF_TAGS)
@@ -240,4 +261,6 @@ def read_exif(get: Getter) -> dict[str, Any]:
         "exif_height": _first_int(exif.get("exif_height")),
         "is_dng": "dng_version" in ifd0,
     }
+    if with_thumbnail:
+        fields["thumbnail"] = thumbnail(reader)
     return fields

@@ -16,11 +16,11 @@ import backoff
 from botocore.exceptions import BotoCoreError, ClientError
 
 from job import exif
-from job.core import clients, model_status, quota, store
+from job.core import clients, model_status, previews, quota, store
 from job.core.manifest import ObjectRef
 from job.core.ordering import iso_time
 from job.core.summary import Stats
-from job.worker import convert, labels, s3, sinks
+from job.worker import convert, labels, preview, s3, sinks
 from job.worker.config import RunConfig
 from job.worker.ratelimit import limiter
 
@@ -126,6 +126,7 @@ class Worker:
         self.store_down = threading.Event()
         self.model_down = threading.Event()  # the Custom Labels model stopped: the retry waits for it
         self.sinks = sinks.build(backends.ddb, config.labels_table, config.opensearch)
+        self.previews_bucket = previews.location(config.results_uri)
         self._model_checked = False
         self._model_lock = threading.Lock()
 
@@ -305,6 +306,8 @@ class Worker:
         item = self._result(ref, record, order_time, memo)
         if item is None:
             return "skipped_changed"
+        if item["status"] == "done" and record.thumbnail is not None:
+            self._keep_preview(ref, record, item)
         memo["item"] = item
         written = store.put_result(self.b.ddb, self.config.table, item)
         memo["item"] = None
@@ -316,6 +319,21 @@ class Worker:
         if item["status"] == "error":
             return "error:" + str(item.get("error_class"))
         return "done"
+
+    def _keep_preview(self, ref: ObjectRef, record: exif.ExifRecord, item: dict) -> None:
+        """The camera's EXIF preview, upright, beside the results (before the item that names it); a
+        failure costs the preview only, never the image."""
+        if self.previews_bucket is None or record.thumbnail is None:
+            return
+        key = previews.name(ref.bucket, ref.key, ref.etag)
+        try:
+            body = preview.upright_thumbnail(record.thumbnail, record.orientation)
+            self.stats.call("s3.PutObject")
+            self.b.s3.put_object(Bucket=self.previews_bucket, Key=key, Body=body, ContentType="image/jpeg")
+        except (preview.NoPreview, ClientError, BotoCoreError) as exc:
+            log.warning("preview not kept", extra={"key": ref.key, "error": f"{type(exc).__name__}: {exc}"})
+            return
+        item["thumbnail"] = f"s3://{self.previews_bucket}/{key}"
 
     def _result(self, ref: ObjectRef, record: exif.ExifRecord, order_time: str, memo: dict) -> dict | None:
         exif_map = record.to_dict()

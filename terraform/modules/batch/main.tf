@@ -182,6 +182,13 @@ data "aws_iam_policy_document" "job" {
     resources = ["${var.manifests_bucket_arn}/${var.manifests_prefix}/*"]
   }
 
+  # job/worker/image.py _keep_preview: the camera's EXIF preview, upright, at thumbnails/<digest>.jpg
+  statement {
+    sid       = "KeepPreviews"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.manifests_bucket_arn}/thumbnails/*"]
+  }
+
   statement {
     sid       = "WriteRunSummaries" # and the results a failed table write left for the retry (job/worker/pending.py)
     actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]

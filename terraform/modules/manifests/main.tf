@@ -84,6 +84,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Previews (thumbnails/) are kept as long as their images' results; a rewritten one leaves only a
+  # noncurrent version behind, which goes.
+  rule {
+    id     = "expire-replaced-previews"
+    status = "Enabled"
+
+    filter {
+      prefix = "thumbnails/"
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_expiry_days
+    }
+  }
+
   rule {
     id     = "abort-incomplete-uploads"
     status = "Enabled"

@@ -193,6 +193,15 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
+    for_each = var.fast_path ? [1] : []
+    content {
+      sid       = "KeepPreviews" # the worker's EXIF previews, at thumbnails/<digest>.jpg
+      actions   = ["s3:PutObject"]
+      resources = ["${var.manifests_bucket_arn}/thumbnails/*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.fast_path ? [var.limiter_table_arn] : []
     content {
       sid       = "ShareRekognitionQuota" # job/core/quota.py, with the Batch children

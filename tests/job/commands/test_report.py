@@ -1,4 +1,4 @@
-"""The two-stage text report and the HTML gallery with presigned thumbnails."""
+"""The two-stage text report and the HTML catalogue, whose previews are small JPEGs kept beside the results."""
 
 from __future__ import annotations
 
@@ -43,39 +43,59 @@ def _args(**kw):
         with_text=False,
         html=False,
         embed=False,
+        thumbnails=False,
+        results_uri=None,
         output="-",
         link_seconds=report.PRESIGN_SECONDS,
     )
     return SimpleNamespace(**{**base, **kw})
 
 
-def test_html_report_links_presigned_thumbnails_and_shows_the_labels(aws, tmp_path):
-    # given labelled images
-    world({f"in/h{i}.jpg": image_bytes("JPEG") for i in range(2)})
-    assert (
-        run.run(
-            from_args(
-                {"source": f"s3://{BUCKET}/in/", "table": TABLE, "results_uri": f"s3://{RESULTS}/r"}, env={}
-            )
-        )
-        == 0
+def test_html_report_links_the_small_previews_never_the_photos(aws, tmp_path):
+    # given two camera photos (with EXIF previews), a WebP (none), and a corrupt file, labelled by a run
+    from tests.job.worker_helpers import camera_jpeg
+
+    world(
+        {
+            "in/h0.jpg": camera_jpeg(1),
+            "in/h1.jpg": camera_jpeg(6),
+            "in/pic.webp": image_bytes("WEBP"),
+            "in/bad.jpg": b"\xff\xd8 not really",
+        }
     )
-    # when the gallery is written for a label
+    config = {"source": f"s3://{BUCKET}/in/", "table": TABLE, "results_uri": f"s3://{RESULTS}/r"}
+    assert run.run(from_args(config, env={})) == 0
+    # when the catalogue is written for a label
     page = tmp_path / "report.html"
     assert report.command(_args(label="Mobile Phone", html=True, output=str(page))) == errors.EXIT_OK
     html = page.read_text()
-    # then each image is there with a presigned URL, valid one hour, and its label
-    assert html.count("X-Amz-Signature=") == 2 and "in/h0.jpg" in html and "Mobile Phone (100%)" in html
-    assert html.count("X-Amz-Expires=3600") == 2
+    # then the two camera photos link their previews beside the results, presigned for one hour, and the
+    # photos themselves are never linked
+    assert (
+        html.count(f"{RESULTS}.s3.amazonaws.com/thumbnails/") == 2 and html.count("X-Amz-Expires=3600") == 2
+    )
+    assert "in/h0.jpg?" not in html and f"{BUCKET}.s3" not in html
+    assert "Mobile Phone 100%" in html and "in/h0.jpg" in html
+    # and the WebP says why it has none
+    assert "WEBP files carry no EXIF preview: --thumbnails makes one" in html
     # and --link-seconds sets another life, within SigV4's seven days
     out = io.StringIO()
     assert report.command(_args(label="Mobile Phone", html=True, link_seconds=600), out) == errors.EXIT_OK
     assert out.getvalue().count("X-Amz-Expires=600") == 2
     assert report.command(_args(label="Mobile Phone", html=True, link_seconds=8 * 86400)) == errors.EXIT_USAGE
-    # and --embed puts the thumbnails inside the page instead
+    # when --thumbnails is asked for without saying where previews are kept (and no item names one)
+    assert report.command(_args(label="nothing", html=True, thumbnails=True)) == errors.EXIT_USAGE
+    # when every image is reported with --thumbnails --embed
     out = io.StringIO()
-    assert report.command(_args(html=True, embed=True), out) == errors.EXIT_OK
-    assert out.getvalue().count("data:image/jpeg;base64,") == 2 and "X-Amz-Signature" not in out.getvalue()
+    results = f"s3://{RESULTS}/r"
+    assert report.command(_args(html=True, embed=True, thumbnails=True, results_uri=results), out) == 0
+    body = out.getvalue()
+    # then the WebP got a preview made from the whole image, kept for next time, and all three are inside
+    # the page; the corrupt file says why it has none
+    assert body.count("data:image/jpeg;base64,") == 3 and "X-Amz-Signature" not in body
+    assert "no picture: " in body
+    kept = clients.client("s3").list_objects_v2(Bucket=RESULTS, Prefix="thumbnails/")["KeyCount"]
+    assert kept == 3
 
 
 def test_the_text_report_needs_a_label(aws):

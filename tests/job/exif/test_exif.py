@@ -435,3 +435,37 @@ def test_png_exif_after_the_pixels_is_found_without_reading_them():
     # then the chunk is found from the tail, and the pixel data in between is not read
     assert (record.make, record.width, record.height) == ("Canon", 600, 600)
     assert record.bytes_read <= 3 * BLOCK  # the first block and the (unaligned) last 64 KiB
+
+
+def test_the_cameras_ifd1_preview_comes_with_the_record_and_never_in_its_json():
+    # given a camera JPEG (Orientation 6) whose EXIF block carries a JPEG preview in IFD1
+    from tests.job.worker_helpers import camera_jpeg
+
+    data = camera_jpeg(6)
+    # when read
+    record = exif.extract(lambda start, end: data[start:end], len(data))
+    # then the preview's bytes are the JPEG stored there, and the JSON form stays metadata only
+    assert record.thumbnail[:2] == b"\xff\xd8" and record.thumbnail[-2:] == b"\xff\xd9"
+    assert record.orientation == 6 and "thumbnail" not in record.to_dict()
+    # and an image without one has none
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 10)).save(buf, "JPEG")
+    plain = buf.getvalue()
+    assert exif.extract(lambda start, end: plain[start:end], len(plain)).thumbnail is None
+
+
+def test_corpus_previews_decode(corpus):
+    # given the real camera files / when their IFD1 previews are read / then every one decodes
+    import io
+
+    from PIL import Image
+
+    found = 0
+    for path in sorted(corpus.rglob("*.jpg")):
+        preview = exif.extract_file(path).thumbnail
+        if preview:
+            found += 1
+            with Image.open(io.BytesIO(preview)) as image:
+                image.load()
+                assert max(image.size) <= 640, path
+    assert found >= 40  # about half of the corpus' JPEGs carry one

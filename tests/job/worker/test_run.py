@@ -527,3 +527,38 @@ def test_a_child_paces_through_the_shared_quota_and_gives_it_back(aws):
     assert _summary()["calls"]["dynamodb.limiter"] >= 3
     rows = clients.client("dynamodb").scan(TableName=cfg.limiters_table)["Items"]
     assert rows == []
+
+
+def test_a_cameras_preview_is_kept_upright_beside_the_results_once(fault_server):
+    # given a portrait photo stored sideways with Orientation 6, its EXIF preview stored the same way,
+    # and a photo without a preview
+    from PIL import Image
+
+    from job.core import previews
+    from tests.job.worker_helpers import BLUE, RED, camera_jpeg
+
+    world({"in/portrait.jpg": camera_jpeg(6), "in/plain.jpg": image_bytes("JPEG")})
+    # when a child runs them
+    assert run.run(_config()) == errors.EXIT_OK
+    got = items()
+    # then the photo's item names its preview beside the results, under the name the report computes
+    item = got["in/portrait.jpg"]
+    name = previews.name(BUCKET, "in/portrait.jpg", item["etag"])
+    assert item["thumbnail"] == f"s3://{RESULTS}/{name}"
+    # and the preview is upright: portrait, red sky over blue water
+    body = clients.client("s3").get_object(Bucket=RESULTS, Key=name)["Body"].read()
+    with Image.open(io.BytesIO(body)) as shown:
+        assert shown.height > shown.width
+        top, bottom = (
+            shown.getpixel((shown.width // 2, 4)),
+            shown.getpixel((shown.width // 2, shown.height - 4)),
+        )
+    assert all(abs(a - b) < 30 for a, b in zip(top, RED, strict=True))
+    assert all(abs(a - b) < 30 for a, b in zip(bottom, BLUE, strict=True))
+    # and the photo without one has no preview named (the report says why)
+    assert "thumbnail" not in got["in/plain.jpg"]
+    # when the shard runs again / then no preview is written again
+    layer = fault_server.layer
+    layer.reset_counts()
+    assert run.run(_config()) == errors.EXIT_OK
+    assert layer.count("S3.PutObject") == 1  # the run summary only
