@@ -15,7 +15,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -410,7 +412,60 @@ def _run(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: str = REGION) -> Resources:
+PROGRESS_EVERY_S = 10.0
+
+
+def _apply(
+    cmd: list[str],
+    cwd: Path,
+    timeout: float,
+    env: dict[str, str],
+    say: Callable[[str], None],
+    every: float = PROGRESS_EVERY_S,
+) -> None:
+    """`terraform apply -json`, telling `say` every 10 s how many resources are done and what it waits on
+    (its provider waits are silent otherwise)."""
+    started = last = time.monotonic()
+    planned, done, waiting = 0, 0, ""
+    proc = subprocess.Popen(
+        [*cmd, "-json"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    errors: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        kind = message.get("type")
+        planned += kind == "planned_change"
+        done += kind == "apply_complete"
+        if kind in ("apply_start", "apply_progress"):
+            waiting = message.get("hook", {}).get("resource", {}).get("addr", waiting)
+        if kind == "diagnostic" and message.get("diagnostic", {}).get("severity") == "error":
+            errors.append(message["@message"])
+        now = time.monotonic()
+        if now - last >= every:
+            last = now
+            say(f"    terraform: {done}/{planned} resources after {now - started:.0f} s (now: {waiting})")
+        if now - started > timeout:
+            proc.kill()
+            raise RuntimeError(f"terraform apply took longer than {timeout:.0f} s")
+    code = proc.wait()
+    if code != 0:
+        raise RuntimeError(
+            f"terraform apply exited {code}: {'; '.join(errors) or proc.stderr.read()[-3000:]}"
+        )
+    say(f"    terraform: {done}/{planned} resources in {time.monotonic() - started:.0f} s")
+
+
+def apply_terraform(
+    endpoint: str,
+    workdir: Path,
+    settings: Settings,
+    region: str = REGION,
+    say: Callable[[str], None] = lambda text: None,
+) -> Resources:
     """`terraform apply` of the root module into the emulator (network and images bucket made first)."""
     found = terraform_available()
     if found is None:
@@ -451,7 +506,7 @@ def apply_terraform(endpoint: str, workdir: Path, settings: Settings, region: st
         120,
         env,
     )
-    _run([exe, "apply", "-auto-approve", "-input=false", "-no-color"], workdir, 300, env)
+    _apply([exe, "apply", "-auto-approve", "-input=false", "-no-color"], workdir, 300, env, say)
     outputs = {k: v["value"] for k, v in json.loads(_run([exe, "output", "-json"], workdir, 60, env)).items()}
     # moto's stand-in Lambda (no Docker) would consume the events queue without running our code; the demo
     # plays the Lambda itself by calling lambda_submitter.handler with what it receives.

@@ -422,7 +422,7 @@ class Demo:
         if how == "terraform":
             self.say("    terraform apply of terraform/ into the emulator (about 90 s of provider waits)")
             self.res = emulator.apply_terraform(
-                self.outcome.endpoint, self.opts.out_dir / "terraform", self.opts.settings
+                self.outcome.endpoint, self.opts.out_dir / "terraform", self.opts.settings, say=self.say
             )
             self.say(
                 "    (the queue -> Lambda mapping is removed: the demo calls the submitter's handler itself)"

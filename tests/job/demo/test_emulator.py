@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from job.demo import emulator
 from job.demo.emulator import start_server
 
 
@@ -49,3 +51,25 @@ def test_a_tls_only_bucket_policy_admits_calls_and_an_unconditional_deny_still_r
             s3.delete_object(Bucket="tls-only", Key="k")
     finally:
         server.stop()
+
+
+def test_terraform_apply_tells_how_far_it_is(tmp_path):
+    # given a configuration of three resources that need no provider, and the terraform CLI
+    import shutil
+
+    exe = shutil.which("terraform")
+    if exe is None:
+        pytest.skip("terraform CLI not found on PATH")
+    (tmp_path / "main.tf").write_text(
+        "\n".join(f'resource "terraform_data" "r{i}" {{\n  input = {i}\n}}' for i in range(3)) + "\n"
+    )
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    emulator._run([exe, "init", "-backend=false", "-input=false", "-no-color"], tmp_path, 120, env)
+    said: list[str] = []
+    # when applied through the demo's apply, reporting at every line of terraform's machine-readable UI
+    emulator._apply(
+        [exe, "apply", "-auto-approve", "-input=false", "-no-color"], tmp_path, 120, env, said.append, every=0
+    )
+    # then it said how many resources were done as it went, and the total at the end
+    assert any(line.startswith("    terraform: ") and "/3 resources after" in line for line in said)
+    assert said[-1].startswith("    terraform: 3/3 resources in ")
