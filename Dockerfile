@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # bucketlens worker: `python -m job run` as an AWS Batch array child.
 ARG PYTHON_VERSION=3.13
-# The base image; a release pins it by digest: make build passes the one in base-image.digest (README).
+# The base image; a release pins it by digest: make build passes the one in base-image.digest (docs/development.md).
 ARG PYTHON_IMAGE=python:${PYTHON_VERSION}-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

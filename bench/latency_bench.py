@@ -7,7 +7,7 @@ demo's timings: ten uploads made one at a time, each timed from its PUT until it
 table (S3 -> SQS -> the submitter's handler -> the table). Target: p50 <= 3 s in the emulator.
 Exits 1 when the demo fails, when an upload went to a Batch job instead of the fast path, or when the
 target is missed. What AWS adds (batching window, polling, cold starts, Rekognition's own latency) is
-in the README, not measurable here.
+in docs/benchmarks.md, not measurable here.
 """
 
 from __future__ import annotations

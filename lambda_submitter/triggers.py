@@ -227,7 +227,7 @@ def unindex(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> None:
                 session.get_credentials(),
                 session.region_name or "us-east-1",
             )
-        except Exception as exc:  # noqa: BLE001 - searches return results (status done) only, see README
+        except Exception as exc:  # noqa: BLE001 - searches return results (status done) only: docs/search-and-reports.md
             log.warning(
                 "search document not removed",
                 extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"},

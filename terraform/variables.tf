@@ -490,7 +490,7 @@ variable "vpc_endpoint_route_table_ids" {
 }
 
 variable "vpc_interface_endpoints" {
-  description = "Interface endpoints to create in subnet_ids for subnets without NAT (billed per hour and zone), e.g. [\"batch\", \"sqs\", \"servicequotas\"] for the submitter in the VPC; see the README's VPC section."
+  description = "Interface endpoints to create in subnet_ids for subnets without NAT (billed per hour and zone), e.g. [\"batch\", \"sqs\", \"servicequotas\"] for the submitter in the VPC; see docs/search-and-reports.md, the submitter in the VPC."
   type        = list(string)
   default     = []
 }
@@ -586,7 +586,7 @@ variable "inventory_format" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for everything bucketlens stores: the results, label-index and limiter tables, the manifests and inventory buckets, the events queues, every log group, the Lambdas' environments, the schedules, ECR and OpenSearch. null: AWS-managed or AWS-owned keys. Its key policy must let the services use it (README: Customer-managed key)."
+  description = "Customer-managed KMS key for everything bucketlens stores: the results, label-index and limiter tables, the manifests and inventory buckets, the events queues, every log group, the Lambdas' environments, the schedules, ECR and OpenSearch. null: AWS-managed or AWS-owned keys. Its key policy must let the services use it (docs/deployment.md: Customer-managed key)."
   type        = string
   default     = null
 

@@ -17,8 +17,8 @@ CONFIG_CODES: dict[str, str] = {
     "NoSuchKey": "the object does not exist: check the URI",
     "ResourceNotFoundException": "the table, queue or job does not exist here: check the region and "
     "the name, or deploy first (make deploy, or python -m job setup locally)",
-    "AccessDenied": "these credentials may not do this: see the README's least-privilege section",
-    "AccessDeniedException": "these credentials may not do this: see the README's least-privilege section",
+    "AccessDenied": "these credentials may not do this: see docs/deployment.md, Least privilege",
+    "AccessDeniedException": "these credentials may not do this: see docs/deployment.md, Least privilege",
     "UnrecognizedClientException": "the credentials are not valid for this account: check AWS_PROFILE",
     "InvalidClientTokenId": "the credentials are not valid: check AWS_PROFILE or AWS_ACCESS_KEY_ID",
     "InvalidAccessKeyId": "the credentials are not valid: check AWS_PROFILE or AWS_ACCESS_KEY_ID",

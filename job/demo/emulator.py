@@ -437,11 +437,12 @@ def _apply(
             message = json.loads(line)
         except json.JSONDecodeError:
             continue
-        kind = message.get("type")
-        planned += kind == "planned_change"
-        done += kind == "apply_complete"
+        kind, hook = message.get("type"), message.get("hook") or {}
+        if kind == "change_summary" and message["changes"].get("operation") == "plan":
+            planned = sum(message["changes"].get(k, 0) for k in ("add", "change", "remove"))
+        done += kind == "apply_complete" and hook.get("action") != "read"  # data sources are no change
         if kind in ("apply_start", "apply_progress"):
-            waiting = message.get("hook", {}).get("resource", {}).get("addr", waiting)
+            waiting = hook.get("resource", {}).get("addr", waiting)
         if kind == "diagnostic" and message.get("diagnostic", {}).get("severity") == "error":
             errors.append(message["@message"])
         now = time.monotonic()

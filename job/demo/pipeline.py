@@ -711,7 +711,7 @@ def run_demo(opts: Options, out: TextIO | None = None) -> Outcome:
     return Demo(opts, out or sys.stdout).run()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m job.demo", description=__doc__)
     parser.add_argument(
         "--images", type=Path, default=None, help="a folder of your own images (default: samples)"
@@ -719,7 +719,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="report and results folder")
     parser.add_argument("--resources", choices=("auto", "terraform", "setup"), default="auto")
     parser.add_argument("--parallel", type=int, default=2, help="array children at a time")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logs.configure("WARNING")
     opts = Options(out_dir=args.out, images_dir=args.images, resources=args.resources, parallel=args.parallel)
     return run_demo(opts).exit_code

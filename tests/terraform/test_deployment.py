@@ -629,8 +629,8 @@ _BY_HAND = re.compile(r"<!-- by-hand:begin.*?-->(.*?)<!-- by-hand:end -->", re.S
 
 
 def readme_submit_jobs() -> list[list[str]]:
-    """The README's `aws batch submit-job` commands, exactly as a user copies them."""
-    block = _BY_HAND.search((REPO / "README.md").read_text()).group(1)
+    """The deployment docs' `aws batch submit-job` commands, exactly as a user copies them."""
+    block = _BY_HAND.search((REPO / "docs" / "deployment.md").read_text()).group(1)
     commands = re.findall(r"```sh\n(aws batch submit-job .*?)```", block, re.S)
     return [shlex.split(command.replace("\\\n", " ")) for command in commands]
 
@@ -667,7 +667,7 @@ def _jpeg(text: str) -> bytes:
 
 
 def test_readme_submit_job_commands_run_the_applied_job_definition(on_moto: Deployment) -> None:
-    # given the README's buckets with images, and an S3 Inventory report of the whole images bucket
+    # given the deployment docs' buckets with images, and an S3 Inventory report of the whole images bucket
     s3, ddb = on_moto.client("s3"), on_moto.client("dynamodb")
     for bucket in ("my-images", "my-inventory"):
         s3.create_bucket(Bucket=bucket)
@@ -711,7 +711,7 @@ def test_readme_submit_job_commands_run_the_applied_job_definition(on_moto: Depl
     assert len(submissions) == 3
     seen: list[dict[str, dict]] = []
     for argv in submissions:
-        # when each README command is run as Batch would run its children
+        # when each documented command is run as Batch would run its children
         size, parameters = batch_submission(argv)
         command = batch_command(definition, parameters)
         assert command[0] == "run"

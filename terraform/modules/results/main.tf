@@ -74,7 +74,7 @@ resource "aws_dynamodb_table" "label_index" {
 
 # The label table of earlier versions (`<name>-labels`, with the LSI) is left in place, not destroyed: it
 # may have deletion protection, and searches use the new table as soon as `python -m job reindex` has
-# filled it. Delete the old one by hand afterwards (README: Upgrading the label index).
+# filled it. Delete the old one by hand afterwards (docs/search-and-reports.md: Upgrading the label index).
 removed {
   from = aws_dynamodb_table.labels
 

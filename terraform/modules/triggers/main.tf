@@ -186,7 +186,7 @@ resource "aws_s3_bucket_versioning" "inventory" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "inventory" {
-  #checkov:skip=CKV_AWS_145:SSE-S3 unless kms_key_arn is given (then SSE-KMS with it; S3 Inventory needs the key policy statement in the README).
+  #checkov:skip=CKV_AWS_145:SSE-S3 unless kms_key_arn is given (then SSE-KMS with it; S3 Inventory needs the key policy statement in docs/deployment.md).
   count = var.enable_inventory ? 1 : 0
 
   bucket = aws_s3_bucket.inventory[0].id

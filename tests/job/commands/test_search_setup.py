@@ -89,11 +89,11 @@ def test_no_answer_is_transient():
     assert isinstance(failure, errors.TransientError)
 
 
-def test_the_readmes_search_setup_commands_parse():
-    # given the README's search-setup commands, as a user copies them (without the comment)
+def test_the_documented_search_setup_commands_parse():
+    # given the docs' search-setup commands, as a user copies them (without the comment)
     from pathlib import Path
 
-    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    readme = (Path(__file__).parents[3] / "docs" / "search-and-reports.md").read_text()
     commands = [
         line.split("#")[0].split()[4:]
         for line in readme.splitlines()
