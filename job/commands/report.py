@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from job.commands import export, report_html, search
 from job.commands.filters import Filters, text_lines
 from job.core import errors, label_index, previews
+from job.core.manifest import split_s3_uri
 
 log = logging.getLogger(__name__)
 PRESIGN_SECONDS = 3600  # an hour: until then the page is a bearer link to every image in it
@@ -84,7 +85,7 @@ def gather_previews(
         if not uri:
             found.missing[key] = reason or _why(item, results_bucket)
             continue
-        bucket, name = previews.split(str(uri))
+        bucket, name = split_s3_uri(str(uri))
         if embed:
             body = s3.get_object(Bucket=bucket, Key=name)["Body"].read()
             found.src[key] = "data:image/jpeg;base64," + base64.b64encode(body).decode("ascii")
@@ -191,7 +192,7 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             raise ValueError("the text report needs --label")
         if args.html:
             bucket = previews.location(args.results_uri) or next(
-                (previews.split(str(i["thumbnail"]))[0] for i in items if i.get("thumbnail")), None
+                (split_s3_uri(str(i["thumbnail"]))[0] for i in items if i.get("thumbnail")), None
             )
             if args.thumbnails and bucket is None:
                 raise ValueError("--thumbnails needs --results-uri (where the previews are kept)")

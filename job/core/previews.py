@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 
+from job.core.manifest import split_s3_uri
+
 PREFIX = "thumbnails"
 
 
@@ -17,12 +19,7 @@ def name(bucket: str, key: str, etag: str | None) -> str:
 
 def location(results_uri: str | None) -> str | None:
     """The bucket the previews go to: the results URI's (s3://bucket/runs -> bucket); None without one."""
-    if not results_uri or not results_uri.startswith("s3://"):
+    try:
+        return split_s3_uri(results_uri)[0] if results_uri else None
+    except ValueError:
         return None
-    return results_uri[len("s3://") :].split("/", 1)[0] or None
-
-
-def split(uri: str) -> tuple[str, str]:
-    """s3://bucket/key -> (bucket, key)."""
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key

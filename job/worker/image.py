@@ -306,7 +306,7 @@ class Worker:
         item = self._result(ref, record, order_time, memo)
         if item is None:
             return "skipped_changed"
-        if item["status"] == "done" and record.thumbnail is not None:
+        if item["status"] == "done":
             self._keep_preview(ref, record, item)
         memo["item"] = item
         written = store.put_result(self.b.ddb, self.config.table, item)

@@ -61,7 +61,6 @@ def items(table: str = TABLE) -> dict[str, dict]:
 
 
 RED, BLUE = (220, 30, 30), (30, 40, 220)
-STORED_AS = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 
 
 def camera_jpeg(orientation: int, size: tuple[int, int] = (400, 300)) -> bytes:
@@ -71,6 +70,8 @@ def camera_jpeg(orientation: int, size: tuple[int, int] = (400, 300)) -> bytes:
     width, height = size
     scene = Image.new("RGB", (height, width) if orientation in (5, 6, 7, 8) else size, BLUE)
     scene.paste(RED, (0, 0, scene.width, scene.height // 2))
+    from job.demo.samples import STORED_AS
+
     stored = scene.transpose(STORED_AS[orientation]) if orientation in STORED_AS else scene
     small = io.BytesIO()
     stored.resize((stored.width // 4, stored.height // 4)).save(small, "JPEG", quality=90)
