@@ -140,6 +140,7 @@ class Folder:
 
     images: dict[str, bytes]
     skipped: dict[str, str]
+    others: dict[str, Path]  # the skipped files that can be read: uploaded too, as a bucket holds them
 
 
 def folder_files(folder: Path, extensions: Iterable[str] = DEFAULT_EXTENSIONS.split(",")) -> Folder:
@@ -149,17 +150,16 @@ def folder_files(folder: Path, extensions: Iterable[str] = DEFAULT_EXTENSIONS.sp
     if not folder.is_dir():
         raise ValueError(f"IMAGES={folder}: not a directory")
     wanted = {e.lower() for e in extensions}
-    images: dict[str, bytes] = {}
-    skipped: dict[str, str] = {}
+    found = Folder({}, {}, {})
     for key, path in files.walk(folder):
-        suffix = path.suffix.lower().lstrip(".")
         if not path.exists():
-            skipped[key] = "a broken symlink"
-        elif suffix not in wanted:
-            skipped[key] = f"not an image extension ({path.suffix})" if path.suffix else "no extension"
+            found.skipped[key] = "a broken symlink"
+        elif path.suffix.lower().lstrip(".") not in wanted:
+            found.skipped[key] = f"not an image extension ({path.suffix})" if path.suffix else "no extension"
+            found.others[key] = path
         else:
-            images[key] = path.read_bytes()
-    return Folder(images, skipped)
+            found.images[key] = path.read_bytes()
+    return found
 
 
 def summary_table(items: list[dict]) -> str:
@@ -442,11 +442,7 @@ class Demo:
         elif self.opts.images_dir is not None:
             found = folder_files(self.opts.images_dir)
             self.images, self.outcome.skipped = found.images, found.skipped
-            others = {
-                k: (self.opts.images_dir / k).read_bytes()
-                for k, why in found.skipped.items()
-                if "symlink" not in why
-            }
+            others = {key: path.read_bytes() for key, path in found.others.items()}
         else:
             from job.demo.samples import make_samples
 
