@@ -180,7 +180,8 @@ backfill: $(STAMP) ## Submit a backfill with the deployed settings: make backfil
 status: $(STAMP) ## Children, images, rate, ETA and failed children of a job: make status JOB=<job id> [WATCH=1]
 	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id> [WATCH=1]"; exit 2; }
 	@uri=$$($(DEPLOYED) results_uri) && region=$(REGION_SH) && \
-	AWS_DEFAULT_REGION=$$region $(PY) -m job status $(JOB) --results-uri "$$uri" $(if $(WATCH),--watch)
+	dashboard=$$($(DEPLOYED) dashboard_url 2>/dev/null || true) && \
+	AWS_DEFAULT_REGION=$$region BUCKETLENS_DASHBOARD_URL="$$dashboard" $(PY) -m job status $(JOB) --results-uri "$$uri" $(if $(WATCH),--watch)
 
 logs: $(STAMP) ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
 	@test -n "$(JOB)" || { echo "usage: make logs JOB=<job id>[:<array index>]"; exit 2; }

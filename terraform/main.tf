@@ -22,6 +22,7 @@ locals {
       BUCKETLENS_EXTENSIONS     = local.extensions
       AWS_RETRY_MODE            = "adaptive"
       AWS_DEFAULT_REGION        = var.region
+      BUCKETLENS_DEPLOYMENT     = var.name # the Deployment dimension of the EMF metrics
     },
     var.project_version_arn == null ? {} : { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn },
     var.max_tps_per_child == null ? {} : { BUCKETLENS_MAX_TPS = tostring(var.max_tps_per_child) },
@@ -84,6 +85,7 @@ locals {
     BUCKETLENS_SHARD_SIZE       = tostring(var.shard_size)
     BUCKETLENS_EXTENSIONS       = local.extensions
     BUCKETLENS_LOG_LEVEL        = var.submitter_log_level
+    BUCKETLENS_DEPLOYMENT       = var.name
     # the jobs' and the fast path's quota where Service Quotas cannot be read (lambda_submitter/account_quota.py)
     BUCKETLENS_TPS_QUOTA = tostring(var.rekognition_tps_quota)
     }, local.uses_model ? { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn } : {},
@@ -255,6 +257,28 @@ module "endpoints" {
   route_table_ids        = var.vpc_endpoint_route_table_ids
   interface_services     = var.vpc_interface_endpoints
   client_security_groups = local.client_security_groups
+  tags                   = var.tags
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+  count  = var.enable_alarms ? 1 : 0
+
+  name                   = var.name
+  deployment             = var.name
+  topic_arn              = var.alarm_topic_arn
+  email                  = var.alarm_email
+  queue_name             = element(split(":", module.triggers.queue_arn), 5)
+  dead_letter_queue_name = element(split(":", module.triggers.dead_letter_queue_arn), 5)
+  function_name          = module.submitter.function_name
+  job_queue_arn          = module.batch.job_queue_arn
+  job_log_group_name     = module.batch.log_group_name
+  queue_age_seconds      = var.alarm_queue_age_seconds
+  throttle_share_percent = var.alarm_throttle_share_percent
+  throttle_minutes       = var.alarm_throttle_minutes
+  errors_per_hour        = var.alarm_errors_per_hour
+  log_retention_days     = var.log_retention_days
+  kms_key_arn            = var.kms_key_arn
   tags                   = var.tags
 }
 

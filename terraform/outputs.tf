@@ -112,3 +112,13 @@ output "submitter_role_arn" {
   description = "The submitter's execution role (mapped to OpenSearch's bucketlens_deleter)."
   value       = module.submitter.role_arn
 }
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard (null without enable_alarms); make status prints it."
+  value       = var.enable_alarms ? module.monitoring[0].dashboard_url : null
+}
+
+output "alarm_topic_arn" {
+  description = "The SNS topic of the alarms and of the failed-job reports (null without enable_alarms)."
+  value       = var.enable_alarms ? module.monitoring[0].topic_arn : null
+}

@@ -601,3 +601,47 @@ variable "search_create_service_linked_role" {
   type        = bool
   default     = false
 }
+
+# --- Alarms and the dashboard (modules/monitoring) ----------------------------------------------
+
+variable "enable_alarms" {
+  description = "Alarms on the queues, the submitter and the EMF metrics, a rule that reports FAILED Batch jobs, all to an SNS topic, and a CloudWatch dashboard."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_topic_arn" {
+  description = "An SNS topic of yours for the alarms; null creates <name>-alarms (encrypted with kms_key_arn when given)."
+  type        = string
+  default     = null
+}
+
+variable "alarm_email" {
+  description = "An address to subscribe to the created topic (AWS asks it to confirm first); null: none."
+  type        = string
+  default     = null
+}
+
+variable "alarm_queue_age_seconds" {
+  description = "Alarm when the oldest event on the events queue has waited longer than this."
+  type        = number
+  default     = 3600
+}
+
+variable "alarm_throttle_share_percent" {
+  description = "Alarm when more than this share of Rekognition calls is throttled for alarm_throttle_minutes."
+  type        = number
+  default     = 10
+}
+
+variable "alarm_throttle_minutes" {
+  description = "How long the throttled share must last (a multiple of 5)."
+  type        = number
+  default     = 60
+}
+
+variable "alarm_errors_per_hour" {
+  description = "Alarm when more images than this end as recorded errors in an hour."
+  type        = number
+  default     = 100
+}

@@ -210,6 +210,11 @@ def add_parser(sub: Any, help_text: str) -> None:
         "--interval", type=float, default=10.0, help="seconds between looks with --watch (default 10)"
     )
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--dashboard-url",
+        default=os.environ.get("BUCKETLENS_DASHBOARD_URL"),
+        help="printed under the status (Terraform output dashboard_url) [env BUCKETLENS_DASHBOARD_URL]",
+    )
     p.set_defaults(func=command)
 
 
@@ -222,10 +227,9 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         state = look(batch, s3, args.job_id, args.results_uri)  # failures: job.cli's one rule
         if args.format == "json":
             out.write(json.dumps(asdict(state)) + "\n")
-        elif args.watch and out.isatty():
-            out.write("\x1b[2J\x1b[H" + render(state) + "\n")
         else:
-            out.write(render(state) + "\n")
+            text = render(state) + (f"\ndashboard {args.dashboard_url}" if args.dashboard_url else "")
+            out.write(("\x1b[2J\x1b[H" if args.watch and out.isatty() else "") + text + "\n")
         out.flush()
         if not args.watch or state.status in TERMINAL:
             return errors.EXIT_OK

@@ -20,6 +20,7 @@ OUTCOMES = (
     "transient",
 )
 TERMINAL = frozenset(OUTCOMES) - {"transient"}
+MAX_LATENCIES = 10_000  # kept between two metric flushes; more are dropped rather than held
 
 
 class Stats:
@@ -36,6 +37,9 @@ class Stats:
         self.routes: Counter[str] = Counter()
         self.bytes_read = 0
         self.seen = 0
+        self.limiter_waits = 0
+        self.limiter_wait_s = 0.0
+        self._latencies_ms: list[float] = []
 
     def saw(self) -> None:
         with self._lock:
@@ -68,6 +72,25 @@ class Stats:
         with self._lock:
             self.bytes_read += n
 
+    def waited(self, seconds: float) -> None:
+        """A Rekognition call held back by the rate limiter (the shared quota) this long."""
+        if seconds > 0:
+            with self._lock:
+                self.limiter_waits += 1
+                self.limiter_wait_s += seconds
+
+    def latency(self, seconds: float) -> None:
+        """One image's time from its first read to its stored result."""
+        with self._lock:
+            if len(self._latencies_ms) < MAX_LATENCIES:
+                self._latencies_ms.append(seconds * 1000)
+
+    def drain_latencies(self) -> list[float]:
+        """The latencies recorded since the last drain (job.core.metrics sends them)."""
+        with self._lock:
+            found, self._latencies_ms = self._latencies_ms, []
+            return found
+
     @property
     def finished(self) -> int:
         with self._lock:
@@ -88,6 +111,8 @@ class Stats:
                 "throttles_by_operation": dict(self.throttles),
                 "rekognition_input": dict(self.routes),
                 "bytes_read": self.bytes_read,
+                "limiter_waits": self.limiter_waits,
+                "limiter_wait_s": round(self.limiter_wait_s, 3),
                 "duration_s": round(elapsed, 3),
                 "images_per_s": round(finished / elapsed, 2),
             }

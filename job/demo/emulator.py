@@ -195,6 +195,7 @@ def worker_environment(settings: Settings, table: str, results_uri: str, region:
         "BUCKETLENS_EXTENSIONS": ",".join(EXTENSIONS),
         "AWS_RETRY_MODE": "adaptive",
         "AWS_DEFAULT_REGION": region,
+        "BUCKETLENS_DEPLOYMENT": "bucketlens",
     }
 
 
@@ -213,6 +214,7 @@ def submitter_environment(
         "BUCKETLENS_SHARD_SIZE": str(settings.shard_size),
         "BUCKETLENS_EXTENSIONS": ",".join(EXTENSIONS),
         "BUCKETLENS_LOG_LEVEL": "INFO",
+        "BUCKETLENS_DEPLOYMENT": "bucketlens",
         # the fast path's worker settings (local.labeller_environment)
         "BUCKETLENS_FAST_PATH_IMAGES": str(settings.fast_path_images),
         "BUCKETLENS_RESULTS_URI": results_uri,  # the previews go beside it

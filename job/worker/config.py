@@ -75,6 +75,7 @@ class RunConfig:
     opensearch_auth: str = "sigv4"
     opensearch_secret_arn: str | None = None
     opensearch_grant: str | None = None  # JSON {bucketlens role: [IAM role ARNs]}: mapped by the first flush
+    deployment: str = "bucketlens"  # the Deployment dimension of the EMF metrics (job/core/metrics.py)
 
     @property
     def opensearch(self) -> Any:
@@ -156,6 +157,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "opensearch_index": (str, "OpenSearch index (default bucketlens)"),
     "opensearch_auth": (str, "sigv4 (Amazon OpenSearch Service, default) or basic"),
     "opensearch_secret_arn": (str, "basic auth: Secrets Manager secret with username and password"),
+    "deployment": (str, "the deployment's name: the Deployment dimension of the CloudWatch metrics"),
     "opensearch_grant": (
         str,
         'JSON {"bucketlens_writer": [role ARN], ...}: OpenSearch roles this child, as the master user, '
@@ -234,6 +236,7 @@ def from_args(
         "opensearch_auth",
         "opensearch_secret_arn",
         "opensearch_grant",
+        "deployment",
     ):
         if name in raw:
             values[name] = str(raw[name])

@@ -5,9 +5,11 @@ A Batch child (job.worker.run) and the Lambda's fast path (job.worker.immediate)
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -146,6 +148,12 @@ class Worker:
             expected=cfg.shards,  # the job's children, which start together (the submitter passes it)
         )
 
+    def _acquire(self, operation: str) -> float:
+        """The limiter's permission for one call, its wait counted (LimiterWaits)."""
+        waited = self._limiters[operation].acquire()
+        self.stats.waited(waited)
+        return waited
+
     def leave_quota(self) -> None:
         """Give the shared quota back at the end of the run, and count the limiter's own DynamoDB calls
         (`dynamodb.limiter`, which the cost table prices)."""
@@ -184,6 +192,14 @@ class Worker:
 
     # --- one image ----------------------------------------------------------------------------------
     def handle(self, ref: ObjectRef, state: Any = UNKNOWN) -> str:
+        """Process with retries (`_handle`), timing the images that end done or as a recorded error."""
+        started = time.monotonic()
+        outcome = self._handle(ref, state)
+        if outcome == "done" or outcome.startswith("error"):
+            self.stats.latency(time.monotonic() - started)
+        return outcome
+
+    def _handle(self, ref: ObjectRef, state: Any = UNKNOWN) -> str:
         """Process with retries; returns the outcome counter name. Raises Fatal.
 
         `state` is the stored item prefetched by a batch read; retries read it afresh. Rekognition
@@ -417,7 +433,7 @@ class Worker:
                     image,
                     confidence,
                     cfg.max_labels,
-                    self._limiters["DetectCustomLabels"].acquire,
+                    functools.partial(self._acquire, "DetectCustomLabels"),
                     self.patience.call_attempts,
                 ),
             )
@@ -430,7 +446,7 @@ class Worker:
                     image,
                     cfg.min_confidence,
                     cfg.max_labels,
-                    self._limiters["DetectLabels"].acquire,
+                    functools.partial(self._acquire, "DetectLabels"),
                     self.patience.call_attempts,
                 ),
             )
@@ -446,7 +462,7 @@ class Worker:
                         rk,
                         image,
                         cfg.min_confidence,
-                        self._limiters["DetectText"].acquire,
+                        functools.partial(self._acquire, "DetectText"),
                         self.patience.call_attempts,
                     ),
                 )

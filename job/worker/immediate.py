@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from job.core.manifest import ObjectRef
+from job.core.metrics import Emitter
 from job.core.summary import Stats
 from job.worker.config import RunConfig
 from job.worker.image import UNKNOWN, Backends, Fatal, Patience, Worker
@@ -85,6 +86,7 @@ def label_now(
             sink.flush()
     for outcome in outcomes.values():
         stats.tally(outcome)
+    Emitter("fast_path", config.deployment).flush(stats)
     if worker.unwritten:
         log.error(
             "results paid for but not stored: the redelivered images are labelled again",

@@ -24,6 +24,7 @@ from botocore.exceptions import (
 
 from job.core import errors, store
 from job.core.manifest import ObjectRef
+from job.core.metrics import Emitter
 from job.core.summary import Stats, build_summary, summary_uri
 from job.worker import labels, pending, s3, sources
 from job.worker.config import RunConfig
@@ -47,6 +48,7 @@ class Runner:
         self.backends = backends or Backends.default(pool=config.workers + 4)
         self.stop = stop or threading.Event()
         self.stats = Stats()
+        self.metrics = Emitter("batch", config.deployment)
         self.worker = Worker(config, self.backends, self.stats, self.stop)
         self.fatal: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=config.workers * 2)
@@ -240,6 +242,7 @@ class Runner:
                 "transient": snap["outcomes"]["transient"],
             },
         )
+        self.metrics.flush(self.stats)
 
     def _finish(self, code: int, plan: dict) -> int:
         cfg = self.config
@@ -251,6 +254,7 @@ class Runner:
         for sink in self.worker.sinks:
             sink.flush()
         doc["index_errors"] = sum(getattr(sink, "errors", 0) for sink in self.worker.sinks)
+        self.metrics.flush(self.stats)
         self._keep_unwritten()
         log.info("run finished", extra={"summary": doc})
         if cfg.results_uri:

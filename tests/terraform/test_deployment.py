@@ -1023,12 +1023,91 @@ def _check_the_submitter_is_in_the_vpc(on_moto: Deployment, route_table: str) ->
     assert {(r["FromPort"], r["ToPort"]) for r in inbound} == {(443, 443)}
 
 
+def _batch_events(status: str, queue: str) -> dict:
+    """AWS's published Batch Job State Change example (tests/events/SOURCES.md) for our queue, at `status`;
+    a FAILED one carries the fields of JobDetail the alarm's message names."""
+    from tests.lambda_submitter.conftest import load_event
+
+    event = load_event("batch_job_state_change.json")
+    event["detail"].update(status=status, jobQueue=queue)
+    if status == "FAILED":
+        event["detail"].update(
+            statusReason="Essential container in task exited",
+            arrayProperties={"index": 7},
+            jobName="bucketlens-bf-1234-0",
+        )
+        event["detail"]["container"]["logStreamName"] = "bucketlens-worker/default/abc123"
+    return event
+
+
+def test_alarms_the_failed_job_rule_and_the_dashboard_are_applied(on_moto: Deployment) -> None:
+    # given the applied deployment (alarms are on by default)
+    from moto.events.models import EventPattern
+
+    cloudwatch, events = on_moto.client("cloudwatch"), on_moto.client("events")
+    topic = on_moto.outputs["alarm_topic_arn"]
+    # then the topic exists, and only this account's alarms and the failed-job rule may publish to it
+    policy = json.loads(on_moto.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    services = sorted(s["Principal"]["Service"] for s in policy["Statement"])
+    assert services == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    assert all(s["Condition"] for s in policy["Statement"])
+    # and each alarm watches what it says and tells the topic
+    alarms = {
+        a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="bucketlens-")["MetricAlarms"]
+    }
+    assert set(alarms) == {
+        "bucketlens-dead-letters",
+        "bucketlens-queue-age",
+        "bucketlens-submitter-errors",
+        "bucketlens-submitter-throttles",
+        "bucketlens-images-errored",
+        "bucketlens-rekognition-throttled",
+    }
+    assert all(a["AlarmActions"] == [topic] for a in alarms.values())
+    dlq = on_moto.outputs["dead_letter_queue_url"].rsplit("/", 1)[-1]
+    assert alarms["bucketlens-dead-letters"]["Dimensions"] == [{"Name": "QueueName", "Value": dlq}]
+    assert alarms["bucketlens-images-errored"]["Namespace"] == "bucketlens"
+    share = {q["Id"]: q for q in alarms["bucketlens-rekognition-throttled"]["Metrics"]}
+    assert share["share"]["Expression"] == "100 * FILL(throttles, 0) / calls"
+    assert {share[k]["MetricStat"]["Metric"]["MetricName"] for k in ("throttles", "calls")} == {
+        "RekognitionThrottles",
+        "RekognitionCalls",
+    }
+    # and the rule takes a FAILED job of our queue, not a SUCCEEDED one, nor another queue's
+    rule = events.describe_rule(Name="bucketlens-batch-failed")
+    pattern = EventPattern.load(rule["EventPattern"])
+    queue = on_moto.outputs["job_queue_arn"]
+    assert pattern.matches_event(_batch_events("FAILED", queue))
+    assert not pattern.matches_event(_batch_events("SUCCEEDED", queue))
+    assert not pattern.matches_event(_batch_events("FAILED", queue + "-other"))
+    # and its message names the job, the child, the reason and the log stream
+    (target,) = events.list_targets_by_rule(Rule="bucketlens-batch-failed")["Targets"]
+    assert target["Arn"] == topic
+    transformer = target["InputTransformer"]
+    failed = _batch_events("FAILED", queue)
+    message = transformer["InputTemplate"]
+    for name, path in json.loads(json.dumps(transformer["InputPathsMap"])).items():
+        value: Any = failed
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]
+        message = message.replace(f"<{name}>", str(value))
+    assert json.loads(message).startswith("bucketlens bucketlens: Batch job bucketlens-bf-1234-0 (")
+    assert "child 7, FAILED: Essential container in task exited" in json.loads(message)
+    assert "bucketlens-worker/default/abc123" in json.loads(message)
+    # and the dashboard shows the metrics, the queues and the jobs by status
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="bucketlens")["DashboardBody"])
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert "Images" in titles and "Queues" in titles and any("by status" in t for t in titles)
+    assert on_moto.outputs["dashboard_url"].endswith("#dashboards/dashboard/bucketlens")
+
+
 # Where each kind of resource names its key; every one planned must name the customer-managed key.
 KEY_ATTRIBUTE = {
     "aws_dynamodb_table": lambda a: a["server_side_encryption"][0]["kms_key_arn"],
     "aws_cloudwatch_log_group": lambda a: a["kms_key_id"],
     "aws_lambda_function": lambda a: a["kms_key_arn"],
     "aws_sqs_queue": lambda a: a["kms_master_key_id"],
+    "aws_sns_topic": lambda a: a["kms_master_key_id"],
     "aws_ecr_repository": lambda a: a["encryption_configuration"][0]["kms_key"],
     "aws_scheduler_schedule": lambda a: a["kms_key_arn"],
     "aws_s3_bucket_server_side_encryption_configuration": lambda a: a["rule"][0][

@@ -80,7 +80,9 @@ def _array_job(size: int) -> str:
 
 def _status_json(job_id: str, results_uri: str | None) -> dict:
     out = io.StringIO()
-    args = SimpleNamespace(job_id=job_id, results_uri=results_uri, watch=False, interval=1.0, format="json")
+    args = SimpleNamespace(
+        job_id=job_id, results_uri=results_uri, watch=False, interval=1.0, format="json", dashboard_url=None
+    )
     assert status.command(args, out) == 0
     return json.loads(out.getvalue())
 
@@ -127,3 +129,16 @@ def test_an_unknown_job_is_a_config_error(aws, capsys):
 
     assert cli.main(["status", "nope"]) == 78
     assert "no Batch job 'nope'" in capsys.readouterr().err
+
+
+def test_the_text_status_ends_with_the_dashboard(aws):
+    # given an array job and the deployment's dashboard URL (Terraform output dashboard_url)
+    job_id = _array_job(2)
+    url = "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/bucketlens"
+    out = io.StringIO()
+    args = SimpleNamespace(
+        job_id=job_id, results_uri=None, watch=False, interval=1.0, format="text", dashboard_url=url
+    )
+    # when status is printed / then the dashboard's link is its last line
+    assert status.command(args, out) == 0
+    assert out.getvalue().splitlines()[-1] == f"dashboard {url}"

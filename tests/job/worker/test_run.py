@@ -562,3 +562,31 @@ def test_a_cameras_preview_is_kept_upright_beside_the_results_once(fault_server)
     layer.reset_counts()
     assert run.run(_config()) == errors.EXIT_OK
     assert layer.count("S3.PutObject") == 1  # the run summary only
+
+
+def test_the_emf_lines_of_a_run_carry_the_counts_its_summary_reports(aws, capsys):
+    # given good and hostile images
+    from tests.job.core import emf_spec
+
+    world({**_corpus_objects(), **_hostile()})
+    # when one child of the deployment "photos-prod" runs the prefix, logging progress every 3 images
+    assert run.run(_config(progress_every="3", deployment="photos-prod")) == errors.EXIT_OK
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    summary = _summary()
+    # then every line is valid EMF for this deployment and the Batch path
+    assert docs and all(emf_spec.problems(d) == [] for d in docs)
+    assert {d["Deployment"] for d in docs} == {"photos-prod"}
+    totals = [d for d in docs if "ImagesDone" in d]
+    assert len(totals) > 1 and {d["Path"] for d in totals} == {"batch"}
+    # and, added up over the run's flushes, they are the summary's counts
+    assert sum(d["ImagesDone"] for d in totals) == summary["outcomes"]["done"]
+    assert sum(d["ImagesErrored"] for d in totals) == summary["outcomes"]["error"] == len(_hostile())
+    assert sum(d["RekognitionCalls"] for d in totals) == summary["rekognition_calls"]
+    assert sum(d["BytesRead"] for d in totals) == summary["bytes_read"]
+    by_class: dict[str, int] = {}
+    for d in docs:
+        if "ErrorClass" in d:
+            by_class[d["ErrorClass"]] = by_class.get(d["ErrorClass"], 0) + d["ImagesErrored"]
+    assert by_class == summary["errors_by_class"]
+    latencies = [v for d in docs for v in d.get("ImageLatency", [])]
+    assert len(latencies) == summary["outcomes"]["done"] + summary["outcomes"]["error"]
