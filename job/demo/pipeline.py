@@ -512,6 +512,8 @@ class Demo:
         """Upload after upload, each timed from the PUT until its result is in the table: S3 -> SQS ->
         the submitter's handler (which labels a small batch itself) -> the table; the first with a delete."""
         logs.configure("WARNING")  # importing the handler sets the Lambda's INFO level
+        # the handler runs in this process: its EMF metric lines are for CloudWatch, not this console
+        os.environ["BUCKETLENS_METRICS"] = "off"
         s3 = clients.client("s3")
         held, deleted = self.outcome.uploaded_later, self.outcome.deleted
         name = held.rsplit("/", 1)[-1]

@@ -110,6 +110,7 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind(tmp_path, small_
     assert len(outcome.upload_to_indexed_s) == demo.EVENT_UPLOADS and outcome.event_jobs == 0
     assert all(by_key[k]["status"] == "done" for k in by_key if k.startswith("events/"))
     assert "labelled by the submitter itself (fast path): upload to indexed p50" in text
+    assert '"_aws"' not in text  # the in-process handler's metric lines are for CloudWatch, not the console
     # and the backfill paid for Rekognition, the second backfill did not
     assert outcome.backfill_rekognition_calls > 0
     assert outcome.rerun_rekognition_calls == 0
