@@ -5,6 +5,7 @@ conversion and scaling, and two corrupt files."""
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -145,6 +146,27 @@ def _scene(sample: Sample, size: tuple[int, int]) -> Image.Image:
     return image
 
 
+PREVIEW_PX = 160  # the EXIF preview cameras keep in IFD1 (160 x 120 for a 4:3 sensor)
+
+
+def with_preview(exif: bytes, preview: bytes) -> bytes:
+    """Pillow's EXIF bytes (`Exif\\0\\0` + a TIFF block, which Pillow writes without IFD1) with an IFD1 that
+    points at a JPEG preview (JPEGInterchangeFormat and -Length, TIFF 6.0), as a camera writes it."""
+    head, tiff = exif[:6], bytearray(exif[6:])
+    order = ">" if tiff[:2] == b"MM" else "<"
+    ifd0 = struct.unpack_from(order + "I", tiff, 4)[0]
+    entries = struct.unpack_from(order + "H", tiff, ifd0)[0]
+    ifd1 = len(tiff)
+    struct.pack_into(order + "I", tiff, ifd0 + 2 + 12 * entries, ifd1)  # IFD0's link to the next IFD
+    data = ifd1 + 2 + 2 * 12 + 4
+    tiff += struct.pack(order + "H", 2)
+    tiff += struct.pack(order + "HHII", 0x0201, 4, 1, data) + struct.pack(
+        order + "HHII", 0x0202, 4, 1, len(preview)
+    )
+    tiff += struct.pack(order + "I", 0) + preview
+    return head + bytes(tiff)
+
+
 def encode(sample: Sample) -> bytes:
     fmt = sample.fmt
     if fmt == "HEIF":
@@ -152,8 +174,16 @@ def encode(sample: Sample) -> bytes:
 
         register_heif_opener()
     options = {"quality": 60, "method": 0} if fmt == "WEBP" else {}
+    stored = picture(sample)
+    exif = exif_for(sample).tobytes()
+    if fmt == "JPEG":  # cameras and phones keep a small preview, stored turned like the photo
+        small = stored.copy()
+        small.thumbnail((PREVIEW_PX, PREVIEW_PX))
+        preview = io.BytesIO()
+        small.save(preview, "JPEG", quality=80)
+        exif = with_preview(exif, preview.getvalue())
     buf = io.BytesIO()
-    picture(sample).save(buf, fmt, exif=exif_for(sample).tobytes(), **options)
+    stored.save(buf, fmt, exif=exif, **options)
     return buf.getvalue()
 
 

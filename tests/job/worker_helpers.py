@@ -65,24 +65,17 @@ RED, BLUE = (220, 30, 30), (30, 40, 220)
 
 def camera_jpeg(orientation: int, size: tuple[int, int] = (400, 300)) -> bytes:
     """A JPEG as a camera writes it: a scene (red sky over blue water) stored turned as `orientation` says,
-    with an EXIF block holding that Orientation and, in IFD1, a 1/4-size JPEG preview stored the same way.
-    The block is built by hand (TIFF 6.0 layout): Pillow writes no IFD1."""
+    with an EXIF block holding that Orientation and, in IFD1, a 1/4-size JPEG preview stored the same way."""
+    from job.demo.samples import STORED_AS, with_preview
+
     width, height = size
     scene = Image.new("RGB", (height, width) if orientation in (5, 6, 7, 8) else size, BLUE)
     scene.paste(RED, (0, 0, scene.width, scene.height // 2))
-    from job.demo.samples import STORED_AS
-
     stored = scene.transpose(STORED_AS[orientation]) if orientation in STORED_AS else scene
     small = io.BytesIO()
     stored.resize((stored.width // 4, stored.height // 4)).save(small, "JPEG", quality=90)
-    preview = small.getvalue()
-    ifd0 = struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 26)
-    ifd1 = (
-        struct.pack("<H", 2)
-        + struct.pack("<HHII", 0x0201, 4, 1, 56)
-        + struct.pack("<HHII", 0x0202, 4, 1, len(preview))
-    )
-    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd1 + struct.pack("<I", 0) + preview
+    tags = Image.Exif()
+    tags[0x0112] = orientation
     out = io.BytesIO()
-    stored.save(out, "JPEG", quality=90, exif=b"Exif\x00\x00" + tiff)
+    stored.save(out, "JPEG", quality=90, exif=with_preview(tags.tobytes(), small.getvalue()))
     return out.getvalue()

@@ -91,6 +91,8 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind(tmp_path, small_
     assert by_key["broken/truncated.jpg"]["status"] == "error"
     assert by_key["broken/not-an-image.png"]["status"] == "error"
     assert by_key["empty.jpg"]["status"] == "error"
+    # and the camera JPEGs' own EXIF previews were kept by the worker, beside the results
+    assert by_key["cameras/nikon/rio.jpg"]["thumbnail"].startswith("s3://")
     # and the files that are not images are skipped, said so, and not a failure
     assert len(outcome.skipped) == 5 and "skipped notes.txt: not an image extension (.txt)" in text
     assert not {k for k in by_key if k.endswith((".txt", ".xmp", ".MOV", ".DS_Store"))}
