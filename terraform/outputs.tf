@@ -103,6 +103,11 @@ output "region" {
   value       = var.region
 }
 
+output "search_index" {
+  description = "The OpenSearch index (null without enable_search); python -m job search-setup --terraform-dir reads it."
+  value       = var.enable_search ? var.search_index : null
+}
+
 output "worker_role_arn" {
   description = "The workers' job role (mapped to OpenSearch's bucketlens_writer: python -m job search-setup)."
   value       = module.batch.job_role_arn

@@ -34,7 +34,7 @@ def add_parser(sub: Any, help_text: str) -> None:
         )
     p.add_argument(
         "--terraform-dir",
-        help="read the endpoint and the two roles from this applied deployment's outputs",
+        help="read the endpoint, the index and the two roles from this applied deployment's outputs",
     )
     p.set_defaults(func=command)
 
@@ -44,6 +44,7 @@ def _from_terraform(args: argparse.Namespace) -> None:
 
     endpoint = deployed.read(args.terraform_dir, "search_endpoint")
     args.opensearch_endpoint = args.opensearch_endpoint or endpoint
+    args.opensearch_index = deployed.read(args.terraform_dir, "search_index")
     args.writer.append(deployed.read(args.terraform_dir, "worker_role_arn"))
     args.deleter.append(deployed.read(args.terraform_dir, "submitter_role_arn"))
 

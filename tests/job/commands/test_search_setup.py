@@ -34,6 +34,7 @@ def test_the_deployments_roles_are_read_from_terraform_and_mapped(tmp_path, monk
         tmp_path,
         {
             "search_endpoint": json.dumps(ENDPOINT),
+            "search_index": json.dumps("photos"),
             "worker_role_arn": json.dumps(WORKER),
             "submitter_role_arn": json.dumps(SUBMITTER),
         },
@@ -53,6 +54,8 @@ def test_the_deployments_roles_are_read_from_terraform_and_mapped(tmp_path, monk
     printed = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {"kind": "mapping", "name": opensearch_access.DELETER, "added": [SUBMITTER]} in printed
     assert args.opensearch_endpoint == ENDPOINT
+    # and the roles hold the deployment's index (search_index), not the default one
+    assert {r["index_permissions"][0]["index_patterns"][0] for r in plugin.roles.values()} == {"photos"}
     # when it runs again / then it says there is nothing to do
     out = io.StringIO()
     search_setup.command(args, out, client=Client(plugin))
