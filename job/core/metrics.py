@@ -19,7 +19,6 @@ from typing import Any
 from job.core.summary import OUTCOMES
 
 NAMESPACE = "bucketlens"
-MAX_METRICS = 100
 MAX_VALUES = 100
 REKOGNITION = ("DetectLabels", "DetectText", "DetectCustomLabels")
 SKIPPED = tuple(name for name in OUTCOMES if name.startswith("skipped_"))
