@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from job.commands import provision
-from job.core import clients, label_index
+from job.core import clients, inventory, label_index
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ EVENTS_QUEUE = f"{NAME}-events"
 DEAD_LETTER_QUEUE = f"{NAME}-events-dlq"
 MANIFESTS_PREFIX = "manifests"
 RUNS_PREFIX = "runs"
-EXTENSIONS = ("jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif", "avif")
+EXTENSIONS = inventory.DEFAULT_EXTENSIONS
 # The image's ENTRYPOINT (Dockerfile): Batch's `command` replaces only CMD, so it starts after this.
 ENTRYPOINT = ("python", "-m", "job")
 # The Batch container command, as terraform/modules/batch/main.tf registers it.

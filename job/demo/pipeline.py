@@ -23,11 +23,10 @@ from typing import Any, TextIO
 from job.commands import report, report_html
 from job.commands.export import row as export_row
 from job.commands.export import scan
-from job.core import clients, logs, previews, store
+from job.core import clients, inventory, logs, previews, store
 from job.core.errors import EXIT_OK
 from job.demo import emulator
 from job.exif import files
-from job.worker.config import DEFAULT_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ class Folder:
     others: dict[str, Path]  # the skipped files that can be read: uploaded too, as a bucket holds them
 
 
-def folder_files(folder: Path, extensions: Iterable[str] = DEFAULT_EXTENSIONS.split(",")) -> Folder:
+def folder_files(folder: Path, extensions: Iterable[str] = inventory.DEFAULT_EXTENSIONS) -> Folder:
     """Every file under the folder, subfolders and symlinks followed (never round a loop); a file is an
     image by its extension, as the submitter and the worker decide (a zero-byte .jpg is one: its result is
     a recorded error)."""

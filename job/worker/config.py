@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from job.core import label_index
+from job.core import inventory, label_index
 from job.core.errors import ConfigError
 from job.core.summary import parent_job_id
 
 ENV_PREFIX = "BUCKETLENS_"
 FEATURES = ("labels", "text", "custom-labels")
 DEFAULT_TABLE = "bucketlens-results"
-DEFAULT_EXTENSIONS = "jpg,jpeg,png,tif,tiff,webp,heic,heif,avif"
+DEFAULT_EXTENSIONS = ",".join(inventory.DEFAULT_EXTENSIONS)  # the submitter's and the inventory's list
 
 
 LATENCY_BUDGET_S = 0.5  # a Rekognition call takes ~0.15 s; threads cover calls up to this long in flight
