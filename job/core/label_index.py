@@ -147,9 +147,7 @@ def update(ddb: Any, table: str, item: Mapping[str, Any]) -> tuple[int, int]:
     ref = ref_of(item["bucket"], item["key"])
     wanted = {(r["pk"], r["sk"]): r for r in rows(item).values()}
     present = {(r["pk"], r["sk"]): r for r in indexed_rows(ddb, table, ref)}
-    puts = [
-        r for k, r in wanted.items() if present.get(k, {}).get("etag") != r.get("etag") or k not in present
-    ]
+    puts = [r for k, r in wanted.items() if present.get(k) != r]  # a row is its four attributes
     stale = [r for k, r in present.items() if k not in wanted]
     _write(ddb, table, [{"PutRequest": {"Item": _serialize(r)}} for r in puts] + [_delete(r) for r in stale])
     return len(puts), len(stale)
