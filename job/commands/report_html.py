@@ -103,7 +103,7 @@ def summary(items: list[Mapping[str, Any]]) -> dict[str, Any]:
     status = Counter(str(i.get("status")) for i in items)
     errors = Counter(str(i.get("error_class")) for i in items if i.get("status") == "error")
     labels = Counter(str(lb.get("name")) for i in items for lb in _labels(i))
-    cameras = Counter(camera(i.get("exif") or {}) for i in items if camera(i.get("exif") or {}))
+    cameras = Counter(name for i in items if (name := camera(i.get("exif") or {})))
     times = sorted(t for i in items if (t := taken(i.get("exif") or {})))
     return {
         "images": len(items),
@@ -176,7 +176,8 @@ def _card(item: Mapping[str, Any], src: str | None, reason: str) -> str:
         )
     where = _gps(exif)
     texts = [str(t.get("text") if isinstance(t, Mapping) else t) for t in item.get("text") or ()]
-    search = " ".join([key, camera(exif), *(str(lb.get("name")) for lb in labels), *texts, status]).lower()
+    made_by, shot = camera(exif), exposure(exif)
+    search = " ".join([key, made_by, *(str(lb.get("name")) for lb in labels), *texts, status]).lower()
     confidence = max((float(lb.get("confidence") or 0) for lb in labels), default=0.0)
     when = taken(exif)
     chips = "".join(
@@ -186,9 +187,9 @@ def _card(item: Mapping[str, Any], src: str | None, reason: str) -> str:
     rows = [
         f'<div class="key">{html.escape(key)}</div>',
         outcome,
-        f'<div class="meta">{html.escape(camera(exif))}</div>' if camera(exif) else "",
+        f'<div class="meta">{html.escape(made_by)}</div>' if made_by else "",
         f'<div class="meta when">{html.escape(when)}</div>' if when else "",
-        f'<div class="meta">{html.escape(exposure(exif))}</div>' if exposure(exif) else "",
+        f'<div class="meta">{html.escape(shot)}</div>' if shot else "",
         f"<div>{chips}</div>" if chips and status != "deleted" else "",
         f'<div class="meta">“{html.escape(texts[0][:80])}”</div>' if texts and status != "deleted" else "",
         f'<div class="meta"><a href="{html.escape(osm(*where))}">{where[0]:.4f}, {where[1]:.4f}</a></div>'
