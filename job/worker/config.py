@@ -19,6 +19,7 @@ from job.core.summary import parent_job_id
 
 ENV_PREFIX = "BUCKETLENS_"
 FEATURES = ("labels", "text", "custom-labels")
+LABELERS = ("rekognition", "onnx")
 DEFAULT_TABLE = "bucketlens-results"
 DEFAULT_EXTENSIONS = ",".join(inventory.DEFAULT_EXTENSIONS)  # the submitter's and the inventory's list
 
@@ -26,9 +27,14 @@ DEFAULT_EXTENSIONS = ",".join(inventory.DEFAULT_EXTENSIONS)  # the submitter's a
 LATENCY_BUDGET_S = 0.5  # a Rekognition call takes ~0.15 s; threads cover calls up to this long in flight
 
 
-def default_workers(tps_quota: float | None = None, max_tps: float | None = None) -> int:
+def default_workers(
+    tps_quota: float | None = None, max_tps: float | None = None, labeler: str = "rekognition"
+) -> int:
     """Threads enough for the rate this child may reach (in flight = rate x latency), 4..64; without a
-    quota, 8 per CPU (Rekognition calls wait ~150 ms on the network, so threads outnumber cores)."""
+    quota, 8 per CPU (Rekognition calls wait ~150 ms on the network, so threads outnumber cores). The
+    onnx labeler's threads download and decode for the model: 2 per CPU keep it fed."""
+    if labeler == "onnx":
+        return min(64, max(4, (os.cpu_count() or 1) * 2))
     rate = min(r for r in (tps_quota, max_tps) if r) if (tps_quota or max_tps) else None
     if rate is None:
         return min(64, max(4, (os.cpu_count() or 1) * 8))
@@ -76,6 +82,15 @@ class RunConfig:
     opensearch_secret_arn: str | None = None
     opensearch_grant: str | None = None  # JSON {bucketlens role: [IAM role ARNs]}: mapped by the first flush
     deployment: str = "bucketlens"  # the Deployment dimension of the EMF metrics (job/core/metrics.py)
+    labeler: str = "rekognition"  # or onnx: the user's own classifier (job/worker/onnx_labels.py)
+    model_uri: str | None = None
+    model_labels_uri: str | None = None
+    model_size: int = 224
+    model_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    model_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    model_top_k: int = 5
+    model_min_confidence: float = 1.0
+    model_batch: int = 16
 
     @property
     def opensearch(self) -> Any:
@@ -106,9 +121,30 @@ class RunConfig:
         """The stored form of the feature set: sorted names joined by ','."""
         return ",".join(sorted(self.features))
 
+    @property
+    def model_settings(self) -> Any:
+        """job.worker.onnx_labels.Settings of the onnx labeler."""
+        from job.worker.onnx_labels import Settings
+
+        return Settings(
+            self.model_size,
+            self.model_mean,
+            self.model_std,
+            self.model_top_k,
+            self.model_min_confidence,
+            self.model_batch,
+        )
+
     def to_log(self) -> dict:
+        model = (
+            {"model_uri": self.model_uri, "model_labels_uri": self.model_labels_uri}
+            if self.labeler == "onnx"
+            else {}
+        )
         return {
             "source": self.source,
+            "labeler": self.labeler,
+            **model,
             "index": self.index,
             "shards": self.shards,
             "shard_offset": self.shard_offset,
@@ -163,6 +199,21 @@ OPTIONS: dict[str, tuple[type, str]] = {
         'JSON {"bucketlens_writer": [role ARN], ...}: OpenSearch roles this child, as the master user, '
         "maps first (Terraform sets it)",
     ),
+    "labeler": (str, "rekognition (default) or onnx: your own image classifier, --model-uri"),
+    "model_uri": (str, "onnx: s3://…/model.onnx, an image classifier taking (N, 3, H, W) floats"),
+    "model_labels_uri": (
+        str,
+        "onnx: s3://…/labels.json (a list, or {index: name}) or .txt (one class a line)",
+    ),
+    "model_size": (int, "onnx: the model's input height and width (default 224)"),
+    "model_mean": (
+        str,
+        "onnx: per-channel mean R,G,B of the 0..1 pixels (default ImageNet's 0.485,0.456,0.406)",
+    ),
+    "model_std": (str, "onnx: per-channel std R,G,B (default ImageNet's 0.229,0.224,0.225)"),
+    "model_top_k": (int, "onnx: classes kept per image (default 5)"),
+    "model_min_confidence": (float, "onnx: lowest probability kept, in percent (default 1)"),
+    "model_batch": (int, "onnx: images per inference (default 16)"),
 }
 
 
@@ -191,6 +242,17 @@ def parse_features(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise ConfigError(f"--features: unknown {unknown or 'empty'}; choose from {','.join(FEATURES)}")
     return names
+
+
+def parse_triple(name: str, text: str) -> tuple[float, float, float]:
+    """R,G,B numbers, as --model-mean and --model-std take them."""
+    try:
+        numbers = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 3:
+        raise ConfigError(f"--{name.replace('_', '-')}: expected three numbers R,G,B, got {text!r}")
+    return numbers  # type: ignore[return-value]
 
 
 def parse_text_if(text: str) -> TextIf:
@@ -237,6 +299,9 @@ def from_args(
         "opensearch_secret_arn",
         "opensearch_grant",
         "deployment",
+        "labeler",
+        "model_uri",
+        "model_labels_uri",
     ):
         if name in raw:
             values[name] = str(raw[name])
@@ -253,9 +318,16 @@ def from_args(
         "progress_every",
         "progress_seconds",
         "grace_seconds",
+        "model_size",
+        "model_top_k",
+        "model_min_confidence",
+        "model_batch",
     ):
         if name in raw:
             values[name] = _convert(name, raw[name])
+    for name in ("model_mean", "model_std"):
+        if name in raw:
+            values[name] = parse_triple(name, str(raw[name]))
     if "features" in raw:
         values["features"] = parse_features(str(raw["features"]))
     if "text_if" in raw:
@@ -267,7 +339,10 @@ def from_args(
         if not exts:
             raise ConfigError("--extensions: empty list")
         values["extensions"] = exts
-    values.setdefault("workers", default_workers(values.get("tps_quota"), values.get("max_tps")))  # type: ignore[arg-type]
+    values.setdefault(
+        "workers",
+        default_workers(values.get("tps_quota"), values.get("max_tps"), str(values.get("labeler", ""))),  # type: ignore[arg-type]
+    )
     # every child of one array job writes under the job the user submitted: runs/<parent id>/<index>.json
     values["job_id"] = parent_job_id(env.get("AWS_BATCH_JOB_ID") or "local")
     config = RunConfig(**values)  # type: ignore[arg-type]
@@ -312,3 +387,30 @@ def validate(config: RunConfig) -> None:
             raise ConfigError(f"--opensearch-grant: {exc}") from exc
     if config.results_uri and not config.results_uri.startswith("s3://"):
         raise ConfigError("--results-uri must be an s3:// URI")
+    validate_labeler(config)
+
+
+def validate_labeler(config: RunConfig) -> None:
+    """The onnx labeler's model and settings; Rekognition's features are Rekognition's alone."""
+    if config.labeler not in LABELERS:
+        raise ConfigError(f"--labeler must be one of {', '.join(LABELERS)}, got {config.labeler!r}")
+    if config.labeler != "onnx":
+        return
+    for name in ("model_uri", "model_labels_uri"):
+        uri = getattr(config, name)
+        if not uri or not uri.startswith("s3://") or "/" not in uri[len("s3://") :]:
+            raise ConfigError(f"--labeler onnx needs --{name.replace('_', '-')} s3://bucket/key, got {uri!r}")
+    if config.features != ("labels",):
+        raise ConfigError(
+            "--labeler onnx labels only: --features labels (text and custom-labels are Rekognition's)"
+        )
+    if not 16 <= config.model_size <= 4096:
+        raise ConfigError("--model-size must be between 16 and 4096")
+    if any(s <= 0 for s in config.model_std):
+        raise ConfigError("--model-std must be positive")
+    if not 1 <= config.model_top_k <= 100:
+        raise ConfigError("--model-top-k must be between 1 and 100")
+    if not 0 <= config.model_min_confidence <= 100:
+        raise ConfigError("--model-min-confidence must be between 0 and 100")
+    if not 1 <= config.model_batch <= 1024:
+        raise ConfigError("--model-batch must be between 1 and 1024")

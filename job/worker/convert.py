@@ -121,6 +121,38 @@ def _first_side(data: bytes, width: int, height: int, max_bytes: int, max_side: 
     return max(256, min(side, int(max(width, height) * math.sqrt(min(1.0, fits / (width * height))))))
 
 
+def _upright(image: Image.Image, grey: bool = True) -> Image.Image:
+    """Turned as its EXIF Orientation says, transparency flattened, in RGB (or L when `grey` allows)."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
+        return image.convert("RGBA").convert("RGB")
+    if image.mode != "RGB" and not (grey and image.mode == "L"):
+        return image.convert("RGB")
+    return image
+
+
+def decode(data: bytes, min_side: int) -> Image.Image:
+    """Any supported format as an upright RGB image whose shorter side is still at least `min_side`
+    (a JPEG is decoded at the smallest DCT scale that keeps it: a 24 MP photo costs 1/64 of the pixels)."""
+    register_openers()
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise BadImage(f"decompression bomb: {width}x{height} pixels is over {MAX_PIXELS}")
+        if image.format == "JPEG":
+            scale = max(min_side / max(1, min(width, height)), 1 / 8)
+            image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+        image.load()
+        return _upright(image, grey=False)
+    except BadImage:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise BadImage(f"decompression bomb: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, RuntimeError, TypeError) as exc:
+        raise BadImage(f"cannot decode image: {type(exc).__name__}: {exc}") from exc
+
+
 def to_jpeg(data: bytes, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -> bytes:
     """Decode any supported format, orient it, and re-encode as JPEG under both limits.
 
@@ -137,11 +169,7 @@ def to_jpeg(data: bytes, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -
             side = _first_side(data, width, height, max_bytes, max_side)
             image.draft("RGB", _target(width, height, side))  # the smallest DCT scale at or above it
         image.load()
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
-            image = image.convert("RGBA").convert("RGB")
-        elif image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
+        image = _upright(image)
         best = None
         for _ in range(8):
             attempt = image.copy() if side < max(image.size) else image

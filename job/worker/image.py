@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import backoff
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +25,9 @@ from job.core.summary import Stats
 from job.worker import convert, labels, preview, s3, sinks
 from job.worker.config import RunConfig
 from job.worker.ratelimit import limiter
+
+if TYPE_CHECKING:  # numpy and onnxruntime load only with the onnx labeler: the Lambda's zip has neither
+    from job.worker.onnx_labels import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,20 @@ class Worker:
         self.previews_bucket = previews.location(config.results_uri)
         self._model_checked = False
         self._model_lock = threading.Lock()
+        self.classifier: Batcher | None = None  # the onnx labeler, once `open` has loaded it
+
+    def open(self, providers: list[str] | None = None) -> None:
+        """Load the onnx labeler's model (once per child): its digest joins the feature key, so the skip
+        check knows whether this model already labelled an object. Raises ConfigError."""
+        if self.config.labeler == "onnx" and self.classifier is None:
+            from job.worker import model_source, onnx_labels
+
+            self.classifier = model_source.open_model(self.b.s3, self.config, providers)
+            self.features = onnx_labels.feature_key(self.config.feature_key, self.classifier.model)
+
+    def close(self) -> None:
+        if self.classifier is not None:
+            self.classifier.close()
 
     def _limiter(self, operation: str) -> Any:
         """The shared quota when one is configured (--tps-quota), else the optional per-child cap."""
@@ -272,6 +289,8 @@ class Worker:
 
     def process(self, ref: ObjectRef, stored: Any = UNKNOWN, memo: dict | None = None) -> str:
         memo = {} if memo is None else memo
+        if self.config.labeler == "onnx" and self.classifier is None:
+            raise Fatal("the onnx model is not loaded: Worker.open() comes first")
         ref = _normalized(ref)
         if not self.wants(ref):
             return "skipped_not_image"
@@ -363,6 +382,8 @@ class Worker:
                 ref, self.features, order_time, "UnsupportedFormat", f"format {record.format}", exif_map
             )
         try:
+            if self.classifier is not None:
+                return self._classify(ref, self.classifier, exif_map, order_time, memo)
             image, route = self._image(ref, record)
             return self._detect(ref, image, route, exif_map, order_time, memo)
         except labels.ImageRejected as exc:
@@ -388,6 +409,33 @@ class Worker:
             del data
         self.stats.route("bytes")
         return {"Bytes": jpeg}, "bytes"
+
+    def _classify(
+        self, ref: ObjectRef, classifier: Batcher, exif_map: dict, order_time: str, memo: dict
+    ) -> dict:
+        """The onnx labeler: the whole object, decoded and resized here while the batcher's thread runs
+        the model on earlier images; one inference per object version, however often it is retried."""
+        from job.worker import onnx_labels
+
+        key = ("onnx", ref.etag, ref.version_id)
+        if key not in memo:
+            with self._converting:  # decoded photos are large: as many at once as CPUs and memory allow
+                data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
+                self.stats.call("s3.GetObject")
+                self.stats.read_bytes(len(data))
+                pixels = onnx_labels.prepare(data, classifier.settings)
+                del data
+            memo[key] = classifier.labels(pixels)
+            self.stats.call("onnx.Classify")
+        return store.build_result(
+            ref,
+            self.features,
+            order_time,
+            exif_map,
+            labels=[label.to_dict() for label in memo[key]],
+            label_model_version=classifier.model.source,
+            route="onnx",
+        )
 
     def _require_model(self, arn: str) -> None:
         """Once per run, before the first Custom Labels call: a stopped model ends the run with no spend."""

@@ -65,6 +65,7 @@ class Runner:
         self.worker.attach()
         try:
             self._check_table()
+            self.worker.open()
             self._replay_pending()
             plan_obj, refs = sources.open_source(
                 self.backends.s3, cfg.source, cfg.index, cfg.shards, cfg.shard_offset
@@ -92,6 +93,7 @@ class Runner:
         finally:
             self.worker.detach()
             self.worker.leave_quota()
+            self.worker.close()
         return self._finish(code, plan)
 
     def _check_table(self) -> None:

@@ -60,6 +60,12 @@ def _get(s3: Any, bucket: str, key: str, what: str) -> bytes:
         raise
 
 
+def read_uri(s3: Any, uri: str, what: str) -> bytes:
+    """The whole object at an s3:// URI; a missing object or bucket, or no permission, is a ConfigError."""
+    bucket, key = split_s3_uri(uri)
+    return _get(s3, bucket, key, what)
+
+
 def _open(s3: Any, bucket: str, key: str, what: str) -> Any:
     """A streaming body (caller closes it)."""
     try:

@@ -1,0 +1,44 @@
+"""The onnx labeler's model and classes, read from S3 once per child and checked before any image."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import time
+from typing import Any
+
+from job.core.manifest import split_s3_uri
+from job.worker import onnx_labels, sources
+from job.worker.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+
+def open_model(s3: Any, config: RunConfig, providers: list[str] | None = None) -> onnx_labels.Batcher:
+    """The model at --model-uri with the classes at --model-labels-uri, loaded and running; raises
+    ConfigError (onnx_labels.ModelError) when either is missing or they do not fit each other."""
+    assert config.model_uri and config.model_labels_uri
+    started = time.monotonic()
+    data = sources.read_uri(s3, config.model_uri, "--model-uri")
+    classes = sources.read_uri(s3, config.model_labels_uri, "--model-labels-uri")
+    name = posixpath.basename(split_s3_uri(config.model_uri)[1]).removesuffix(".onnx") or "model"
+    settings = config.model_settings
+    model = onnx_labels.load(
+        data,
+        onnx_labels.parse_labels(classes, config.model_labels_uri),
+        name,
+        settings,
+        providers,
+    )
+    log.info(
+        "model loaded",
+        extra={
+            "model": model.source,
+            "sha256": model.digest,
+            "classes": len(model.labels),
+            "bytes": len(data),
+            "providers": model.session.get_providers(),
+            "seconds": round(time.monotonic() - started, 2),
+        },
+    )
+    return onnx_labels.Batcher(model, settings)

@@ -1,0 +1,49 @@
+"""Tiny ONNX image classifiers built with the onnx helper API, so no test downloads a model."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+COLOURS = ("red", "blue")
+
+
+def _save(graph: onnx.GraphProto) -> bytes:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what onnxruntime 1.20 and later read
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def red_blue(size: int = 224, classes: int = 2, strength: float = 2.0) -> bytes:
+    """(N, 3, size, size) -> GlobalAveragePool -> Flatten -> MatMul -> (N, classes) logits: the red channel
+    minus the blue one says "red", the opposite says "blue" (after ImageNet normalisation)."""
+    weights = np.zeros((3, classes), dtype=np.float32)
+    weights[0, 0], weights[2, 0] = strength, -strength
+    weights[0, 1], weights[2, 1] = -strength, strength
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "weights"], ["logits"]),
+        ],
+        "red_blue",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+        [numpy_helper.from_array(weights, "weights")],
+    )
+    return _save(graph)
+
+
+def flat_input(features: int = 3 * 224 * 224) -> bytes:
+    """A classifier whose input is a flat vector (rank 2): not an image model bucketlens can feed."""
+    weights = np.zeros((features, 2), dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "weights"], ["logits"])],
+        "flat",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", features])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2])],
+        [numpy_helper.from_array(weights, "weights")],
+    )
+    return _save(graph)
