@@ -66,6 +66,11 @@ def dry_run_report(refs: Iterable[ObjectRef], cfg: config.SubmitterConfig, out: 
     print(f"shards:        {shards} (at most {cfg.shard_size} images each)", file=out)
     print(f"batch jobs:    {len(jobs)} ({', '.join(str(j.size) for j in jobs) or 'none'} children)", file=out)
     print(f"features:      {','.join(cfg.features)}", file=out)
+    if cfg.labeler == "onnx":
+        queue = cfg.target[0].rsplit("/", 1)[-1] or "(not set)"
+        print(f"labeler:       onnx, your own model: no Rekognition charge; jobs go to {queue}", file=out)
+        print("dry run: nothing submitted", file=out)
+        return EXIT_OK
     for name, usd in cost.by_feature.items():
         print(f"  {name:<12} ${usd:,.2f}", file=out)
     print(

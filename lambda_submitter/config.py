@@ -39,6 +39,16 @@ class SubmitterConfig:
     tps_quota: float | None = None  # the account's Rekognition TPS, shared by every job (job/core/quota.py)
     tps_quota_source: str = "BUCKETLENS_TPS_QUOTA"
     labeller: worker_config.RunConfig | None = None  # the fast path's worker settings; None: it is off
+    labeler: str = "rekognition"  # or onnx: the user's model labels, in Batch jobs only
+    gpu_job_queue: str | None = None  # with the onnx labeler on GPUs, where its jobs go
+    gpu_job_definition: str | None = None
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """The job queue and definition a job goes to: the GPU ones for the onnx labeler when deployed."""
+        if self.labeler == "onnx" and self.gpu_job_queue and self.gpu_job_definition:
+            return self.gpu_job_queue, self.gpu_job_definition
+        return self.job_queue, self.job_definition
 
     @property
     def client_pool(self) -> int:
@@ -97,8 +107,22 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         )
     shard_size = _whole_number(env, "BUCKETLENS_SHARD_SIZE", 1000, 1, MAX_SHARD_SIZE)
     prefix = env.get("BUCKETLENS_MANIFESTS_PREFIX", "").strip().strip("/") or "manifests"
-    fast_path_images = _whole_number(
-        env, "BUCKETLENS_FAST_PATH_IMAGES", FAST_PATH_IMAGES, 0, MAX_FAST_PATH_IMAGES
+    labeler = env.get("BUCKETLENS_LABELER", "").strip() or "rekognition"
+    if labeler not in worker_config.LABELERS:
+        raise ConfigError(f"BUCKETLENS_LABELER={labeler!r}: one of {', '.join(worker_config.LABELERS)}")
+    gpu = (
+        env.get("BUCKETLENS_GPU_JOB_QUEUE", "").strip(),
+        env.get("BUCKETLENS_GPU_JOB_DEFINITION", "").strip(),
+    )
+    if bool(gpu[0]) != bool(gpu[1]):
+        raise ConfigError(
+            "BUCKETLENS_GPU_JOB_QUEUE and BUCKETLENS_GPU_JOB_DEFINITION go together: set both or neither"
+        )
+    # the Lambda has no onnxruntime: with the onnx labeler every image goes to a Batch job
+    fast_path_images = (
+        0
+        if labeler == "onnx"
+        else _whole_number(env, "BUCKETLENS_FAST_PATH_IMAGES", FAST_PATH_IMAGES, 0, MAX_FAST_PATH_IMAGES)
     )
     cfg = SubmitterConfig(
         job_queue=env.get("BUCKETLENS_JOB_QUEUE", "").strip(),
@@ -116,6 +140,9 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         opensearch_index=env.get("BUCKETLENS_OPENSEARCH_INDEX", "").strip() or "bucketlens",
         fast_path_images=fast_path_images,
         tps_quota=_positive_number(env, "BUCKETLENS_TPS_QUOTA"),
+        labeler=labeler,
+        gpu_job_queue=gpu[0] or None,
+        gpu_job_definition=gpu[1] or None,
     )
     if not (submit and fast_path_images):
         return cfg

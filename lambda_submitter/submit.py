@@ -254,11 +254,12 @@ def submit_shards(
     _claim(s3, cfg, folder, now or datetime.now(UTC))
     uri = source_uri
     job_ids = []
+    queue, definition = cfg.target
     for spec in plan_jobs(manifest_id, shards):
         request: dict = {
             "jobName": spec.name,
-            "jobQueue": cfg.job_queue,
-            "jobDefinition": cfg.job_definition,
+            "jobQueue": queue,
+            "jobDefinition": definition,
             "parameters": {
                 "source": uri,
                 "shards": str(shards),  # an inventory source splits by it; a manifest knows its own
@@ -268,7 +269,8 @@ def submit_shards(
         }
         if spec.size > 1:
             request["arrayProperties"] = {"size": spec.size}
-        if cfg.tps_quota:  # the quota as the submitter found it (account_quota), over the definition's
+        # the Rekognition quota as the submitter found it (account_quota), over the definition's
+        if cfg.tps_quota and cfg.labeler == "rekognition":
             quota_env = {
                 "BUCKETLENS_TPS_QUOTA": f"{cfg.tps_quota:g}",
                 "BUCKETLENS_TPS_QUOTA_SOURCE": cfg.tps_quota_source,

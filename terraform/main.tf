@@ -6,6 +6,8 @@ provider "aws" {
   }
 }
 
+data "aws_partition" "current" {}
+
 locals {
   source_dir = coalesce(var.source_dir, abspath("${path.module}/.."))
   extensions = join(",", var.extensions)
@@ -27,10 +29,28 @@ locals {
     var.project_version_arn == null ? {} : { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn },
     var.max_tps_per_child == null ? {} : { BUCKETLENS_MAX_TPS = tostring(var.max_tps_per_child) },
     var.workers == null ? {} : { BUCKETLENS_WORKERS = tostring(var.workers) },
+    local.labeler_environment,
     local.search_environment,
     local.search_auth_environment,
     local.search_grant_environment,
   )
+
+  onnx = var.labeler == "onnx"
+  # the onnx labeler's model, its classes and settings (job/worker/config.py reads BUCKETLENS_MODEL_*)
+  labeler_environment = merge(
+    { BUCKETLENS_LABELER = var.labeler },
+    local.onnx ? {
+      for k, v in { BUCKETLENS_MODEL_URI = var.model_uri, BUCKETLENS_MODEL_LABELS_URI = var.model_labels_uri } : k => v if v != null
+    } : {},
+    local.onnx ? { for k, v in var.model_settings : "BUCKETLENS_MODEL_${upper(k)}" => v } : {},
+  )
+  model_object_arns = local.onnx ? [
+    for uri in compact([var.model_uri, var.model_labels_uri]) :
+    "arn:${data.aws_partition.current.partition}:s3:::${trimprefix(uri, "s3://")}"
+  ] : []
+  # where jobs go: the GPU queue and job definition when the onnx labeler runs on GPUs
+  job_queue_arn      = var.gpu ? module.batch.gpu_job_queue_arn : module.batch.job_queue_arn
+  job_definition_arn = var.gpu ? module.batch.gpu_job_definition_arn : module.batch.job_definition_arn
 
   search_environment = var.enable_search ? {
     BUCKETLENS_OPENSEARCH_ENDPOINT = module.search[0].domain_endpoint
@@ -60,7 +80,8 @@ locals {
 
   uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
 
-  fast_path = var.fast_path_images > 0 && !var.enable_search
+  # the Lambda has no onnxruntime: with the onnx labeler every image goes to a Batch job
+  fast_path = var.fast_path_images > 0 && !var.enable_search && !local.onnx
   # the fast path runs the worker in the Lambda: the worker's settings, without the region (Lambda sets it)
   labeller_environment = local.fast_path ? tomap(merge(
     {
@@ -88,7 +109,12 @@ locals {
     BUCKETLENS_DEPLOYMENT       = var.name
     # the jobs' and the fast path's quota where Service Quotas cannot be read (lambda_submitter/account_quota.py)
     BUCKETLENS_TPS_QUOTA = tostring(var.rekognition_tps_quota)
+    BUCKETLENS_LABELER   = var.labeler # the submitter routes onnx jobs to the GPU queue when there is one
     }, local.uses_model ? { BUCKETLENS_PROJECT_VERSION_ARN = var.project_version_arn } : {},
+    var.gpu ? {
+      BUCKETLENS_GPU_JOB_QUEUE      = module.batch.gpu_job_queue_arn
+      BUCKETLENS_GPU_JOB_DEFINITION = module.batch.gpu_job_definition_arn
+    } : {},
     local.search_environment,
     local.labeller_environment,
   )
@@ -158,7 +184,14 @@ module "batch" {
   assign_public_ip   = var.assign_public_ip
 
   image              = "${module.ecr.repository_url}:${var.image_tag}"
+  gpu_image          = "${module.ecr.repository_url}:${var.image_tag}-gpu"
   ecr_repository_arn = module.ecr.repository_arn
+
+  gpu                = var.gpu
+  gpu_compute_type   = var.gpu_compute_type
+  gpu_instance_types = var.gpu_instance_types
+  gpu_max_vcpus      = var.gpu_max_vcpus
+  model_object_arns  = local.model_object_arns
   job_vcpu           = var.job_vcpu
   job_memory         = var.job_memory
   retry_attempts     = var.retry_attempts
@@ -208,8 +241,11 @@ module "submitter" {
   batching_window_seconds = var.submitter_batching_window_seconds
   batch_size              = var.submitter_batch_size
 
-  job_queue_arn        = module.batch.job_queue_arn
-  job_definition_arns  = [module.batch.job_definition_arn, module.batch.job_definition_arn_prefix]
+  # only the queue and job definition its jobs go to (the GPU ones with gpu = true)
+  job_queue_arn = local.job_queue_arn
+  job_definition_arns = var.gpu ? [module.batch.gpu_job_definition_arn, module.batch.gpu_job_definition_arn_prefix] : [
+    module.batch.job_definition_arn, module.batch.job_definition_arn_prefix
+  ]
   images_bucket_arn    = module.triggers.images_bucket_arn
   manifests_bucket_arn = module.manifests.bucket_arn
   manifests_prefix     = module.manifests.manifests_prefix
@@ -271,7 +307,7 @@ module "monitoring" {
   queue_name             = element(split(":", module.triggers.queue_arn), 5)
   dead_letter_queue_name = element(split(":", module.triggers.dead_letter_queue_arn), 5)
   function_name          = module.submitter.function_name
-  job_queue_arn          = module.batch.job_queue_arn
+  job_queue_arn          = local.job_queue_arn
   job_log_group_name     = module.batch.log_group_name
   queue_age_seconds      = var.alarm_queue_age_seconds
   throttle_share_percent = var.alarm_throttle_share_percent

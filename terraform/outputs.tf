@@ -24,18 +24,18 @@ output "results_uri" {
 }
 
 output "job_queue_arn" {
-  description = "Batch job queue."
-  value       = module.batch.job_queue_arn
+  description = "Batch job queue the jobs go to (the GPU queue with gpu = true)."
+  value       = local.job_queue_arn
 }
 
 output "job_definition_arn" {
-  description = "Batch job definition (with revision)."
-  value       = module.batch.job_definition_arn
+  description = "Batch job definition (with revision) the jobs run (the GPU one with gpu = true)."
+  value       = local.job_definition_arn
 }
 
 output "job_definition_name" {
-  description = "Batch job definition name (submit a manual backfill with it)."
-  value       = module.batch.job_definition_name
+  description = "Batch job definition name (submit a manual backfill with it; the GPU one with gpu = true)."
+  value       = var.gpu ? "${var.name}-gpu-worker" : module.batch.job_definition_name
 }
 
 output "worker_log_group_name" {

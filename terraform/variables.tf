@@ -180,6 +180,79 @@ variable "features" {
   }
 }
 
+variable "labeler" {
+  description = "Who labels the images: rekognition (Amazon Rekognition, the default) or onnx (your own ONNX image classifier, model_uri)."
+  type        = string
+  default     = "rekognition"
+
+  validation {
+    condition     = contains(["rekognition", "onnx"], var.labeler)
+    error_message = "labeler must be rekognition or onnx."
+  }
+}
+
+variable "model_uri" {
+  description = "labeler = onnx: s3://bucket/key of the ONNX image classifier (input N x 3 x H x W floats). The workers may read it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.model_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.model_uri))
+    error_message = "model_uri must be s3://bucket/key."
+  }
+}
+
+variable "model_labels_uri" {
+  description = "labeler = onnx: s3://bucket/key of the class names by output index: a JSON list or {index: name} (.json), or one name a line (.txt)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.model_labels_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.model_labels_uri))
+    error_message = "model_labels_uri must be s3://bucket/key."
+  }
+}
+
+variable "model_settings" {
+  description = "labeler = onnx: the model's preprocessing and what is kept, as BUCKETLENS_MODEL_* reads them: size (224), mean and std (R,G,B; ImageNet's), top_k (5), min_confidence (percent, 1), batch (16)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.model_settings) : contains(["size", "mean", "std", "top_k", "min_confidence", "batch"], k)])
+    error_message = "model_settings keys must be among size, mean, std, top_k, min_confidence, batch."
+  }
+}
+
+variable "gpu" {
+  description = "labeler = onnx: run the jobs on NVIDIA GPUs (g4dn or g5, the ECS GPU-optimised AMI) instead of the CPU compute environment. Needs the image's gpu variant: make build push GPU=1."
+  type        = bool
+  default     = false
+}
+
+variable "gpu_compute_type" {
+  description = "GPU capacity: SPOT (the default) or EC2 (on-demand)."
+  type        = string
+  default     = "SPOT"
+
+  validation {
+    condition     = contains(["EC2", "SPOT"], var.gpu_compute_type)
+    error_message = "gpu_compute_type must be EC2 or SPOT (Fargate has no GPUs)."
+  }
+}
+
+variable "gpu_instance_types" {
+  description = "GPU instance types or families (g4dn: NVIDIA T4; g5: A10G)."
+  type        = list(string)
+  default     = ["g4dn.xlarge", "g4dn.2xlarge", "g5.xlarge", "g5.2xlarge"]
+}
+
+variable "gpu_max_vcpus" {
+  description = "Most vCPUs the GPU instances may have at once (a g4dn.xlarge has 4 and one GPU)."
+  type        = number
+  default     = 16
+}
+
 variable "min_confidence" {
   description = "Minimum label confidence (0-100) that is stored."
   type        = number

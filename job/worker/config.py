@@ -34,7 +34,9 @@ def default_workers(
     quota, 8 per CPU (Rekognition calls wait ~150 ms on the network, so threads outnumber cores). The
     onnx labeler's threads download and decode for the model: 2 per CPU keep it fed."""
     if labeler == "onnx":
-        return min(64, max(4, (os.cpu_count() or 1) * 2))
+        from job.worker.convert import cpu_limit  # the container's CPUs, not the host's
+
+        return min(64, max(4, cpu_limit() * 2))
     rate = min(r for r in (tps_quota, max_tps) if r) if (tps_quota or max_tps) else None
     if rate is None:
         return min(64, max(4, (os.cpu_count() or 1) * 8))

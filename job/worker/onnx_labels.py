@@ -117,10 +117,16 @@ def load(
     providers: Sequence[str] | None = None,
 ) -> Model:
     """Check the model against the settings and its labels before any image is paid for."""
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ModelError("onnxruntime is not installed: pip install 'bucketlens[onnx]'") from exc
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
+    # onnxruntime would start a thread per core of the host: 48 on a large Batch instance, whatever the
+    # child's vCPUs. As many as the container may use, so the decoding threads keep their share.
+    options.intra_op_num_threads = convert.cpu_limit()
     try:
         session = ort.InferenceSession(data, options, providers=list(providers or default_providers()))
     except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail...) for bad files
@@ -152,6 +158,8 @@ def default_providers() -> list[str]:
     import onnxruntime as ort
 
     available = ort.get_available_providers()
+    if "CUDAExecutionProvider" in available and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA and cuDNN from their pip wheels (the image's gpu target)
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 

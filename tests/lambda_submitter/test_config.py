@@ -60,6 +60,8 @@ def test_dry_run_needs_nothing() -> None:
         ("BUCKETLENS_SHARD_SIZE", "ten"),
         ("BUCKETLENS_FEATURES", "labels,faces"),
         ("BUCKETLENS_EXTENSIONS", " , "),
+        ("BUCKETLENS_LABELER", "clip"),
+        ("BUCKETLENS_GPU_JOB_QUEUE", "gpu-queue-without-its-definition"),
     ],
 )
 def test_bad_values_are_config_errors(name: str, value: str) -> None:
@@ -87,3 +89,27 @@ def test_a_botocore_without_s3_conditional_writes_is_a_configuration_error(monke
     monkeypatch.setattr(config, "conditional_writes_missing", lambda model=None: "botocore too old")
     with pytest.raises(ConfigError, match="botocore too old"):
         config.from_env(ENV)
+
+
+def test_the_onnx_labeler_goes_to_the_gpu_queue_when_deployed_and_never_runs_in_the_lambda() -> None:
+    # given the variables Terraform sets for the onnx labeler on GPUs, with the fast path asked for
+    env = {
+        **ENV,
+        "BUCKETLENS_LABELER": "onnx",
+        "BUCKETLENS_GPU_JOB_QUEUE": "bucketlens-gpu-queue",
+        "BUCKETLENS_GPU_JOB_DEFINITION": "bucketlens-gpu-worker",
+        "BUCKETLENS_FAST_PATH_IMAGES": "20",
+    }
+    # when read
+    cfg = config.from_env(env)
+    # then jobs go to the GPU queue and definition, and the Lambda (no onnxruntime) labels nothing itself
+    assert cfg.target == ("bucketlens-gpu-queue", "bucketlens-gpu-worker")
+    assert (cfg.fast_path_images, cfg.labeller) == (0, None)
+    # and without a GPU deployment the onnx jobs go to the CPU queue; Rekognition's always do
+    cpu_only = {k: v for k, v in env.items() if "GPU" not in k}
+    assert config.from_env(cpu_only).target == (ENV["BUCKETLENS_JOB_QUEUE"], ENV["BUCKETLENS_JOB_DEFINITION"])
+    rekognition = {**env, "BUCKETLENS_LABELER": "rekognition"}
+    assert config.from_env(rekognition).target == (
+        ENV["BUCKETLENS_JOB_QUEUE"],
+        ENV["BUCKETLENS_JOB_DEFINITION"],
+    )

@@ -67,6 +67,33 @@ def test_array_job_per_shard_count(stack: dict, cfg) -> None:
     assert job["parameters"]["features"] == "labels"
 
 
+def test_onnx_jobs_are_routed_to_the_gpu_queue_without_the_rekognition_quota(stack: dict, cfg) -> None:
+    # given a GPU queue and job definition beside the CPU ones, the onnx labeler and a Rekognition quota
+    from tests.batch_queue import job_queue
+
+    job_queue("bucketlens-gpu-queue", "gpu")
+    stack["batch"].register_job_definition(
+        jobDefinitionName="bucketlens-gpu-worker",
+        type="container",
+        containerProperties={"image": "bucketlens:test-gpu", "vcpus": 4, "memory": 14336},
+    )
+    onnx = replace(
+        cfg,
+        labeler="onnx",
+        gpu_job_queue="bucketlens-gpu-queue",
+        gpu_job_definition="bucketlens-gpu-worker",
+        tps_quota=50.0,
+    )
+    # when work is submitted
+    result = submit.submit_work(stack["s3"], stack["batch"], onnx, "ev-gpu", _refs(3), {})
+    # then the job runs on the GPU queue with the GPU definition, told nothing about Rekognition's quota
+    (job,) = job_details(stack["batch"], result.job_ids)
+    assert job["jobQueue"].endswith("/bucketlens-gpu-queue")
+    assert "bucketlens-gpu-worker" in job["jobDefinition"]
+    environment = {e["name"] for e in job.get("container", {}).get("environment", [])}
+    assert "BUCKETLENS_TPS_QUOTA" not in environment
+
+
 def test_one_shard_is_a_plain_job(stack: dict, cfg) -> None:
     # given 2 images (one shard)
     result = submit.submit_work(stack["s3"], stack["batch"], cfg, "ev-one", _refs(2), {})

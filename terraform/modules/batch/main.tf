@@ -4,6 +4,35 @@ data "aws_region" "current" {}
 
 locals {
   fargate = contains(["FARGATE", "FARGATE_SPOT"], var.compute_type)
+  # EC2 instances, and so an instance role, for the CPU workers unless Fargate runs them, and for the GPU
+  instances = !local.fargate || var.gpu
+
+  # Both job definitions: a reclaimed host or a transient exit (75) retries; a configuration exit (78)
+  # and anything else end the child.
+  exit_rules = [
+    { action = "RETRY", on_status_reason = "Host EC2*" },
+    { action = "RETRY", on_exit_code = tostring(var.transient_exit_code) },
+    { action = "EXIT", on_exit_code = tostring(var.config_exit_code) },
+    { action = "EXIT", on_reason = "*" },
+  ]
+
+  # What both job definitions run: the image's ENTRYPOINT is `python -m job`, and a job definition's
+  # command replaces only CMD.
+  container = {
+    command                = ["run", "--source", "Ref::source", "--shards", "Ref::shards", "--shard-offset", "Ref::shard_offset", "--features", "Ref::features"]
+    jobRoleArn             = aws_iam_role.job.arn
+    executionRoleArn       = aws_iam_role.execution.arn
+    environment            = local.environment
+    readonlyRootFilesystem = false
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = var.name
+      }
+    }
+  }
   # A list of env pairs sorted by name, so the job definition does not churn on map ordering.
   environment = [for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }]
 }
@@ -61,7 +90,7 @@ data "aws_iam_policy_document" "ec2_assume" {
 }
 
 resource "aws_iam_role" "instance" {
-  count = local.fargate ? 0 : 1
+  count = local.instances ? 1 : 0
 
   name_prefix        = "${var.name}-batch-ec2-"
   assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
@@ -70,14 +99,14 @@ resource "aws_iam_role" "instance" {
 }
 
 resource "aws_iam_role_policy_attachment" "instance" {
-  count = local.fargate ? 0 : 1
+  count = local.instances ? 1 : 0
 
   role       = aws_iam_role.instance[0].name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
 }
 
 resource "aws_iam_instance_profile" "instance" {
-  count = local.fargate ? 0 : 1
+  count = local.instances ? 1 : 0
 
   name_prefix = "${var.name}-batch-ec2-"
   role        = aws_iam_role.instance[0].name
@@ -193,6 +222,16 @@ data "aws_iam_policy_document" "job" {
     sid       = "WriteRunSummaries" # and the results a failed table write left for the retry (job/worker/pending.py)
     actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     resources = ["${var.manifests_bucket_arn}/${var.runs_prefix}/*"]
+  }
+
+  # job/worker/model_source.py: the onnx labeler's model and classes, once per child
+  dynamic "statement" {
+    for_each = length(var.model_object_arns) == 0 ? [] : [var.model_object_arns]
+    content {
+      sid       = "ReadModel"
+      actions   = ["s3:GetObject"]
+      resources = statement.value
+    }
   }
 
   dynamic "statement" {
@@ -362,27 +401,14 @@ resource "aws_batch_job_definition" "this" {
   parameters            = var.job_parameters
 
   container_properties = jsonencode(merge(
+    local.container,
     {
       image = var.image
-      # The image's ENTRYPOINT is `python -m job`: a job definition's command replaces only CMD.
-      command          = ["run", "--source", "Ref::source", "--shards", "Ref::shards", "--shard-offset", "Ref::shard_offset", "--features", "Ref::features"]
-      jobRoleArn       = aws_iam_role.job.arn
-      executionRoleArn = aws_iam_role.execution.arn
       resourceRequirements = [
         { type = "VCPU", value = tostring(var.job_vcpu) },
         { type = "MEMORY", value = tostring(var.job_memory) },
       ]
-      environment            = local.environment
-      readonlyRootFilesystem = false
-      privileged             = local.fargate ? null : false
-      logConfiguration = {
-        logDriver = "awslogs"
-        options = {
-          awslogs-group         = aws_cloudwatch_log_group.this.name
-          awslogs-region        = data.aws_region.current.name
-          awslogs-stream-prefix = var.name
-        }
-      }
+      privileged = local.fargate ? null : false
     },
     local.fargate ? {
       fargatePlatformConfiguration = { platformVersion = "LATEST" }
@@ -393,24 +419,14 @@ resource "aws_batch_job_definition" "this" {
   retry_strategy {
     attempts = var.retry_attempts
 
-    evaluate_on_exit {
-      action           = "RETRY"
-      on_status_reason = "Host EC2*"
-    }
-
-    evaluate_on_exit {
-      action       = "RETRY"
-      on_exit_code = tostring(var.transient_exit_code)
-    }
-
-    evaluate_on_exit {
-      action       = "EXIT"
-      on_exit_code = tostring(var.config_exit_code)
-    }
-
-    evaluate_on_exit {
-      action    = "EXIT"
-      on_reason = "*"
+    dynamic "evaluate_on_exit" {
+      for_each = local.exit_rules
+      content {
+        action           = evaluate_on_exit.value.action
+        on_status_reason = lookup(evaluate_on_exit.value, "on_status_reason", null)
+        on_exit_code     = lookup(evaluate_on_exit.value, "on_exit_code", null)
+        on_reason        = lookup(evaluate_on_exit.value, "on_reason", null)
+      }
     }
   }
 
@@ -419,4 +435,114 @@ resource "aws_batch_job_definition" "this" {
   }
 
   tags = merge(var.tags, { Name = "${var.name}-worker" })
+
+  lifecycle {
+    precondition {
+      condition     = lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") != "onnx" || length(var.model_object_arns) == 2
+      error_message = "labeler = \"onnx\" needs model_uri and model_labels_uri (s3://bucket/key of the model and of its class names)."
+    }
+    precondition {
+      condition     = !var.gpu || lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") == "onnx"
+      error_message = "gpu = true runs the onnx labeler on GPUs: set labeler = \"onnx\" with model_uri and model_labels_uri."
+    }
+  }
+}
+
+# --- GPU: the onnx labeler on NVIDIA T4 or A10G ----------------------------------------------------
+
+resource "aws_batch_compute_environment" "gpu" {
+  count = var.gpu ? 1 : 0
+
+  compute_environment_name_prefix = "${var.name}-gpu-"
+  type                            = "MANAGED"
+  service_role                    = aws_iam_role.service.arn
+
+  compute_resources {
+    type                = var.gpu_compute_type
+    max_vcpus           = var.gpu_max_vcpus
+    min_vcpus           = 0
+    instance_type       = var.gpu_instance_types
+    instance_role       = aws_iam_instance_profile.instance[0].arn
+    allocation_strategy = var.gpu_compute_type == "SPOT" ? "SPOT_PRICE_CAPACITY_OPTIMIZED" : "BEST_FIT_PROGRESSIVE"
+    bid_percentage      = var.gpu_compute_type == "SPOT" ? var.spot_bid_percentage : null
+    subnets             = var.subnet_ids
+    security_group_ids  = var.security_group_ids
+    tags                = merge(var.tags, { Name = "${var.name}-gpu-worker" })
+
+    # The ECS GPU-optimised Amazon Linux 2023 AMI: its NVIDIA driver (580) runs the CUDA 13 that the
+    # image's onnxruntime-gpu wheels bring; the AL2 GPU AMI's driver (550) does not.
+    ec2_configuration {
+      image_type = "ECS_AL2023_NVIDIA"
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-gpu-compute" })
+
+  depends_on = [aws_iam_role_policy_attachment.service]
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_batch_job_queue" "gpu" {
+  count = var.gpu ? 1 : 0
+
+  name     = "${var.name}-gpu-queue"
+  state    = "ENABLED"
+  priority = 1
+
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.gpu[0].arn
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-gpu-queue" })
+}
+
+resource "aws_batch_job_definition" "gpu" {
+  count = var.gpu ? 1 : 0
+
+  name                  = "${var.name}-gpu-worker"
+  type                  = "container"
+  platform_capabilities = ["EC2"]
+  propagate_tags        = true
+  parameters            = var.job_parameters
+
+  container_properties = jsonencode(merge(local.container, {
+    image = var.gpu_image
+    resourceRequirements = [
+      { type = "VCPU", value = tostring(var.gpu_job_vcpu) },
+      { type = "MEMORY", value = tostring(var.gpu_job_memory) },
+      { type = "GPU", value = "1" },
+    ]
+    privileged = false
+  }))
+
+  retry_strategy {
+    attempts = var.retry_attempts
+
+    dynamic "evaluate_on_exit" {
+      for_each = local.exit_rules
+      content {
+        action           = evaluate_on_exit.value.action
+        on_status_reason = lookup(evaluate_on_exit.value, "on_status_reason", null)
+        on_exit_code     = lookup(evaluate_on_exit.value, "on_exit_code", null)
+        on_reason        = lookup(evaluate_on_exit.value, "on_reason", null)
+      }
+    }
+  }
+
+  timeout {
+    attempt_duration_seconds = var.timeout_seconds
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-gpu-worker" })
+
+  lifecycle {
+    precondition {
+      condition     = var.gpu_image != null
+      error_message = "gpu = true needs gpu_image: the image built from the Dockerfile's gpu target."
+    }
+  }
 }

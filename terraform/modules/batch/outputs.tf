@@ -42,3 +42,18 @@ output "log_group_name" {
   description = "CloudWatch log group of the workers."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "gpu_job_queue_arn" {
+  description = "ARN of the GPU job queue (the submitter's BUCKETLENS_GPU_JOB_QUEUE); null without gpu."
+  value       = var.gpu ? aws_batch_job_queue.gpu[0].arn : null
+}
+
+output "gpu_job_definition_arn" {
+  description = "ARN (with revision) of the GPU job definition (BUCKETLENS_GPU_JOB_DEFINITION); null without gpu."
+  value       = var.gpu ? aws_batch_job_definition.gpu[0].arn : null
+}
+
+output "gpu_job_definition_arn_prefix" {
+  description = "ARN of the GPU job definition without revision, for IAM; null without gpu."
+  value       = var.gpu ? aws_batch_job_definition.gpu[0].arn_prefix : null
+}

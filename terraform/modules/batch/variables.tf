@@ -261,3 +261,76 @@ variable "kms_key_arn" {
   type        = string
   default     = null
 }
+
+variable "model_object_arns" {
+  description = "S3 object ARNs of the onnx labeler's model and labels file: the job role may read them. Empty: none."
+  type        = list(string)
+  default     = []
+}
+
+variable "gpu" {
+  description = "Also create a GPU compute environment, job queue and job definition (GPU=1) for the onnx labeler."
+  type        = bool
+  default     = false
+}
+
+variable "gpu_image" {
+  description = "Image of the GPU job definition (the Dockerfile's gpu target, onnxruntime-gpu). Needed when gpu is true."
+  type        = string
+  default     = null
+}
+
+variable "gpu_compute_type" {
+  description = "Capacity of the GPU compute environment: EC2 (on-demand) or SPOT."
+  type        = string
+  default     = "SPOT"
+
+  validation {
+    condition     = contains(["EC2", "SPOT"], var.gpu_compute_type)
+    error_message = "gpu_compute_type must be EC2 or SPOT (Fargate has no GPUs)."
+  }
+}
+
+variable "gpu_instance_types" {
+  description = "GPU instance types or families: NVIDIA T4 (g4dn) or A10G (g5), which the AL2023 NVIDIA AMI drives."
+  type        = list(string)
+  default     = ["g4dn.xlarge", "g4dn.2xlarge", "g5.xlarge", "g5.2xlarge"]
+
+  validation {
+    condition     = length(var.gpu_instance_types) > 0 && alltrue([for t in var.gpu_instance_types : can(regex("^(g4dn|g5)(\\.[0-9]*x?large|\\.metal)?$", t))])
+    error_message = "gpu_instance_types must be g4dn or g5 types or families, e.g. g4dn.xlarge, g5."
+  }
+}
+
+variable "gpu_max_vcpus" {
+  description = "Most vCPUs the GPU compute environment may run at once (a g4dn.xlarge has 4 and one GPU)."
+  type        = number
+  default     = 16
+
+  validation {
+    condition     = var.gpu_max_vcpus >= 4
+    error_message = "gpu_max_vcpus must be at least 4: the smallest g4dn and g5 instances have 4 vCPUs."
+  }
+}
+
+variable "gpu_job_vcpu" {
+  description = "vCPUs per GPU child: they download and decode while the GPU runs the batches."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.gpu_job_vcpu >= 1
+    error_message = "gpu_job_vcpu must be at least 1."
+  }
+}
+
+variable "gpu_job_memory" {
+  description = "Memory per GPU child, MiB; a g4dn.xlarge has 16 GiB, of which ECS keeps a little."
+  type        = number
+  default     = 14336
+
+  validation {
+    condition     = var.gpu_job_memory >= 2048
+    error_message = "gpu_job_memory must be at least 2048."
+  }
+}
