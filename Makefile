@@ -64,11 +64,14 @@ bench: $(STAMP) ## Run every benchmark and print its figures (about 15 minutes);
 	$(PY) bench/faults_bench.py
 	$(PY) bench/latency_bench.py
 
-lock: ## Re-pin the container's dependencies and build backend with every file's hash (requirements*.lock), then the Lambda's
+lock: ## Re-pin both images' dependencies (CPU, GPU) and the build backend with every file's hash (requirements*.lock), then the Lambda's
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet 'pip-tools>=7.4,<8'
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
-	  --strip-extras --no-emit-index-url --no-emit-find-links --upgrade -o requirements.lock pyproject.toml
+	  --strip-extras --no-emit-index-url --no-emit-find-links --upgrade --extra onnx -o requirements.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --upgrade --extra gpu -c requirements.lock \
+	  -o requirements-gpu.lock pyproject.toml
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 	  --strip-extras --no-emit-index-url --no-emit-find-links --upgrade --only-build-deps --build-deps-for wheel \
 	  -o requirements-build.lock pyproject.toml
@@ -119,6 +122,9 @@ TF_DIR ?= terraform
 TF_VARS ?= $(TF_DIR)/terraform.tfvars
 IMAGE_NAME ?= bucketlens
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+# GPU=1: the image's gpu target (onnxruntime-gpu), tagged <IMAGE_TAG>-gpu, which Terraform's gpu = true runs
+GPU ?=
+TAG_SUFFIX = $(if $(GPU),-gpu)
 PLATFORM ?= linux/amd64
 TERRAFORM ?= terraform
 DOCKER ?= docker
@@ -136,10 +142,11 @@ tf-init: ## terraform init of the deployment (backend as configured in terraform
 plan: tf-init ## Show what `make deploy` would change
 	$(TERRAFORM) -chdir=$(TF_DIR) plan $(TF_ARGS)
 
-deploy: ## Everything, in order: init, ECR repository, build and push IMAGE_TAG, then the rest (job definition uses IMAGE_TAG)
+deploy: ## Everything, in order: init, ECR repository, build and push IMAGE_TAG (GPU=1: and its -gpu variant), then the rest
 	$(MAKE) tf-init
 	$(TERRAFORM) -chdir=$(TF_DIR) apply -auto-approve $(TF_ARGS) -target=module.ecr
-	$(MAKE) build push
+	$(MAKE) build push GPU=
+	$(if $(GPU),$(MAKE) build push GPU=1)
 	$(TERRAFORM) -chdir=$(TF_DIR) apply $(if $(AUTO_APPROVE),-auto-approve) $(TF_ARGS)
 	$(MAKE) eventbridge
 
@@ -150,22 +157,22 @@ eventbridge: $(STAMP) ## Turn on the images bucket's EventBridge delivery when t
 # The base image by digest once `make pin-base` has written base-image.digest (else the tag, with a note).
 BASE_IMAGE = $(strip $(shell cat base-image.digest 2>/dev/null))
 
-build: ## docker build the worker image as $(IMAGE_NAME):$(IMAGE_TAG) (the base image by digest: base-image.digest)
+build: ## docker build the worker image as $(IMAGE_NAME):$(IMAGE_TAG); GPU=1 builds the gpu variant as $(IMAGE_TAG)-gpu
 	@test -n "$(BASE_IMAGE)" || echo "note: base-image.digest is missing: the base image is taken by tag (make pin-base pins it)"
-	$(DOCKER) build --platform $(PLATFORM) $(if $(BASE_IMAGE),--build-arg PYTHON_IMAGE=$(BASE_IMAGE)) --tag $(IMAGE_NAME):$(IMAGE_TAG) .
+	$(DOCKER) build --platform $(PLATFORM) $(if $(BASE_IMAGE),--build-arg PYTHON_IMAGE=$(BASE_IMAGE)) --target $(if $(GPU),gpu,cpu) --tag $(IMAGE_NAME):$(IMAGE_TAG)$(TAG_SUFFIX) .
 
 pin-base: ## Pin the container's base image (python:<minor>-slim-bookworm) to the digest the registry serves now
 	digest=$$($(DOCKER) buildx imagetools inspect python:$(PYTHON_MINOR)-slim-bookworm --format '{{json .Manifest.Digest}}' | tr -d '"') && \
 	test -n "$$digest" && echo "python:$(PYTHON_MINOR)-slim-bookworm@$$digest" > base-image.digest && cat base-image.digest
 
-push: $(STAMP) ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (skipped when the immutable tag is already there)
-	url=$$($(DEPLOYED) ecr_repository_url) && region=$(REGION_SH) && \
-	if $(AWS) ecr describe-images --region $$region --repository-name "$${url#*/}" --image-ids imageTag=$(IMAGE_TAG) >/dev/null 2>&1; then \
-		echo "$$url:$(IMAGE_TAG) already pushed"; \
+push: $(STAMP) ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (GPU=1: the -gpu variant; skipped when the immutable tag is already there)
+	url=$$($(DEPLOYED) ecr_repository_url) && region=$(REGION_SH) && tag=$(IMAGE_TAG)$(TAG_SUFFIX) && \
+	if $(AWS) ecr describe-images --region $$region --repository-name "$${url#*/}" --image-ids imageTag=$$tag >/dev/null 2>&1; then \
+		echo "$$url:$$tag already pushed"; \
 	else \
 		$(AWS) ecr get-login-password --region $$region | $(DOCKER) login --username AWS --password-stdin "$${url%%/*}" && \
-		$(DOCKER) tag $(IMAGE_NAME):$(IMAGE_TAG) "$$url:$(IMAGE_TAG)" && \
-		$(DOCKER) push "$$url:$(IMAGE_TAG)"; \
+		$(DOCKER) tag $(IMAGE_NAME):$$tag "$$url:$$tag" && \
+		$(DOCKER) push "$$url:$$tag"; \
 	fi
 
 destroy: tf-init ## terraform destroy (the results table keeps deletion protection unless you turned it off)

@@ -30,7 +30,13 @@ def test_entrypoint_is_the_worker_and_cmd_runs_it():
 
 def test_multi_stage_slim_base_of_the_tested_python():
     froms = instructions("FROM")
-    assert len(froms) == 2 and " AS build" in froms[0]
+    # a build stage, the shared runtime, the gpu variant, and the CPU image last (the default target)
+    assert froms == [
+        "${PYTHON_IMAGE} AS build",
+        "${PYTHON_IMAGE} AS runtime",
+        "runtime AS gpu",
+        "runtime AS cpu",
+    ]
     # one Python minor for the container, the Lambdas and the tests (the Makefile's PYTHON_MINOR)
     version = re.search(r"ARG PYTHON_VERSION=(\d+\.\d+)", DOCKERFILE).group(1)
     runtime = re.search(
@@ -57,20 +63,39 @@ def _pins(lock: Path) -> dict[str, list[str]]:
     return pins
 
 
+def _stages() -> dict[str, str]:
+    """Each stage's name -> its text, FROM line to the next FROM."""
+    parts = re.split(r"^FROM ", DOCKERFILE, flags=re.M)[1:]
+    return {part.split("\n", 1)[0].rsplit(" AS ", 1)[-1]: part for part in parts}
+
+
 def test_runs_as_a_numeric_non_root_user_from_hash_checked_wheels():
-    user = instructions("USER")[-1]
-    assert re.fullmatch(r"\d+:\d+", user) and not user.startswith("0:")
+    # both images end as a numeric, non-root user
+    for stage in ("gpu", "cpu"):
+        (user,) = re.findall(r"^USER (\S+)$", _stages()[stage], re.M)
+        assert re.fullmatch(r"\d+:\d+", user) and not user.startswith("0:")
+        steps = [line for line in _stages()[stage].splitlines() if line and not line.startswith(("#", " "))]
+        assert steps[-1] == f"USER {user}"  # the last step: nothing after it runs as root
     # every dependency and the build backend are pinned with hashes, and installed only as checked wheels
     runtime, build = _pins(ROOT / "requirements.lock"), _pins(ROOT / "requirements-build.lock")
     assert {"boto3", "pillow", "pillow-heif", "opensearch-py", "backoff", "pyarrow"} <= set(runtime)
     assert set(build) == {"setuptools"}
     assert all(hashes for hashes in (*runtime.values(), *build.values()))
     installs = [line for line in instructions("RUN") if "pip install" in line]
-    for lock in ("requirements-build.lock", "/tmp/requirements.lock"):
-        (line,) = [line for line in installs if f"--requirement {lock}" in line]
-        assert "--require-hashes" in line and "--only-binary=:all:" in line
+    assert len(installs) == 3  # the build backend, then each variant's lock
+    for line in installs:
+        if "--requirement" in line:
+            assert "--require-hashes" in line and "--only-binary=:all:" in line
+    # and each variant installs its own lock: onnxruntime on the CPU, onnxruntime-gpu with CUDA on the GPU
+    assert "COPY requirements.lock /tmp/requirements.lock" in _stages()["cpu"]
+    assert "COPY requirements-gpu.lock /tmp/requirements.lock" in _stages()["gpu"]
+    gpu = _pins(ROOT / "requirements-gpu.lock")
+    assert "onnxruntime" in runtime and "onnxruntime-gpu" not in runtime
+    assert "onnxruntime-gpu" in gpu and "onnxruntime" not in gpu and "nvidia-cudnn-cu13" in gpu
+    # with the same versions of everything both share
+    shared = set(runtime) & set(gpu)
+    assert {name: runtime[name] for name in shared} == {name: gpu[name] for name in shared}
     # and the base image is one build ARG, which `make build` sets to the digest in base-image.digest
-    assert instructions("FROM") == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
     assert "--build-arg PYTHON_IMAGE=$(BASE_IMAGE)" in (ROOT / "Makefile").read_text()
 
 
@@ -117,3 +142,33 @@ def test_hadolint_passes_at_warning():
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_gpu_lock_names_published_x86_64_wheels_of_every_pin():
+    # given the gpu image's lock (its CUDA wheels are gigabytes: their index entries are read, not the files)
+    import urllib.request
+
+    versions = {}
+    for line in (ROOT / "requirements-gpu.lock").read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split()[0].split("==")
+            versions[name.lower()] = version
+    gpu = _pins(ROOT / "requirements-gpu.lock")
+    for name, version in versions.items():
+        # when the package index (PEP 691 JSON) is asked for that project's files
+        request = urllib.request.Request(
+            f"https://pypi.org/simple/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            files = json.load(answer)["files"]
+        installable = {
+            f["hashes"]["sha256"]
+            for f in files
+            if f["filename"].endswith(".whl")
+            and f"-{version}-" in f["filename"].replace("_", "-")
+            and re.search(
+                r"-(cp313|py3|py2\.py3|cp3\d+-abi3)-.*?(any|manylinux\w*x86_64)\.whl$", f["filename"]
+            )
+        }
+        # then some hash the lock names is a wheel of that version pip can install on the g4dn/g5 image
+        assert installable & set(gpu[name]), (name, version)

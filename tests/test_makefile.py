@@ -43,8 +43,9 @@ def test_deploy_runs_ecr_then_image_then_the_rest():
         index_of(lines, "terraform", "init"),
         index_of(lines, "terraform", "apply", "-target=module.ecr", "image_tag=abc123"),
         index_of(lines, "docker build", "bucketlens:abc123"),
+        index_of(lines, "tag=abc123 &&"),
         index_of(lines, "ecr get-login-password", "--region $region"),
-        index_of(lines, "docker push", ":abc123"),
+        index_of(lines, "docker push", "$url:$tag"),
     ]
     final = max(i for i, line in enumerate(lines) if "terraform" in line and " apply " in line)
     assert steps == sorted(steps) and steps[-1] < final
@@ -53,6 +54,20 @@ def test_deploy_runs_ecr_then_image_then_the_rest():
     assert "-auto-approve" not in lines[final]  # the full apply asks, unless AUTO_APPROVE=1
     # and the region given on the command line is the one every step uses
     assert "-var region=eu-west-1" in lines[final] and any("region=eu-west-1 &&" in line for line in lines)
+
+
+def test_deploy_with_gpu_builds_and_pushes_the_gpu_variant_beside_the_cpu_image():
+    # given GPU=1 (Terraform's gpu = true runs <tag>-gpu)
+    lines = dry_run("deploy", "IMAGE_TAG=abc123", "TF_VARS=/tmp/prod.tfvars", "REGION=eu-west-1", "GPU=1")
+    # then the CPU image is built from the cpu target and the GPU one from the gpu target, and both pushed
+    cpu = index_of(lines, "docker build", "--target cpu", "bucketlens:abc123 ")
+    gpu = index_of(lines, "docker build", "--target gpu", "bucketlens:abc123-gpu ")
+    assert cpu < gpu < index_of(lines, "tag=abc123-gpu &&")
+    final = max(i for i, line in enumerate(lines) if "terraform" in line and " apply " in line)
+    assert gpu < final
+    # and without GPU no gpu image is built
+    plain = dry_run("deploy", "IMAGE_TAG=abc123", "TF_VARS=/tmp/prod.tfvars", "REGION=eu-west-1")
+    assert not [line for line in plain if "--target gpu" in line]
 
 
 def test_the_tfvars_region_is_never_overridden_unless_region_is_given():
