@@ -57,12 +57,13 @@ lint: $(STAMP) ## Lint the Python code, its layers (import-linter) and the Docke
 	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-bench: $(STAMP) ## Run every benchmark and print its figures (about 15 minutes); fails when one breaks
+bench: $(STAMP) ## Run every benchmark and print its figures (about 20 minutes); fails when one breaks
 	$(PY) bench/exif_bench.py
 	$(PY) bench/inventory_bench.py
 	$(PY) bench/worker_bench.py
 	$(PY) bench/faults_bench.py
 	$(PY) bench/latency_bench.py
+	$(PY) bench/onnx_bench.py
 
 lock: ## Re-pin both images' dependencies (CPU, GPU) and the build backend with every file's hash (requirements*.lock), then the Lambda's
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock

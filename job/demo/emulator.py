@@ -196,6 +196,7 @@ def worker_environment(settings: Settings, table: str, results_uri: str, region:
         "AWS_RETRY_MODE": "adaptive",
         "AWS_DEFAULT_REGION": region,
         "BUCKETLENS_DEPLOYMENT": "bucketlens",
+        "BUCKETLENS_LABELER": "rekognition",
     }
 
 
@@ -215,6 +216,7 @@ def submitter_environment(
         "BUCKETLENS_EXTENSIONS": ",".join(EXTENSIONS),
         "BUCKETLENS_LOG_LEVEL": "INFO",
         "BUCKETLENS_DEPLOYMENT": "bucketlens",
+        "BUCKETLENS_LABELER": "rekognition",
         # the fast path's worker settings (local.labeller_environment)
         "BUCKETLENS_FAST_PATH_IMAGES": str(settings.fast_path_images),
         "BUCKETLENS_RESULTS_URI": results_uri,  # the previews go beside it

@@ -1119,6 +1119,83 @@ KEY_ATTRIBUTE = {
 }
 
 
+def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_moto: Deployment) -> None:
+    # given the applied deployment, and the onnx labeler's model and classes in the images bucket
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    bucket = IMAGES_BUCKET
+    onnx = [
+        *("-var", "labeler=onnx"),
+        *("-var", "features=labels"),  # the onnx labeler labels; text and custom labels are Rekognition's
+        *("-var", "enable_schedule=false"),  # (the Custom Labels schedule goes with them)
+        *("-var", f"model_uri=s3://{bucket}/models/resnet50.onnx"),
+        *("-var", f"model_labels_uri=s3://{bucket}/models/imagenet.json"),
+        *("-var", 'model_settings={"top_k": "3"}'),
+    ]
+    plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false"]
+    # when it is planned on GPUs
+    run([*plan_cmd, *onnx, "-var", "gpu=true", "-out=gpu.plan"], on_moto.workdir, APPLY_TIMEOUT, env)
+    plan = json.loads(run([on_moto.terraform, "show", "-json", "gpu.plan"], on_moto.workdir, 60, env))
+    changes = {c["address"]: c["change"] for c in plan["resource_changes"]}
+    # then a GPU compute environment on g4dn/g5 Spot with the ECS AL2023 NVIDIA AMI is added, with its queue
+    compute = changes["module.batch.aws_batch_compute_environment.gpu[0]"]["after"]["compute_resources"][0]
+    assert compute["type"] == "SPOT" and compute["ec2_configuration"][0]["image_type"] == "ECS_AL2023_NVIDIA"
+    assert compute["instance_type"] and all(t.startswith(("g4dn", "g5")) for t in compute["instance_type"])
+    assert changes["module.batch.aws_batch_job_queue.gpu[0]"]["actions"] == ["create"]
+    # and a job definition asking for one GPU, running the image's -gpu variant with the model's settings
+    definition = changes["module.batch.aws_batch_job_definition.gpu[0]"]["after"]
+    container = json.loads(definition["container_properties"])
+    resources = {r["type"]: r["value"] for r in container["resourceRequirements"]}
+    assert resources["GPU"] == "1" and container["image"].endswith("-gpu")
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert environment["BUCKETLENS_LABELER"] == "onnx"
+    assert environment["BUCKETLENS_MODEL_URI"] == f"s3://{bucket}/models/resnet50.onnx"
+    assert environment["BUCKETLENS_MODEL_TOP_K"] == "3"
+    assert container["command"][:2] == ["run", "--source"]  # what the CPU definition runs
+    # and the worker may read exactly the model and its classes
+    (read,) = [
+        s
+        for s in _planned_statements(plan, "module.batch.data.aws_iam_policy_document.job")
+        if s.get("sid") == "ReadModel"
+    ]
+    assert read["actions"] == ["s3:GetObject"]
+    assert sorted(read["resources"]) == sorted(
+        f"arn:aws:s3:::{bucket}/models/{name}" for name in ("resnet50.onnx", "imagenet.json")
+    )
+    # and the submitter is told to route onnx jobs to the GPU queue, with no fast path in the Lambda
+    # (the function's variables wait for the GPU queue's ARN: read through `terraform console`)
+    function = changes["module.submitter.aws_lambda_function.this"]
+    assert function["actions"] == ["update"] and function["after_unknown"]["environment"][0]["variables"]
+    shown = run(
+        [on_moto.terraform, "console", *onnx, "-var", "gpu=true"],
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+        stdin='jsonencode([sort(keys(local.submitter_environment)), local.submitter_environment["BUCKETLENS_LABELER"], local.submitter_environment["BUCKETLENS_FAST_PATH_IMAGES"]])\n',
+    )
+    names, labeler, fast_path = json.loads(json.loads(shown))
+    assert {"BUCKETLENS_GPU_JOB_QUEUE", "BUCKETLENS_GPU_JOB_DEFINITION"} <= set(names)
+    assert (labeler, fast_path) == ("onnx", "0")
+    # when gpu is asked without the onnx labeler, or the onnx labeler without its model
+    for wrong, says in (
+        (["-var", "gpu=true"], "gpu = true runs the onnx labeler"),
+        (
+            ["-var", "labeler=onnx", "-var", "features=labels", "-var", "enable_schedule=false"],
+            "needs model_uri and model_labels_uri",
+        ),
+        ([*onnx, "-var", "features=labels,text"], "labels only"),
+    ):
+        done = subprocess.run(
+            [*plan_cmd, *wrong],
+            cwd=on_moto.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=APPLY_TIMEOUT,
+        )
+        # then the plan stops and says why, before anything is created
+        assert done.returncode != 0 and says in " ".join(done.stderr.split()), done.stderr[-2000:]
+
+
 def test_a_customer_managed_key_reaches_everything_that_stores_data(on_moto: Deployment) -> None:
     # given the applied deployment and a key of the account
     key = on_moto.client("kms").create_key(Description="bucketlens test")["KeyMetadata"]["Arn"]

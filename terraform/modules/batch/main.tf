@@ -442,6 +442,10 @@ resource "aws_batch_job_definition" "this" {
       error_message = "labeler = \"onnx\" needs model_uri and model_labels_uri (s3://bucket/key of the model and of its class names)."
     }
     precondition {
+      condition     = lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") != "onnx" || lookup(var.job_parameters, "features", "labels") == "labels"
+      error_message = "labeler = \"onnx\" labels only: set features = \"labels\" (text and custom-labels are Rekognition's)."
+    }
+    precondition {
       condition     = !var.gpu || lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") == "onnx"
       error_message = "gpu = true runs the onnx labeler on GPUs: set labeler = \"onnx\" with model_uri and model_labels_uri."
     }

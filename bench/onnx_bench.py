@@ -1,0 +1,329 @@
+"""onnx labeler benchmark: images/s per vCPU with a ResNet-50-sized model, the cost per million images on
+CPU Spot beside Rekognition's, and the rerun guarantee.
+
+Usage: python bench/onnx_bench.py [--images 48] [--spot-vcpu-hour 0.02]
+
+The model is built here with the onnx helper API: ResNet-50's graph (53 convolutions in 16 bottleneck
+blocks, 25.6 M parameters, 1,000 classes) with random weights, which cost the same time as trained ones.
+Part 1 runs the model alone, one thread and batches of 16 (the default), for its ceiling on one vCPU.
+Part 2 runs one child, `python -m job run`, with what Terraform gives a job: the deployed environment of
+bench/worker_bench.py plus the onnx labeler's (BUCKETLENS_LABELER, the model and labels in S3), and the
+job definition's one vCPU (the child is pinned to one CPU; the emulator runs on the other). Its images are
+12 MP camera JPEGs (a gradient under noise, 4 MB), read whole, decoded and classified: images/s per vCPU
+counts from the first image to the last; loading the model is priced apart, once per shard of 1,000
+images (the deployed shard size). The same child then runs again: it must make no inference and read no
+image. Part 3 prices a million images: vCPU-hours at --spot-vcpu-hour (USD; a c7i/m7i Spot vCPU-hour in
+us-east-1 is about 0.02, check your region's) plus the AWS calls the fault layer counted, with the label
+index priced at its worst case (top-k rows for every image), beside Rekognition's list price.
+Exits 1 when the child fails, an image is not done, the rerun infers or reads, or the cost is over 1% of
+Rekognition's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from bench.faults_bench import LABEL_ROW_WRITES, camera_image, cost_table  # noqa: E402
+from bench.worker_bench import BUCKET, RESULTS, deployed_environment  # noqa: E402
+from job.commands import provision  # noqa: E402
+from job.core import clients, label_index  # noqa: E402
+from job.worker import onnx_labels  # noqa: E402
+from lambda_submitter.pricing import GROUP_2, tiered_cost  # noqa: E402
+from tests import peak_rss  # noqa: E402
+from tests.faults import FaultServer  # noqa: E402
+
+CLASSES = 1000
+SHARD_SIZE = 1000  # the submitter's default shard: one model load per 1,000 images
+TARGET_SHARE = 0.01  # of Rekognition's cost
+SOURCE = f"s3://{BUCKET}/onnx/"
+DDB_WRITE_PER_M = 0.625
+
+
+class _Graph:
+    """ResNet-50 (v1.5: the stride on the 3x3 convolution) as ONNX nodes, BatchNorm folded into biases."""
+
+    def __init__(self, seed: int = 50) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list = []
+        self.weights: list = []
+        self.parameters = 0
+        self.n = 0
+
+    def _name(self, kind: str) -> str:
+        self.n += 1
+        return f"{kind}{self.n}"
+
+    def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, relu: bool = True) -> str:
+        w, b, y = self._name("w"), self._name("b"), self._name("conv")
+        fan_in = cin * k * k
+        weights = self.rng.normal(0, np.sqrt(2 / fan_in), (cout, cin, k, k)).astype(np.float32)
+        self.weights += [
+            numpy_helper.from_array(weights, w),
+            numpy_helper.from_array(np.zeros(cout, np.float32), b),
+        ]
+        self.parameters += weights.size + cout
+        pad = k // 2
+        self.nodes.append(
+            helper.make_node(
+                "Conv", [x, w, b], [y], kernel_shape=[k, k], strides=[stride] * 2, pads=[pad] * 4
+            )
+        )
+        if not relu:
+            return y
+        out = self._name("relu")
+        self.nodes.append(helper.make_node("Relu", [y], [out]))
+        return out
+
+    def bottleneck(self, x: str, cin: int, width: int, stride: int) -> str:
+        cout = width * 4
+        y = self.conv(x, cin, width, 1)
+        y = self.conv(y, width, width, 3, stride)
+        y = self.conv(y, width, cout, 1, relu=False)
+        shortcut = self.conv(x, cin, cout, 1, stride, relu=False) if stride != 1 or cin != cout else x
+        added, out = self._name("add"), self._name("relu")
+        self.nodes += [
+            helper.make_node("Add", [y, shortcut], [added]),
+            helper.make_node("Relu", [added], [out]),
+        ]
+        return out
+
+    def resnet50(self, classes: int) -> bytes:
+        x = self.conv("image", 3, 64, 7, 2)
+        pooled = self._name("pool")
+        self.nodes.append(
+            helper.make_node("MaxPool", [x], [pooled], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4)
+        )
+        x, cin = pooled, 64
+        for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            for block in range(blocks):
+                x = self.bottleneck(x, cin, width, stride if block == 0 else 1)
+                cin = width * 4
+        self.nodes += [
+            helper.make_node("GlobalAveragePool", [x], ["gap"]),
+            helper.make_node("Flatten", ["gap"], ["features"], axis=1),
+            helper.make_node("Gemm", ["features", "fc_w", "fc_b"], ["logits"], transB=1),
+        ]
+        fc = self.rng.normal(0, np.sqrt(1 / cin), (classes, cin)).astype(np.float32)
+        self.weights += [
+            numpy_helper.from_array(fc, "fc_w"),
+            numpy_helper.from_array(np.zeros(classes, np.float32), "fc_b"),
+        ]
+        self.parameters += fc.size + classes
+        graph = helper.make_graph(
+            self.nodes,
+            "resnet50_random",
+            [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 224, 224])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+            self.weights,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return model.SerializeToString()
+
+
+def resnet50(classes: int = CLASSES) -> tuple[bytes, int, int]:
+    """(model bytes, parameters, convolutions) of a ResNet-50-sized classifier with random weights."""
+    graph = _Graph()
+    data = graph.resnet50(classes)
+    return data, graph.parameters, sum(1 for node in graph.nodes if node.op_type == "Conv")
+
+
+def model_only(data: bytes, batches: int = 6) -> dict:
+    """The model's own rate on one thread, batches of the default size: the ceiling of one vCPU."""
+    settings = onnx_labels.Settings()
+    model = onnx_labels.load(
+        data, [f"class-{i}" for i in range(CLASSES)], "resnet50", settings, ["CPUExecutionProvider"]
+    )
+    batch = np.random.default_rng(1).normal(0, 1, (settings.batch, 3, 224, 224)).astype(np.float32)
+    onnx_labels.classify(model, batch, settings)  # warm-up
+    start = time.perf_counter()
+    for _ in range(batches):
+        onnx_labels.classify(model, batch, settings)
+    seconds = time.perf_counter() - start
+    return {
+        "batch": settings.batch,
+        "threads": 1,
+        "images_per_s": round(batches * settings.batch / seconds, 2),
+    }
+
+
+def _onnx_environment(url: str, table: str) -> dict[str, str]:
+    """What Terraform gives an onnx job: the deployed environment and the labeler's model (terraform/main.tf)."""
+    return {
+        **deployed_environment(url, table, capacity=True),
+        "BUCKETLENS_LABELER": "onnx",
+        "BUCKETLENS_MODEL_URI": f"s3://{RESULTS}/models/resnet50.onnx",
+        "BUCKETLENS_MODEL_LABELS_URI": f"s3://{RESULTS}/models/imagenet.txt",
+        "BUCKETLENS_PROGRESS_SECONDS": "600",
+    }
+
+
+def _child(server: FaultServer, job: str, cpu: int, log: Path) -> tuple[int, float]:
+    """(exit code, wall s) of one child over the bench images, pinned to `cpu` like a one-vCPU job."""
+    taskset = shutil.which("taskset")
+    pin = [taskset, "-c", str(cpu)] if taskset else []
+    cmd = [*pin, sys.executable, "-m", "job", "run", "--source", SOURCE]
+    env = {**_onnx_environment(server.url, f"t-{job}"), "AWS_BATCH_JOB_ID": job}
+    with log.open("w") as stderr:
+        measured = peak_rss.run(cmd, env, ROOT, 1800, stderr=stderr)
+    return measured.exit, measured.wall_s
+
+
+def _logged(log: Path, message: str) -> dict:
+    for line in log.read_text().splitlines():
+        if line.startswith("{") and json.loads(line).get("message") == message:
+            return json.loads(line)
+    return {}
+
+
+def _summary(job: str) -> dict:
+    body = clients.client("s3").get_object(Bucket=RESULTS, Key=f"runs/{job}/0.json")["Body"].read()
+    return json.loads(body)
+
+
+def child_runs(server: FaultServer, images: int, cpu: int, tmp: Path) -> dict:
+    """A first run (images/s per vCPU, calls counted) and a rerun (no inference, no read) of one child."""
+    job = "onnx"
+    provision.setup(clients.client("dynamodb"), clients.client("s3"), f"t-{job}", [], "us-east-1")
+    layer = server.layer
+    layer.reset_counts()
+    code, wall = _child(server, job, cpu, tmp / "first.log")
+    first = layer.counts("passed")
+    summary = _summary(job)
+    loaded = _logged(tmp / "first.log", "model loaded")
+    model_s = float(loaded.get("seconds") or 0.0)
+    working_s = max(1e-9, summary["duration_s"] - model_s)
+    label_rows = clients.client("dynamodb").scan(
+        TableName=label_index.table_name(f"t-{job}"), Select="COUNT"
+    )["Count"]
+    layer.reset_counts()
+    layer.record("S3.GetObject")
+    rerun_code, rerun_wall = _child(server, job, cpu, tmp / "rerun.log")
+    rerun = _summary(job)
+    image_reads = [p for p, _ in layer.recorded("S3.GetObject") if p.startswith(f"/{BUCKET}/")]
+    return {
+        "images": images,
+        "exit": code,
+        "done": summary["outcomes"].get("done", 0),
+        "inferences": summary["calls"].get("onnx.Classify", 0),
+        "wall_s": round(wall, 1),
+        "model_load_s": round(model_s, 2),
+        "images_per_s_per_vcpu": round(images / working_s, 2),
+        "label_rows": label_rows,
+        "counts": first,
+        "rerun": {
+            "exit": rerun_code,
+            "wall_s": round(rerun_wall, 1),
+            "inferences": rerun["calls"].get("onnx.Classify", 0),
+            "image_reads": len(image_reads),
+            "skipped_done": rerun["outcomes"].get("skipped_done", 0),
+        },
+    }
+
+
+def cost(run: dict, spot_vcpu_hour: float, top_k: int) -> dict:
+    """USD per million images on CPU Spot, beside Rekognition's list price for DetectLabels."""
+    rate = run["images_per_s_per_vcpu"]
+    vcpu_hours = 1_000_000 / rate / 3600 + (1_000_000 / SHARD_SIZE) * run["model_load_s"] / 3600
+    calls = cost_table(run["counts"], run["images"], run["label_rows"])
+    measured_rows = calls["usd_per_million_images"].get("DynamoDB.BatchWriteItem", 0.0)
+    worst_rows = round(top_k * LABEL_ROW_WRITES * DDB_WRITE_PER_M, 2)  # every image keeps top-k labels
+    aws_usd = round(calls["total_usd_per_million"] - measured_rows + worst_rows, 2)
+    compute_usd = round(vcpu_hours * spot_vcpu_hour, 2)
+    total = round(compute_usd + aws_usd, 2)
+    rekognition = tiered_cost(1_000_000, GROUP_2)
+    return {
+        "spot_usd_per_vcpu_hour": spot_vcpu_hour,
+        "vcpu_hours_per_million": round(vcpu_hours, 1),
+        "compute_usd": compute_usd,
+        "aws_calls_usd": aws_usd,
+        "label_index_priced_as_rows_per_image": top_k,
+        "calls_per_image": calls["calls_per_image"],
+        "onnx_total_usd_per_million": total,
+        "rekognition_detect_labels_usd_per_million": rekognition,
+        "share_of_rekognition": round(total / rekognition, 4),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--spot-vcpu-hour", type=float, default=0.02)
+    args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    child_cpu, own = cpus[0], set(cpus[1:]) or {cpus[0]}
+    os.sched_setaffinity(0, own)  # the emulator and this process off the child's CPU
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
+
+    data, parameters, convolutions = resnet50()
+    print(
+        json.dumps(
+            {
+                "bench": "onnx_model",
+                "parameters_m": round(parameters / 1e6, 1),
+                "convolutions": convolutions,
+                "mb": round(len(data) / 1e6, 1),
+                **model_only(data),
+            }
+        )
+    )
+    broken: list[str] = []
+    with FaultServer() as server, tempfile.TemporaryDirectory() as tmp:
+        os.environ["AWS_ENDPOINT_URL"] = server.url
+        clients.reset()
+        provision.setup(
+            clients.client("dynamodb"), clients.client("s3"), "bench-setup", [BUCKET, RESULTS], "us-east-1"
+        )
+        s3 = clients.client("s3")
+        s3.put_object(Bucket=RESULTS, Key="models/resnet50.onnx", Body=data)
+        s3.put_object(
+            Bucket=RESULTS,
+            Key="models/imagenet.txt",
+            Body="\n".join(f"class-{i}" for i in range(CLASSES)).encode(),
+        )
+        photo = camera_image(4032, 3024, "JPEG", 6)
+        for i in range(args.images):
+            s3.put_object(Bucket=BUCKET, Key=f"onnx/{i:04d}.jpg", Body=photo)
+        run = child_runs(server, args.images, child_cpu, Path(tmp))
+    priced = cost(run, args.spot_vcpu_hour, onnx_labels.Settings().top_k)
+    print(
+        json.dumps(
+            {
+                "bench": "onnx_child",
+                "photo_mb": round(len(photo) / 1e6, 1),
+                **{k: v for k, v in run.items() if k != "counts"},
+            }
+        )
+    )
+    print(json.dumps({"bench": "onnx_cost_per_million", **priced}))
+    if run["exit"] or run["done"] != args.images or run["inferences"] != args.images:
+        broken.append(f"first run: exit {run['exit']}, {run['done']} of {args.images} done")
+    rerun = run["rerun"]
+    if rerun["exit"] or rerun["inferences"] or rerun["image_reads"] or rerun["skipped_done"] != args.images:
+        broken.append(f"rerun: {rerun}")
+    if priced["share_of_rekognition"] > TARGET_SHARE:
+        broken.append(f"cost: {priced['share_of_rekognition']:.2%} of Rekognition's, over {TARGET_SHARE:.0%}")
+    for line in broken:
+        print(f"FAILED: {line}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
