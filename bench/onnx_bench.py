@@ -9,7 +9,7 @@ Part 1 runs the model alone, one thread and batches of 16 (the default), for its
 Part 2 runs one child, `python -m job run`, with what Terraform gives a job: the deployed environment of
 bench/worker_bench.py plus the onnx labeler's (BUCKETLENS_LABELER, the model and labels in S3), and the
 job definition's one vCPU (the child is pinned to one CPU; the emulator runs on the other). Its images are
-12 MP camera JPEGs (a gradient under noise, 4 MB), read whole, decoded and classified: images/s per vCPU
+12 MP camera JPEGs (a gradient under noise, 1.8 MB), read whole, decoded and classified: images/s per vCPU
 counts from the first image to the last; loading the model is priced apart, once per shard of 1,000
 images (the deployed shard size). The same child then runs again: it must make no inference and read no
 image. Part 3 prices a million images: vCPU-hours at --spot-vcpu-hour (USD; a c7i/m7i Spot vCPU-hour in

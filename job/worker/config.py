@@ -87,12 +87,13 @@ class RunConfig:
     labeler: str = "rekognition"  # or onnx: the user's own classifier (job/worker/onnx_labels.py)
     model_uri: str | None = None
     model_labels_uri: str | None = None
-    model_size: int = 224
-    model_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    model_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    model_top_k: int = 5
-    model_min_confidence: float = 1.0
-    model_batch: int = 16
+    # the model's settings where given; None takes job.worker.onnx_labels.Settings' default
+    model_size: int | None = None
+    model_mean: tuple[float, float, float] | None = None
+    model_std: tuple[float, float, float] | None = None
+    model_top_k: int | None = None
+    model_min_confidence: float | None = None
+    model_batch: int | None = None
 
     @property
     def opensearch(self) -> Any:
@@ -125,17 +126,18 @@ class RunConfig:
 
     @property
     def model_settings(self) -> Any:
-        """job.worker.onnx_labels.Settings of the onnx labeler."""
+        """job.worker.onnx_labels.Settings of the onnx labeler (numpy loads only when it is used)."""
         from job.worker.onnx_labels import Settings
 
-        return Settings(
-            self.model_size,
-            self.model_mean,
-            self.model_std,
-            self.model_top_k,
-            self.model_min_confidence,
-            self.model_batch,
-        )
+        given = {
+            "size": self.model_size,
+            "mean": self.model_mean,
+            "std": self.model_std,
+            "top_k": self.model_top_k,
+            "min_confidence": self.model_min_confidence,
+            "batch": self.model_batch,
+        }
+        return Settings(**{name: value for name, value in given.items() if value is not None})
 
     def to_log(self) -> dict:
         model = (
@@ -406,13 +408,14 @@ def validate_labeler(config: RunConfig) -> None:
         raise ConfigError(
             "--labeler onnx labels only: --features labels (text and custom-labels are Rekognition's)"
         )
-    if not 16 <= config.model_size <= 4096:
+    settings = config.model_settings
+    if not 16 <= settings.size <= 4096:
         raise ConfigError("--model-size must be between 16 and 4096")
-    if any(s <= 0 for s in config.model_std):
+    if any(s <= 0 for s in settings.std):
         raise ConfigError("--model-std must be positive")
-    if not 1 <= config.model_top_k <= 100:
+    if not 1 <= settings.top_k <= 100:
         raise ConfigError("--model-top-k must be between 1 and 100")
-    if not 0 <= config.model_min_confidence <= 100:
+    if not 0 <= settings.min_confidence <= 100:
         raise ConfigError("--model-min-confidence must be between 0 and 100")
-    if not 1 <= config.model_batch <= 1024:
+    if not 1 <= settings.batch <= 1024:
         raise ConfigError("--model-batch must be between 1 and 1024")

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from job.core import clients, errors, label_index
-from job.worker import run
+from job.worker import onnx_labels, run
 from job.worker.config import from_args
 from tests.job.worker_helpers import BLUE, BUCKET, RED, RESULTS, TABLE, image_bytes, items, world
 from tests.onnx_models import COLOURS, red_blue
@@ -137,6 +137,12 @@ def test_onnx_settings_are_checked_before_any_aws_call():
         _config(labeler="clip")
     with pytest.raises(ConfigError, match="three numbers"):
         _config(model_mean="0.5,0.5")
+    with pytest.raises(ConfigError, match="--model-top-k must be between 1 and 100"):
+        _config(model_top_k="0")
+    with pytest.raises(ConfigError, match="--model-std must be positive"):
+        _config(model_std="0.2,0,0.2")
+    # and what is not given keeps the ImageNet defaults
+    assert _config().model_settings == onnx_labels.Settings()
     # and the environment names of the issue reach the same settings
     env = {
         "BUCKETLENS_LABELER": "onnx",
