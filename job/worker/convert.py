@@ -4,11 +4,12 @@ we make small enough (5 MB, 10,000 px a side), so no image is sent that Rekognit
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,20 +132,11 @@ def _upright(image: Image.Image, grey: bool = True) -> Image.Image:
     return image
 
 
-def decode(data: bytes, min_side: int) -> Image.Image:
-    """Any supported format as an upright RGB image whose shorter side is still at least `min_side`
-    (a JPEG is decoded at the smallest DCT scale that keeps it: a 24 MP photo costs 1/64 of the pixels)."""
-    register_openers()
+@contextlib.contextmanager
+def _decoding() -> Iterator[None]:
+    """Whatever Pillow or pillow-heif raise on bad bytes, as BadImage."""
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > MAX_PIXELS:
-            raise BadImage(f"decompression bomb: {width}x{height} pixels is over {MAX_PIXELS}")
-        if image.format == "JPEG":
-            scale = max(min_side / max(1, min(width, height)), 1 / 8)
-            image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
-        image.load()
-        return _upright(image, grey=False)
+        yield
     except BadImage:
         raise
     except Image.DecompressionBombError as exc:
@@ -153,17 +145,37 @@ def decode(data: bytes, min_side: int) -> Image.Image:
         raise BadImage(f"cannot decode image: {type(exc).__name__}: {exc}") from exc
 
 
+def _open(data: bytes) -> Image.Image:
+    """The image's header only, refused when decoding it would be a decompression bomb."""
+    register_openers()
+    image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise BadImage(f"decompression bomb: {width}x{height} pixels is over {MAX_PIXELS}")
+    return image
+
+
+def decode(data: bytes, min_side: int) -> Image.Image:
+    """Any supported format as an upright RGB image whose shorter side is still at least `min_side`
+    (a JPEG is decoded at the smallest DCT scale that keeps it: a 24 MP photo costs 1/64 of the pixels)."""
+    with _decoding():
+        image = _open(data)
+        if image.format == "JPEG":
+            width, height = image.size
+            scale = max(min_side / max(1, min(width, height)), 1 / 8)
+            image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+        image.load()
+        return _upright(image, grey=False)
+
+
 def to_jpeg(data: bytes, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -> bytes:
     """Decode any supported format, orient it, and re-encode as JPEG under both limits.
 
     Memory stays near one decoded image at about the size sent: a JPEG is decoded at a reduced DCT scale
     (`draft`); a too-large result shrinks by the square root of the excess, a far too small one grows once."""
-    register_openers()
-    try:
-        image = Image.open(io.BytesIO(data))  # reads the header only
+    with _decoding():
+        image = _open(data)
         width, height = image.size
-        if width * height > MAX_PIXELS:
-            raise BadImage(f"decompression bomb: {width}x{height} pixels is over {MAX_PIXELS}")
         side = min(max_side, max(width, height))
         if image.format == "JPEG":
             side = _first_side(data, width, height, max_bytes, max_side)
@@ -190,9 +202,3 @@ def to_jpeg(data: bytes, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -
                 break
             side = max(256, min(int(side * 0.9), int(side * math.sqrt(max_bytes / used) * 0.95)))
         raise BadImage("cannot fit the image under the Rekognition byte limit")
-    except BadImage:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise BadImage(f"decompression bomb: {exc}") from exc
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, RuntimeError, TypeError) as exc:
-        raise BadImage(f"cannot decode image: {type(exc).__name__}: {exc}") from exc
