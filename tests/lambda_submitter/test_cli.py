@@ -32,6 +32,24 @@ def test_dry_run_prints_figures_and_submits_nothing(stack: dict) -> None:
     assert "Contents" not in stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")
 
 
+def test_an_onnx_dry_run_names_no_rekognition_charge_and_the_gpu_queue(stack: dict, monkeypatch) -> None:
+    # given the onnx labeler deployed on GPUs
+    _put_images(stack["s3"], 5)
+    monkeypatch.setenv("BUCKETLENS_LABELER", "onnx")
+    monkeypatch.setenv(
+        "BUCKETLENS_GPU_JOB_QUEUE", "arn:aws:batch:us-east-1:123456789012:job-queue/bl-gpu-queue"
+    )
+    monkeypatch.setenv("BUCKETLENS_GPU_JOB_DEFINITION", "bl-gpu-worker")
+    out = io.StringIO()
+    # when a dry run backfill is asked for
+    code = cli.main(["backfill", "--bucket", IMAGES, "--prefix", "cli/", "--dry-run"], out)
+    # then the images are counted, no Rekognition cost is estimated, and the GPU queue is named
+    text = out.getvalue()
+    assert code == EXIT_OK and "images found:  5" in text
+    assert "no Rekognition charge; jobs go to bl-gpu-queue" in text
+    assert "estimated Rekognition cost" not in text
+
+
 def test_backfill_prints_job_ids_and_the_follow_command(stack: dict) -> None:
     # given 3 images
     _put_images(stack["s3"], 3)
