@@ -61,7 +61,6 @@ def dry_run_report(refs: Iterable[ObjectRef], cfg: config.SubmitterConfig, out: 
     images = sum(1 for _ in refs)
     shards = math.ceil(images / cfg.shard_size)
     jobs = submit.plan_jobs("dry-run", shards)
-    cost = pricing.estimate(images, cfg.features)
     print(f"images found:  {images}", file=out)
     print(f"shards:        {shards} (at most {cfg.shard_size} images each)", file=out)
     print(f"batch jobs:    {len(jobs)} ({', '.join(str(j.size) for j in jobs) or 'none'} children)", file=out)
@@ -71,6 +70,7 @@ def dry_run_report(refs: Iterable[ObjectRef], cfg: config.SubmitterConfig, out: 
         print(f"labeler:       onnx, your own model: no Rekognition charge; jobs go to {queue}", file=out)
         print("dry run: nothing submitted", file=out)
         return EXIT_OK
+    cost = pricing.estimate(images, cfg.features)
     for name, usd in cost.by_feature.items():
         print(f"  {name:<12} ${usd:,.2f}", file=out)
     print(

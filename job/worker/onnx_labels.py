@@ -228,7 +228,7 @@ class Batcher:
         self.model = model
         self.settings = settings
         self.linger_s = linger_s
-        self.batches = 0  # inference calls, counted for the rerun guarantee and the metrics
+        self.batches = 0  # inference calls made (the run counts images classified in its Stats)
         self._queue: queue.Queue[tuple[np.ndarray, Future] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="onnx-batcher", daemon=True)
         self._thread.start()

@@ -53,6 +53,14 @@ def world(objects: dict[str, bytes], bucket: str = BUCKET, table: str = TABLE) -
         s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
+def run_summary(job_id: str = "local", index: int = 0) -> dict:
+    """The run summary a child wrote under --results-uri s3://<RESULTS>/runs."""
+    import json
+
+    body = clients.client("s3").get_object(Bucket=RESULTS, Key=f"runs/{job_id}/{index}.json")["Body"].read()
+    return json.loads(body)
+
+
 def items(table: str = TABLE) -> dict[str, dict]:
     """Every result item by key, plain Python values."""
     from job.commands import export

@@ -1122,13 +1122,12 @@ KEY_ATTRIBUTE = {
 def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_moto: Deployment) -> None:
     # given the applied deployment, and the onnx labeler's model and classes in the images bucket
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    bucket = IMAGES_BUCKET
     onnx = [
         *("-var", "labeler=onnx"),
         *("-var", "features=labels"),  # the onnx labeler labels; text and custom labels are Rekognition's
         *("-var", "enable_schedule=false"),  # (the Custom Labels schedule goes with them)
-        *("-var", f"model_uri=s3://{bucket}/models/resnet50.onnx"),
-        *("-var", f"model_labels_uri=s3://{bucket}/models/imagenet.json"),
+        *("-var", f"model_uri=s3://{IMAGES_BUCKET}/models/resnet50.onnx"),
+        *("-var", f"model_labels_uri=s3://{IMAGES_BUCKET}/models/imagenet.json"),
         *("-var", 'model_settings={"top_k": "3"}'),
     ]
     plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false"]
@@ -1148,7 +1147,7 @@ def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_m
     assert resources["GPU"] == "1" and container["image"].endswith("-gpu")
     environment = {e["name"]: e["value"] for e in container["environment"]}
     assert environment["BUCKETLENS_LABELER"] == "onnx"
-    assert environment["BUCKETLENS_MODEL_URI"] == f"s3://{bucket}/models/resnet50.onnx"
+    assert environment["BUCKETLENS_MODEL_URI"] == f"s3://{IMAGES_BUCKET}/models/resnet50.onnx"
     assert environment["BUCKETLENS_MODEL_TOP_K"] == "3"
     assert container["command"][:2] == ["run", "--source"]  # what the CPU definition runs
     # and the worker may read exactly the model and its classes
@@ -1159,7 +1158,7 @@ def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_m
     ]
     assert read["actions"] == ["s3:GetObject"]
     assert sorted(read["resources"]) == sorted(
-        f"arn:aws:s3:::{bucket}/models/{name}" for name in ("resnet50.onnx", "imagenet.json")
+        f"arn:aws:s3:::{IMAGES_BUCKET}/models/{name}" for name in ("resnet50.onnx", "imagenet.json")
     )
     # and the submitter is told to route onnx jobs to the GPU queue, with no fast path in the Lambda
     # (the function's variables wait for the GPU queue's ARN: read through `terraform console`)

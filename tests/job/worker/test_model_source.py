@@ -1,14 +1,12 @@
 """The onnx labeler in a real run: the model read from S3 once, the whole-object read, batching, the stored
 labels and their index, and the rerun guarantee (no inference, no full read) against moto."""
 
-import json
-
 import pytest
 
 from job.core import clients, errors, label_index
 from job.worker import onnx_labels, run
 from job.worker.config import from_args
-from tests.job.worker_helpers import BLUE, BUCKET, RED, RESULTS, TABLE, image_bytes, items, world
+from tests.job.worker_helpers import BLUE, BUCKET, RED, RESULTS, TABLE, image_bytes, items, run_summary, world
 from tests.onnx_models import COLOURS, red_blue
 
 MODEL_URI = f"s3://{RESULTS}/models/colours.onnx"
@@ -42,11 +40,6 @@ def _config(**options):
     return from_args({**base, **options}, env={})
 
 
-def _summary() -> dict:
-    body = clients.client("s3").get_object(Bucket=RESULTS, Key="runs/local/0.json")["Body"].read()
-    return json.loads(body)
-
-
 def test_the_red_images_are_labelled_red_and_the_blue_ones_blue_and_indexed(aws):
     # given red and blue images in six formats and the colour model in S3
     world({**IMAGES, "in/not-really.jpg": b"plain text"})
@@ -73,7 +66,7 @@ def test_the_red_images_are_labelled_red_and_the_blue_ones_blue_and_indexed(aws)
     assert found == {"in/red.jpg", "in/red.heic", "in/red.tiff"}
     # and the images were batched: fewer inferences than images is not guaranteed on a busy machine,
     # but every image was classified exactly once
-    assert _summary()["calls"]["onnx.Classify"] == len(IMAGES)
+    assert run_summary()["calls"]["onnx.Classify"] == len(IMAGES)
 
 
 def test_a_rerun_makes_no_inference_and_no_full_read_and_a_new_model_relabels(fault_server):
@@ -91,7 +84,7 @@ def test_a_rerun_makes_no_inference_and_no_full_read_and_a_new_model_relabels(fa
     assert [path for path in reads if path.startswith(f"/{BUCKET}/")] == []
     models = sorted(path for path in reads if "/models/" in path)
     assert models == [f"/{RESULTS}/models/colours.onnx", f"/{RESULTS}/models/colours.txt"]
-    summary = _summary()
+    summary = run_summary()
     assert "onnx.Classify" not in summary["calls"]
     assert summary["outcomes"]["skipped_done"] == len(IMAGES)
     assert layer.count("DynamoDB.PutItem") == 0
@@ -99,7 +92,7 @@ def test_a_rerun_makes_no_inference_and_no_full_read_and_a_new_model_relabels(fa
     _upload_model(red_blue(strength=3.0))
     assert run.run(_config()) == errors.EXIT_OK
     # then every image is labelled again, by the new model
-    assert _summary()["calls"]["onnx.Classify"] == len(IMAGES)
+    assert run_summary()["calls"]["onnx.Classify"] == len(IMAGES)
     new_digest = items()["in/red.jpg"]["features"].removeprefix("labels@onnx:")
     assert all(item["labels"][0]["source"] == f"colours@{new_digest[:12]}" for item in items().values())
 
@@ -122,7 +115,7 @@ def test_a_model_that_cannot_be_used_ends_the_run_as_configuration_before_any_im
     code = run.run(_config())
     # then it exits 78 with the reason in its summary, and no image was touched
     assert code == errors.EXIT_CONFIG
-    assert says in _summary()["fatal"]
+    assert says in run_summary()["fatal"]
     assert items() == {}
 
 

@@ -20,7 +20,7 @@ from job import cli, exif
 from job.core import clients, errors
 from job.worker import labels, run
 from job.worker.config import from_args
-from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, world
+from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, png_bomb, run_summary, world
 from tests.waiting import HANG_GUARD_S, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,11 +67,6 @@ def _hostile() -> dict[str, bytes]:
     }
 
 
-def _summary(job_id: str = "local", index: int = 0) -> dict:
-    body = clients.client("s3").get_object(Bucket=RESULTS, Key=f"runs/{job_id}/{index}.json")["Body"].read()
-    return json.loads(body)
-
-
 def test_every_format_and_odd_key_ends_done_and_hostile_images_are_recorded(aws):
     # given good images of every format under odd keys, hostile images and a text file
     world({**_corpus_objects(), **_hostile()})
@@ -101,7 +96,7 @@ def test_every_format_and_odd_key_ends_done_and_hostile_images_are_recorded(aws)
     assert jpeg["etag"] and jpeg["size"] > 0 and jpeg["last_modified"].endswith("Z") and jpeg["processed_at"]
     assert got["in/c.heic"]["rekognition_input"] == "bytes" and jpeg["rekognition_input"] == "s3"
     # and the summary counts outcomes
-    summary = _summary()
+    summary = run_summary()
     assert summary["outcomes"]["done"] == len(good)
     assert summary["outcomes"]["error"] == 5 and summary["outcomes"]["skipped_not_image"] == 1
     assert summary["rekognition_calls"] == 2 * len(good)
@@ -148,7 +143,7 @@ def test_rerun_of_a_finished_shard_reads_nothing_and_calls_nothing(fault_server)
     assert layer.count("Rekognition.DetectLabels") == 0
     assert [path for path, _ in layer.recorded("S3.GetObject") if path.startswith(f"/{BUCKET}/")] == []
     assert layer.count("DynamoDB.PutItem") == 0
-    outcomes = _summary()["outcomes"]
+    outcomes = run_summary()["outcomes"]
     assert outcomes["skipped_done"] == len(_corpus_objects()) - 1 + len(_hostile())
 
 
@@ -179,7 +174,7 @@ def test_faults_in_front_of_every_service_still_end_with_every_image_done(fault_
     throttled = layer.counts("throttled") + layer.counts("failed")
     assert throttled["Rekognition.DetectLabels"] > 0 and throttled["S3.GetObject"] > 0
     assert throttled["DynamoDB.PutItem"] > 0 and throttled["DynamoDB.BatchGetItem"] > 0
-    assert _summary()["throttles"] > 0
+    assert run_summary()["throttles"] > 0
 
 
 def test_progress_and_summary_lines_tell_the_user_what_happens(aws, caplog):
@@ -375,7 +370,7 @@ def test_stop_event_leaves_remaining_images_for_the_retry(fault_server):
     assert code == errors.EXIT_TRANSIENT
     done = [k for k, v in items().items() if v["status"] == "done"]
     assert 1 <= len(done) < 12
-    assert _summary()["stopped_by_signal"] is True
+    assert run_summary()["stopped_by_signal"] is True
     # and the retry finishes the rest without redoing the done ones
     fault_server.layer.set("Rekognition.DetectLabels", latency=0.0)
     fault_server.layer.reset_counts()
@@ -443,7 +438,7 @@ def test_two_child_processes_share_one_table(moto_server):
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     got = items()
     assert sorted(got) == sorted(keys) and all(v["status"] == "done" for v in got.values())
-    done = [_summary("job-mp", i)["outcomes"]["done"] for i in range(2)]
+    done = [run_summary("job-mp", i)["outcomes"]["done"] for i in range(2)]
     assert sum(done) == len(keys) and min(done) > 0
     # and the start line logged the config as JSON
     first = json.loads(outs[0][1].splitlines()[0])
@@ -464,7 +459,7 @@ def test_sigterm_makes_a_child_process_exit_transient(fault_server):
     _, err = proc.communicate(timeout=HANG_GUARD_S)
     # then it exits 75 after writing its summary, with work left for the retry
     assert proc.returncode == errors.EXIT_TRANSIENT, err[-2000:]
-    summary = _summary("job-mp", 0)
+    summary = run_summary("job-mp", 0)
     assert summary["stopped_by_signal"] is True and summary["outcomes"]["done"] < 20
 
 
@@ -493,7 +488,7 @@ def test_a_model_stopping_mid_run_leaves_its_images_for_the_retry_with_no_error_
     assert run.run(cfg) == errors.EXIT_TRANSIENT
     got = items()
     assert len(got) == 2 and {v["status"] for v in got.values()} == {"done"}
-    assert _summary()["model_not_running"] is True
+    assert run_summary()["model_not_running"] is True
 
 
 @pytest.mark.parametrize("fmt", ["ORC", "Parquet"])
@@ -524,7 +519,7 @@ def test_a_child_paces_through_the_shared_quota_and_gives_it_back(aws):
     assert run.run(cfg) == errors.EXIT_OK
     # then every image is done, the limiter's own calls are in the summary, and no row is left behind
     assert {v["status"] for v in items().values()} == {"done"} and len(items()) == 6
-    assert _summary()["calls"]["dynamodb.limiter"] >= 3
+    assert run_summary()["calls"]["dynamodb.limiter"] >= 3
     rows = clients.client("dynamodb").scan(TableName=cfg.limiters_table)["Items"]
     assert rows == []
 
@@ -572,7 +567,7 @@ def test_the_emf_lines_of_a_run_carry_the_counts_its_summary_reports(aws, capsys
     # when one child of the deployment "photos-prod" runs the prefix, logging progress every 3 images
     assert run.run(_config(progress_every="3", deployment="photos-prod")) == errors.EXIT_OK
     docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    summary = _summary()
+    summary = run_summary()
     # then every line is valid EMF for this deployment and the Batch path
     assert docs and all(emf_spec.problems(d) == [] for d in docs)
     assert {d["Deployment"] for d in docs} == {"photos-prod"}
