@@ -118,20 +118,18 @@ def jobs_using_model(batch: Any, queue: str | None) -> int:
 
 
 def _set_polling(scheduler: Any, s: Settings, enabled: bool, payload: dict) -> None:
-    """Enable (with what the next poll must do) or disable the every-minute poll schedule."""
+    """Enable (with what the next poll must do) or disable the every-minute poll schedule.
+
+    UpdateSchedule replaces the whole schedule: a field it is not sent goes back to its default. So every
+    field GetSchedule returns that UpdateSchedule takes (the key, the description, the dates, the time
+    zone...) is sent back as it was; only the target's input and the state change.
+    """
     current = scheduler.get_schedule(Name=s.poll_schedule, GroupName=s.schedule_group)
-    target = dict(current["Target"])
-    target["Input"] = json.dumps(payload)
-    args = {
-        "Name": s.poll_schedule,
-        "GroupName": s.schedule_group,
-        "ScheduleExpression": current["ScheduleExpression"],
-        "FlexibleTimeWindow": current["FlexibleTimeWindow"],
-        "Target": target,
-        "State": "ENABLED" if enabled else "DISABLED",
-    }
-    if current.get("ScheduleExpressionTimezone"):
-        args["ScheduleExpressionTimezone"] = current["ScheduleExpressionTimezone"]
+    accepted = scheduler.meta.service_model.operation_model("UpdateSchedule").input_shape.members
+    args = {name: value for name, value in current.items() if name in accepted}
+    args["Name"], args["GroupName"] = s.poll_schedule, s.schedule_group
+    args["Target"] = {**current["Target"], "Input": json.dumps(payload)}
+    args["State"] = "ENABLED" if enabled else "DISABLED"
     scheduler.update_schedule(**args)
 
 

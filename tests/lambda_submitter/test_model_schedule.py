@@ -13,6 +13,7 @@ from job.worker.config import from_args
 from lambda_submitter import handler, model_schedule, scheduler
 from lambda_submitter.model_schedule import RUNNING, STOPPED, Observed, decide
 from tests.job.worker_helpers import BUCKET, TABLE, image_bytes, items
+from tests.lambda_submitter.conftest import EVENTS
 from tests.model_emulator import VERSION_ARN, Model
 from tests.test_scenarios import DEFINITION, MANIFESTS, QUEUE, _batch_world, _s3_record, _sqs_batch
 
@@ -244,3 +245,48 @@ def test_a_day_of_the_schedule_loses_no_event_and_calls_the_model_only_while_it_
         model_schedule.step(_poll_state(poll)[1], c, settings)
     assert deliver() == [] and queue == []
     assert mapping.history == [True, False, True]
+
+
+def _wire_answer(client, operation: str, body: bytes) -> dict:
+    """A JSON body as the service sends it, parsed by botocore's own parser (as an SDK call returns it)."""
+    from botocore.parsers import create_parser
+
+    model = client.meta.service_model
+    parser = create_parser(model.metadata["protocol"])
+    response = {"body": body, "headers": {}, "status_code": 200}
+    return parser.parse(response, model.operation_model(operation).output_shape)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_turning_the_poll_on_or_off_keeps_every_field_of_the_schedule(enabled):
+    # given the scheduler's answer to GetSchedule in AWS's published response shape: a customer-managed
+    # key, a description, start and end dates, a time zone, a dead-letter queue and a retry policy
+    from botocore.stub import Stubber
+
+    sched = clients.client("scheduler")
+    current = _wire_answer(sched, "GetSchedule", (EVENTS / "scheduler_get_schedule.json").read_bytes())
+    settings = model_schedule.Settings(
+        VERSION_ARN, "uuid-1", current["Name"], schedule_group=current["GroupName"]
+    )
+    payload = {"action": "poll", "want": RUNNING, "deadline": None}
+    # then UpdateSchedule is sent every field UpdateSchedule takes, as GetSchedule gave it, with only the
+    # target's input and the state changed (the Stubber also checks the request against the API model)
+    kept = {
+        k: v
+        for k, v in current.items()
+        if k not in ("Arn", "CreationDate", "LastModificationDate", "ResponseMetadata", "State", "Target")
+    }
+    assert {"KmsKeyArn", "Description", "StartDate", "EndDate", "ScheduleExpressionTimezone"} <= set(kept)
+    expected = {
+        **kept,
+        "State": "ENABLED" if enabled else "DISABLED",
+        "Target": {**current["Target"], "Input": json.dumps(payload)},
+    }
+    with Stubber(sched) as stub:
+        stub.add_response(
+            "get_schedule", current, {"Name": current["Name"], "GroupName": current["GroupName"]}
+        )
+        stub.add_response("update_schedule", {"ScheduleArn": current["Arn"]}, expected)
+        # when the scheduler turns the poll on or off
+        model_schedule._set_polling(sched, settings, enabled, payload)
+        stub.assert_no_pending_responses()
