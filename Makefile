@@ -88,7 +88,7 @@ lambda-lock: ## Re-pin the Lambda zip's wheels, every platform's hash, at requir
 	rm -rf $(VENV)-lock
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .ruff_cache build *.egg-info
 
 # --- Terraform checks (terraform/) ---------------------------------------------------------------
 # Provider mirror for `terraform init -plugin-dir`; override with TF_PLUGIN_DIR=/path (the directory holding registry.terraform.io/).
@@ -132,8 +132,15 @@ DOCKER ?= docker
 AWS ?= aws
 AUTO_APPROVE ?=
 TF_ARGS = -input=false -var-file=$(abspath $(TF_VARS)) $(if $(REGION),-var region=$(REGION)) -var image_tag=$(IMAGE_TAG)
-# One output of the applied deployment, or "nothing deployed here: run make deploy" and exit 78
-DEPLOYED = $(PY) -m job --log-level ERROR deployed --dir $(TF_DIR) --terraform $(TERRAFORM)
+# One output of the applied deployment, or "nothing deployed here: run make deploy" and exit 78. It needs
+# Python's standard library only, so deploying and pushing set up no virtualenv.
+DEPLOYED = $(PYTHON) -m job --log-level ERROR deployed --dir $(TF_DIR) --terraform $(TERRAFORM)
+# The operator commands that run bucketlens itself (eventbridge, status, backfill) use a virtualenv of its
+# runtime dependencies only, not the test tools; RUN_PY=/path/to/python uses that Python as it is.
+RUN_VENV ?= .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed-$(notdir $(PYTHON))
+RUN_PY ?= $(RUN_VENV)/bin/python
+RUN_DEPS = $(if $(filter file,$(origin RUN_PY)),$(RUN_STAMP))
 # In a recipe: the region as the shell computes it (the recipe stops when nothing is deployed)
 REGION_SH = $(or $(REGION),$$($(DEPLOYED) region))
 
@@ -151,9 +158,14 @@ deploy: ## Everything, in order: init, ECR repository, build and push IMAGE_TAG 
 	$(TERRAFORM) -chdir=$(TF_DIR) apply $(if $(AUTO_APPROVE),-auto-approve) $(TF_ARGS)
 	$(MAKE) eventbridge
 
-eventbridge: $(STAMP) ## Turn on the images bucket's EventBridge delivery when the deployment asks for it (keeps its other notifications)
+$(RUN_STAMP): pyproject.toml
+	@echo "setting up $(RUN_VENV) (once): bucketlens and its runtime dependencies, for the operator commands"
+	@$(PYTHON) -m venv --clear $(RUN_VENV) && $(call install,$(RUN_VENV),-e .)
+	touch $@
+
+eventbridge: $(RUN_DEPS) ## Turn on the images bucket's EventBridge delivery when the deployment asks for it (keeps its other notifications)
 	@region=$(REGION_SH) && step=$$($(DEPLOYED) bucket_eventbridge_step 2>/dev/null); \
-	if [ -n "$$step" ]; then echo "$$step"; AWS_DEFAULT_REGION=$$region $(VENV)/bin/$$step; else echo "nothing to do: Terraform manages the bucket's notifications"; fi
+	if [ -n "$$step" ]; then echo "$$step"; AWS_DEFAULT_REGION=$$region AWS_REGION=$$region $(RUN_PY) $${step#python }; else echo "nothing to do: Terraform manages the bucket's notifications"; fi
 
 # The base image by digest once `make pin-base` has written base-image.digest (else the tag, with a note).
 BASE_IMAGE = $(strip $(shell cat base-image.digest 2>/dev/null))
@@ -166,7 +178,7 @@ pin-base: ## Pin the container's base image (python:<minor>-slim-bookworm) to th
 	digest=$$($(DOCKER) buildx imagetools inspect python:$(PYTHON_MINOR)-slim-bookworm --format '{{json .Manifest.Digest}}' | tr -d '"') && \
 	test -n "$$digest" && echo "python:$(PYTHON_MINOR)-slim-bookworm@$$digest" > base-image.digest && cat base-image.digest
 
-push: $(STAMP) ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (GPU=1: the -gpu variant; skipped when the immutable tag is already there)
+push: ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (GPU=1: the -gpu variant; skipped when the immutable tag is already there)
 	url=$$($(DEPLOYED) ecr_repository_url) && region=$(REGION_SH) && tag=$(IMAGE_TAG)$(TAG_SUFFIX) && \
 	if $(AWS) ecr describe-images --region $$region --repository-name "$${url#*/}" --image-ids imageTag=$$tag >/dev/null 2>&1; then \
 		echo "$$url:$$tag already pushed"; \
@@ -179,19 +191,19 @@ push: $(STAMP) ## Log in to ECR and push $(IMAGE_NAME):$(IMAGE_TAG) (GPU=1: the 
 destroy: tf-init ## terraform destroy (the results table keeps deletion protection unless you turned it off)
 	$(TERRAFORM) -chdir=$(TF_DIR) destroy $(TF_ARGS)
 
-backfill: $(STAMP) ## Submit a backfill with the deployed settings: make backfill BUCKET=b [PREFIX=p] [DRY_RUN=1]
+backfill: $(RUN_DEPS) ## Submit a backfill with the deployed settings: make backfill BUCKET=b [PREFIX=p] [DRY_RUN=1]
 	@test -n "$(BUCKET)" || { echo "usage: make backfill BUCKET=<images bucket> [PREFIX=<prefix>] [DRY_RUN=1]"; exit 2; }
 	@environment=$$($(DEPLOYED) submitter_environment --format env) && region=$(REGION_SH) && \
 	env AWS_DEFAULT_REGION=$$region $$environment \
-		$(PY) -m lambda_submitter backfill --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
+		$(RUN_PY) -m lambda_submitter backfill --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
 
-status: $(STAMP) ## Children, images, rate, ETA and failed children of a job: make status JOB=<job id> [WATCH=1]
+status: $(RUN_DEPS) ## Children, images, rate, ETA and failed children of a job: make status JOB=<job id> [WATCH=1]
 	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id> [WATCH=1]"; exit 2; }
 	@uri=$$($(DEPLOYED) results_uri) && region=$(REGION_SH) && \
 	dashboard=$$($(DEPLOYED) dashboard_url 2>/dev/null || true) && \
-	AWS_DEFAULT_REGION=$$region BUCKETLENS_DASHBOARD_URL="$$dashboard" $(PY) -m job status $(JOB) --results-uri "$$uri" $(if $(WATCH),--watch)
+	AWS_DEFAULT_REGION=$$region BUCKETLENS_DASHBOARD_URL="$$dashboard" $(RUN_PY) -m job status $(JOB) --results-uri "$$uri" $(if $(WATCH),--watch)
 
-logs: $(STAMP) ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
+logs: ## Follow a job's log stream: make logs JOB=<job id>[:<array index>]
 	@test -n "$(JOB)" || { echo "usage: make logs JOB=<job id>[:<array index>]"; exit 2; }
 	group=$$($(DEPLOYED) worker_log_group_name) && region=$(REGION_SH) && \
 	stream=$$($(AWS) batch describe-jobs --region $$region --jobs $(JOB) --query 'jobs[0].container.logStreamName' --output text) && \

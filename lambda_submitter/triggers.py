@@ -87,6 +87,24 @@ class ModelGate:
 # not after the queue's visibility timeout: six times the function's timeout, 30 minutes by default.
 RETRY_BASE_S = 15
 RETRY_MAX_S = 900
+# How long an upload is retried before the dead-letter queue takes it (terraform: event_patience_hours);
+# the queue's maxReceiveCount is derived from it and the waits above (receives_for_patience).
+DEFAULT_PATIENCE_S = 6 * 3600
+
+
+def retry_delay(received: int) -> int:
+    """Seconds an undone message waits after its `received`-th delivery."""
+    return min(RETRY_MAX_S, RETRY_BASE_S * 2 ** min(received - 1, 10))
+
+
+def receives_for_patience(patience_s: float) -> int:
+    """The fewest deliveries whose retry waits add up to patience_s: the events queue's maxReceiveCount
+    (Terraform computes the same in terraform/main.tf, local.patience_receives)."""
+    waited, receives = 0, 0
+    while waited < patience_s and receives < 1000:
+        receives += 1
+        waited += retry_delay(receives)
+    return max(receives, 1)
 
 
 def retry_sooner(sqs: Any, records: list[dict], message_ids: set[str]) -> None:
@@ -100,9 +118,8 @@ def retry_sooner(sqs: Any, records: list[dict], message_ids: set[str]) -> None:
         url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         for record in chosen:
             received = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
-            delay = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** min(received - 1, 10))
             sqs.change_message_visibility(
-                QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=delay
+                QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=retry_delay(received)
             )
     except Exception as exc:  # noqa: BLE001 - the message is not lost: it comes back later
         log.warning(

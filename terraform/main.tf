@@ -159,17 +159,15 @@ module "triggers" {
   manage_bucket_eventbridge  = var.manage_bucket_eventbridge
   visibility_timeout_seconds = 6 * var.submitter_timeout_seconds
   message_retention_seconds  = var.queue_retention_seconds
-  # With the schedule, events bounced off a stopped model must not reach the DLQ within the retention:
-  # one receive per visibility timeout at most.
-  max_receive_count       = var.enable_schedule ? min(1000, ceil(var.queue_retention_seconds / (6 * var.submitter_timeout_seconds)) + 1) : var.max_receive_count
-  enable_inventory        = var.enable_inventory
-  inventory_frequency     = var.inventory_frequency
-  inventory_format        = var.inventory_format
-  inventory_bucket_prefix = "${var.name}-inventory-"
-  submitter_function_arn  = module.submitter.function_arn
-  force_destroy           = var.force_destroy
-  kms_key_arn             = var.kms_key_arn
-  tags                    = var.tags
+  max_receive_count          = local.max_receive_count
+  enable_inventory           = var.enable_inventory
+  inventory_frequency        = var.inventory_frequency
+  inventory_format           = var.inventory_format
+  inventory_bucket_prefix    = "${var.name}-inventory-"
+  submitter_function_arn     = module.submitter.function_arn
+  force_destroy              = var.force_destroy
+  kms_key_arn                = var.kms_key_arn
+  tags                       = var.tags
 }
 
 module "batch" {
@@ -187,16 +185,18 @@ module "batch" {
   gpu_image          = "${module.ecr.repository_url}:${var.image_tag}-gpu"
   ecr_repository_arn = module.ecr.repository_arn
 
-  gpu                = var.gpu
-  gpu_compute_type   = var.gpu_compute_type
-  gpu_instance_types = var.gpu_instance_types
-  gpu_max_vcpus      = var.gpu_max_vcpus
-  model_object_arns  = local.model_object_arns
-  job_vcpu           = var.job_vcpu
-  job_memory         = var.job_memory
-  retry_attempts     = var.retry_attempts
-  timeout_seconds    = var.job_timeout_seconds
-  log_retention_days = var.log_retention_days
+  gpu              = var.gpu
+  gpu_compute_type = var.gpu_compute_type
+
+  instance_metadata_hop_limit = var.instance_metadata_hop_limit
+  gpu_instance_types          = var.gpu_instance_types
+  gpu_max_vcpus               = var.gpu_max_vcpus
+  model_object_arns           = local.model_object_arns
+  job_vcpu                    = var.job_vcpu
+  job_memory                  = var.job_memory
+  retry_attempts              = var.retry_attempts
+  timeout_seconds             = var.job_timeout_seconds
+  log_retention_days          = var.log_retention_days
 
   job_parameters = {
     source       = "s3://${var.images_bucket_name}/"
@@ -227,7 +227,7 @@ module "submitter" {
 
   name            = "${var.name}-submitter"
   source_dir      = local.source_dir
-  package_bucket  = module.manifests.bucket_name
+  package_bucket  = module.manifests.versioned_bucket_name
   python          = var.python
   runtime         = var.lambda_runtime
   timeout_seconds = var.submitter_timeout_seconds
@@ -281,17 +281,46 @@ module "search" {
   log_retention_days         = var.log_retention_days
   kms_key_arn                = var.kms_key_arn
   log_kms_key_arn            = var.kms_key_arn
+  log_resource_policy_ready  = one(aws_cloudwatch_log_resource_policy.log_delivery[*].policy_name)
   tags                       = var.tags
+}
+
+# How many deliveries an event gets before the dead-letter queue: enough for the fast path's retry waits
+# (lambda_submitter/triggers.py retry_delay: 15 s doubling up to 900 s, so 945 s over the first six) to add
+# up to event_patience_hours. With the schedule, events bounced off a stopped model must not reach the DLQ
+# within the retention: one receive per visibility timeout at most.
+locals {
+  patience_seconds  = var.event_patience_hours * 3600
+  patience_receives = 1 + length([for n in range(1, 1000) : n if(n <= 6 ? 15 * (pow(2, n) - 1) : 945 + 900 * (n - 6)) < local.patience_seconds])
+  schedule_receives = ceil(var.queue_retention_seconds / (6 * var.submitter_timeout_seconds)) + 1
+  max_receive_count = coalesce(var.max_receive_count, min(1000, max(local.patience_receives, var.enable_schedule ? local.schedule_receives : 1)))
+}
+
+# Without NAT (vpc_without_nat), every interface endpoint what runs in the subnets calls: the workers
+# (ECR to pull the image, CloudWatch Logs, Rekognition unless the onnx labeler labels, Secrets Manager with
+# basic auth), the ECS agent of EC2 and Spot instances (ecs, ecs-agent, ecs-telemetry: without them the
+# instances never register and jobs wait in RUNNABLE), and the submitter when it is in the VPC.
+locals {
+  ec2_based = !startswith(var.compute_type, "FARGATE") || var.gpu
+  nat_less_endpoints = var.vpc_without_nat ? concat(
+    ["ecr.api", "ecr.dkr", "logs"],
+    var.labeler == "rekognition" ? ["rekognition"] : [],
+    local.ec2_based ? ["ecs", "ecs-agent", "ecs-telemetry"] : [],
+    var.enable_search && var.search_secret_arn != null ? ["secretsmanager"] : [],
+    local.submitter_in_vpc ? ["batch", "sqs", "servicequotas"] : [],
+  ) : []
+  interface_endpoints = sort(distinct(concat(var.vpc_interface_endpoints, local.nat_less_endpoints)))
 }
 
 module "endpoints" {
   source = "./modules/endpoints"
-  count  = length(var.vpc_endpoint_route_table_ids) + length(var.vpc_interface_endpoints) > 0 ? 1 : 0
+  count  = length(var.vpc_endpoint_route_table_ids) + length(local.interface_endpoints) > 0 ? 1 : 0
 
   name                   = var.name
   subnet_ids             = var.subnet_ids
   route_table_ids        = var.vpc_endpoint_route_table_ids
-  interface_services     = var.vpc_interface_endpoints
+  interface_services     = local.interface_endpoints
+  gateways_required      = var.vpc_without_nat
   client_security_groups = local.client_security_groups
   tags                   = var.tags
 }
@@ -307,15 +336,17 @@ module "monitoring" {
   queue_name             = element(split(":", module.triggers.queue_arn), 5)
   dead_letter_queue_name = element(split(":", module.triggers.dead_letter_queue_arn), 5)
   function_name          = module.submitter.function_name
-  job_queue_arn          = local.job_queue_arn
+  job_queue_arns         = compact([module.batch.job_queue_arn, module.batch.gpu_job_queue_arn])
   job_log_group_name     = module.batch.log_group_name
-  queue_age_seconds      = var.alarm_queue_age_seconds
-  throttle_share_percent = var.alarm_throttle_share_percent
-  throttle_minutes       = var.alarm_throttle_minutes
-  errors_per_hour        = var.alarm_errors_per_hour
-  log_retention_days     = var.log_retention_days
-  kms_key_arn            = var.kms_key_arn
-  tags                   = var.tags
+  # the name, known only once the policy exists: the rule's log target waits for it
+  log_resource_policy_ready = one(aws_cloudwatch_log_resource_policy.log_delivery[*].policy_name)
+  queue_age_seconds         = var.alarm_queue_age_seconds
+  throttle_share_percent    = var.alarm_throttle_share_percent
+  throttle_minutes          = var.alarm_throttle_minutes
+  errors_per_hour           = var.alarm_errors_per_hour
+  log_retention_days        = var.log_retention_days
+  kms_key_arn               = var.kms_key_arn
+  tags                      = var.tags
 }
 
 module "schedule" {
@@ -340,4 +371,27 @@ module "schedule" {
   kms_key_arn               = var.kms_key_arn
   log_kms_key_arn           = var.kms_key_arn
   tags                      = var.tags
+}
+
+# One CloudWatch Logs resource policy for the whole deployment, and none when nothing delivers logs: a
+# region holds at most 10 such policies, a quota that cannot be raised. It lets EventBridge write the job
+# state log (monitoring) and OpenSearch publish its audit log (a created search domain).
+locals {
+  log_delivery = var.enable_alarms || (var.enable_search && var.search_existing_endpoint == null)
+}
+
+data "aws_iam_policy_document" "log_delivery" {
+  count = local.log_delivery ? 1 : 0
+
+  source_policy_documents = concat(
+    var.enable_alarms ? [module.monitoring[0].job_state_log_policy] : [],
+    var.enable_search && var.search_existing_endpoint == null ? [module.search[0].audit_log_policy] : [],
+  )
+}
+
+resource "aws_cloudwatch_log_resource_policy" "log_delivery" {
+  count = local.log_delivery ? 1 : 0
+
+  policy_name     = "${var.name}-log-delivery"
+  policy_document = data.aws_iam_policy_document.log_delivery[0].json
 }

@@ -99,8 +99,8 @@ output "bucket_eventbridge_step" {
 }
 
 output "region" {
-  description = "The region this deployment is in (from terraform.tfvars); the Makefile's commands use it."
-  value       = var.region
+  description = "The region this deployment is in (from terraform.tfvars); the Makefile's commands use it. Read through module.ecr, so that make deploy's first, targeted apply already stores it."
+  value       = module.ecr.region
 }
 
 output "search_index" {

@@ -43,13 +43,17 @@ variable "security_group_ids" {
 # --- Common -------------------------------------------------------------------------------------
 
 variable "name" {
-  description = "Name prefix of every resource."
+  description = "Name prefix of every resource: 1-26 lower-case letters, digits and single '-', starting with a letter and ending with a letter or digit; at most 21 with enable_search."
   type        = string
   default     = "bucketlens"
 
+  # The tightest derived names: S3 bucket_prefix "<name>-manifests-" and "<name>-inventory-" (37 characters
+  # at most), IAM role name_prefix "<name>-batch-exec-" (38 at most), the ECR repository "<name>" (no "--",
+  # no leading or trailing '-'); with search, the OpenSearch domain "<name>-search" (28 at most, starting
+  # with a letter), checked by the search module.
   validation {
-    condition     = can(regex("^[a-z0-9-]{1,32}$", var.name))
-    error_message = "name must be 1-32 lower-case letters, digits or -."
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,24}[a-z0-9])?$", var.name)) && !strcontains(var.name, "--")
+    error_message = "name must be 1-26 lower-case letters, digits and single '-', starting with a letter and ending with a letter or digit (S3 bucket and IAM role name prefixes are derived from it)."
   }
 }
 
@@ -486,13 +490,24 @@ variable "queue_retention_seconds" {
   }
 }
 
-variable "max_receive_count" {
-  description = "Deliveries before an event goes to the dead-letter queue (with enable_schedule it is raised to cover the retention)."
+variable "event_patience_hours" {
+  description = "How long an upload the fast path could not label (Rekognition throttled, DynamoDB unavailable) is retried before it goes to the dead-letter queue; the queue's maxReceiveCount is derived from it (6 hours: 29 deliveries)."
   type        = number
-  default     = 5
+  default     = 6
 
   validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    condition     = var.event_patience_hours >= 1 && var.event_patience_hours <= 240
+    error_message = "event_patience_hours must be between 1 and 240 (past about 10 days maxReceiveCount would exceed SQS's 1000)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Deliveries before an event goes to the dead-letter queue; null (the default) derives it from event_patience_hours (and, with enable_schedule, from the retention)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_receive_count == null || (coalesce(var.max_receive_count, 1) >= 1 && coalesce(var.max_receive_count, 1) <= 1000)
     error_message = "max_receive_count must be between 1 and 1000."
   }
 }
@@ -563,9 +578,26 @@ variable "vpc_endpoint_route_table_ids" {
 }
 
 variable "vpc_interface_endpoints" {
-  description = "Interface endpoints to create in subnet_ids for subnets without NAT (billed per hour and zone), e.g. [\"batch\", \"sqs\", \"servicequotas\"] for the submitter in the VPC; see docs/search-and-reports.md, the submitter in the VPC."
+  description = "Interface endpoints to create in subnet_ids (billed per hour and zone), beyond those vpc_without_nat adds, e.g. [\"sts\"]; see docs/deployment.md, subnets without NAT."
   type        = list(string)
   default     = []
+}
+
+variable "vpc_without_nat" {
+  description = "The subnets have no NAT gateway: create every VPC endpoint the deployment needs (S3 and DynamoDB gateways on vpc_endpoint_route_table_ids; ECR, CloudWatch Logs, Rekognition, the ECS agent's ecs, ecs-agent and ecs-telemetry for EC2/SPOT/GPU, and the submitter's when it is in the VPC), added to vpc_interface_endpoints."
+  type        = bool
+  default     = false
+}
+
+variable "instance_metadata_hop_limit" {
+  description = "IMDSv2 hop limit of the EC2/SPOT/GPU instances (their launch template requires IMDSv2). 1, the default, keeps containers from reaching the instance role through IMDS; 2 lets them (opting out)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([1, 2], var.instance_metadata_hop_limit)
+    error_message = "instance_metadata_hop_limit must be 1 (containers cannot reach IMDS) or 2 (they can)."
+  }
 }
 
 variable "search_existing_endpoint" {

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Real runs of targets that depend on the venv stamp must never rebuild the venv the suite is running in
-# (a pyproject.toml newer than the stamp would): -o names the stamp, whichever Python `make` picked.
-KEEP_VENV = ["-o", ".venv/.installed-python3.13", "-o", ".venv/.installed-python3"]
+# Real runs of the operator targets use the suite's own Python (RUN_PY) rather than setting up .venv-run.
+RUN_PY = f"RUN_PY={sys.executable}"
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 
@@ -56,6 +56,22 @@ def test_deploy_runs_ecr_then_image_then_the_rest():
     assert "-var region=eu-west-1" in lines[final] and any("region=eu-west-1 &&" in line for line in lines)
 
 
+def test_deploying_and_pushing_set_up_no_virtualenv_and_the_operator_commands_no_test_tools():
+    # given a first deploy, dry-run
+    lines = dry_run("deploy", "IMAGE_TAG=abc123", "TF_VARS=/tmp/prod.tfvars")
+    # then no step creates or uses the test tools' virtualenv: Terraform outputs are read with Python's
+    # standard library alone, and the EventBridge step runs from the runtime-only .venv-run
+    assert not [line for line in lines if ".venv/" in line or "[test]" in line]
+    assert any("deployed --dir terraform" in line and " region" in line for line in lines)
+    setup = dry_run("eventbridge")
+    assert any("-m venv --clear .venv-run" in line for line in setup)
+    assert any(
+        ".venv-run/bin/uv pip install" in line and "-e ." in line and "[test]" not in line for line in setup
+    )
+    # and a Python given as RUN_PY is used as it is, with no virtualenv made
+    assert not [line for line in dry_run("status", "JOB=j", "RUN_PY=/usr/bin/python3") if "-m venv" in line]
+
+
 def test_deploy_with_gpu_builds_and_pushes_the_gpu_variant_beside_the_cpu_image():
     # given GPU=1 (Terraform's gpu = true runs <tag>-gpu)
     lines = dry_run("deploy", "IMAGE_TAG=abc123", "TF_VARS=/tmp/prod.tfvars", "REGION=eu-west-1", "GPU=1")
@@ -87,7 +103,7 @@ def test_commands_with_nothing_deployed_say_so(tmp_path):
     for target, extra in (("status", "JOB=j-1"), ("backfill", "BUCKET=photos")):
         # when an operator command runs there
         result = subprocess.run(
-            ["make", "--no-print-directory", *KEEP_VENV, target, extra, f"TF_DIR={tmp_path}"],
+            ["make", "--no-print-directory", target, extra, f"TF_DIR={tmp_path}", RUN_PY],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -133,9 +149,7 @@ def test_build_takes_the_base_image_by_the_pinned_digest():
 
 def test_status_and_logs_need_a_job():
     # given no JOB, when status runs, then it says how to call it and fails
-    result = subprocess.run(
-        ["make", *KEEP_VENV, "status"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run(["make", RUN_PY, "status"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "usage: make status JOB=" in result.stdout
     # and with a JOB it asks Batch for that job
     assert any("-m job status j-1 --results-uri" in line for line in dry_run("status", "JOB=j-1"))
@@ -153,7 +167,7 @@ def test_plan_and_destroy_use_the_same_variables():
 
 def test_backfill_needs_a_bucket_and_passes_prefix_and_dry_run():
     result = subprocess.run(
-        ["make", *KEEP_VENV, "backfill"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        ["make", RUN_PY, "backfill"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0 and "usage: make backfill BUCKET=" in result.stdout
     lines = dry_run("backfill", "BUCKET=photos", "PREFIX=2024/", "DRY_RUN=1")
@@ -188,12 +202,12 @@ def test_backfill_runs_the_submitter_with_the_deployed_environment(moto_server, 
         [
             "make",
             "--no-print-directory",
-            *KEEP_VENV,
             "backfill",
             "BUCKET=photos",
             "PREFIX=2024/",
             "DRY_RUN=1",
             f"TERRAFORM={fake}",
+            RUN_PY,
         ],
         cwd=ROOT,
         capture_output=True,

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
 from job.core import errors
@@ -38,6 +38,14 @@ class FailedChild:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Why children sit in RUNNABLE, and what fixes it."""
+
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class Status:
     """One look at a job: what Batch says and what the children wrote."""
 
@@ -50,6 +58,7 @@ class Status:
     images_per_s: float | None
     eta_s: float | None
     failed: list[FailedChild] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
 
     @property
     def finished_children(self) -> int:
@@ -74,6 +83,88 @@ def eta_seconds(children: dict[str, int], size: int, durations: Iterable[float])
         return None
     running = max(1, children.get("RUNNING", 0) + children.get("STARTING", 0))
     return remaining * (sum(durations) / len(durations)) / running
+
+
+# EC2 vCPU quotas (Service Quotas, service code ec2) by instance family and purchase option; AWS's
+# "Amazon EC2 service quotas" page names them. A new account often has 0 for G and P instances.
+VCPU_QUOTAS = {
+    ("standard", "EC2"): ("L-1216C47A", "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances"),
+    ("standard", "SPOT"): ("L-34B43A08", "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests"),
+    ("G and VT", "EC2"): ("L-DB2E81BA", "Running On-Demand G and VT instances"),
+    ("G and VT", "SPOT"): ("L-3819A6DF", "All G and VT Spot Instance Requests"),
+    ("P", "EC2"): ("L-417A185B", "Running On-Demand P instances"),
+    ("P", "SPOT"): ("L-7212CCBC", "All P Spot Instance Requests"),
+}
+REGISTER_WITHIN_S = 600  # an instance joins its ECS cluster within minutes of starting
+
+
+def instance_family(instance_type: str) -> str:
+    """The vCPU quota family of an instance type ("g5.xlarge" -> "G and VT")."""
+    letter = instance_type[:1].lower()
+    return "G and VT" if letter in ("g", "v") else "P" if letter == "p" else "standard"
+
+
+def why_waiting(
+    environments: list[dict], vcpu_quotas: dict[str, float], registered: dict[str, int], waited_s: float
+) -> list[Waiting]:
+    """Pure: why a job's children wait in RUNNABLE, from its queue's compute environments
+    (DescribeComputeEnvironments), the account's vCPU quotas by code (unknown ones absent), the container
+    instances registered in each environment's ECS cluster, and how long the job has waited."""
+    found: list[Waiting] = []
+    for env in environments:
+        name = env.get("computeEnvironmentName", "?")
+        resources = env.get("computeResources") or {}
+        kind = resources.get("type", "")
+        if env.get("status") == "INVALID":
+            found.append(
+                Waiting(
+                    f"compute environment {name} is INVALID: {env.get('statusReason', 'no reason given')}",
+                    "fix what the reason names, then `terraform apply` (it re-creates the environment)",
+                )
+            )
+            continue
+        if env.get("state") == "DISABLED":
+            found.append(
+                Waiting(
+                    f"compute environment {name} is DISABLED",
+                    f"aws batch update-compute-environment --compute-environment {name} --state ENABLED",
+                )
+            )
+            continue
+        if kind not in ("EC2", "SPOT"):
+            continue  # Fargate: no instances, no EC2 quota
+        families = sorted({instance_family(t) for t in resources.get("instanceTypes") or ()})
+        no_quota = [
+            VCPU_QUOTAS[(f, kind)] for f in families if vcpu_quotas.get(VCPU_QUOTAS[(f, kind)][0]) == 0
+        ]
+        for code, title in no_quota:
+            found.append(
+                Waiting(
+                    f'the account\'s vCPU quota "{title}" ({code}) is 0, so {name} can start no instance',
+                    "request an increase: aws service-quotas request-service-quota-increase "
+                    f"--service-code ec2 --quota-code {code} --desired-value {resources.get('maxvCpus', 16)}",
+                )
+            )
+        if no_quota:
+            continue  # no instance can start: the causes below would only follow from this one
+        desired, most = resources.get("desiredvCpus") or 0, resources.get("maxvCpus") or 0
+        if desired and registered.get(name, 0) == 0 and waited_s > REGISTER_WITHIN_S:
+            found.append(
+                Waiting(
+                    f"{name} started instances ({desired} vCPUs) but none joined its ECS cluster in "
+                    f"{int(waited_s // 60)} minutes: the subnets cannot reach ECS",
+                    "give the subnets a NAT gateway, or set vpc_without_nat = true (with "
+                    "vpc_endpoint_route_table_ids) for the ecs, ecs-agent and ecs-telemetry endpoints",
+                )
+            )
+        elif most and desired >= most:
+            found.append(
+                Waiting(
+                    f"{name} is at its max_vcpus ({most}): other jobs hold every vCPU",
+                    "wait for them, or raise max_vcpus (gpu_max_vcpus) and `terraform apply`",
+                )
+            )
+    return found
 
 
 def build(parent: dict, summaries: list[dict] | None, failed: list[FailedChild]) -> Status:
@@ -132,6 +223,8 @@ def render(s: Status) -> str:
         else "images   unknown: give --results-uri (Terraform output results_uri) to read the children's counts",
         f"rate     {s.images_per_s if s.images_per_s is not None else '-'} images/s   ETA {_duration(s.eta_s)}",
     ]
+    for w in s.waiting:
+        lines.append(f"WAITING  {w.reason}\n         fix: {w.fix}")
     for child in s.failed:
         lines.append(
             f"FAILED child {child.index if child.index is not None else '-'} ({child.job_id}): {child.reason}"
@@ -186,12 +279,55 @@ def read_summaries(s3: Any, results_uri: str | None, job_id: str) -> list[dict] 
     return docs
 
 
-def look(batch: Any, s3: Any, job_id: str, results_uri: str | None) -> Status:
+def waiting_reasons(batch: Any, quotas: Any, ecs: Any, parent: dict, now: float) -> list[Waiting]:
+    """Why the job's children wait in RUNNABLE, when some do and none runs; a read refused (the operator's
+    role may lack servicequotas:GetServiceQuota or ecs:ListContainerInstances) only leaves that cause out."""
+    children = children_by_status(parent)
+    if not children.get("RUNNABLE") or children.get("RUNNING") or children.get("STARTING"):
+        return []
+    queue = (batch.describe_job_queues(jobQueues=[parent["jobQueue"]]).get("jobQueues") or [{}])[0]
+    arns = [o["computeEnvironment"] for o in queue.get("computeEnvironmentOrder") or ()]
+    environments = (
+        batch.describe_compute_environments(computeEnvironments=arns)["computeEnvironments"] if arns else []
+    )
+    vcpu_quotas: dict[str, float] = {}
+    registered: dict[str, int] = {}
+    for env in environments:
+        resources = env.get("computeResources") or {}
+        if resources.get("type") not in ("EC2", "SPOT"):
+            continue
+        for family in {instance_family(t) for t in resources.get("instanceTypes") or ()}:
+            code = VCPU_QUOTAS[(family, resources["type"])][0]
+            try:
+                vcpu_quotas[code] = float(
+                    quotas.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
+                )
+            except Exception as exc:  # noqa: BLE001 - unknown: that cause is not claimed
+                log.info("vCPU quota not read", extra={"code": code, "error": f"{type(exc).__name__}: {exc}"})
+        try:
+            instances = ecs.list_container_instances(cluster=env["ecsClusterArn"]).get(
+                "containerInstanceArns"
+            )
+            registered[env.get("computeEnvironmentName", "?")] = len(instances or ())
+        except Exception as exc:  # noqa: BLE001 - unknown: that cause is not claimed
+            log.info("container instances not read", extra={"error": f"{type(exc).__name__}: {exc}"})
+            registered[env.get("computeEnvironmentName", "?")] = -1
+    created = parent.get("createdAt")
+    waited_s = now - created / 1000 if created is not None else 0.0
+    return why_waiting(environments, vcpu_quotas, registered, waited_s)
+
+
+def look(
+    batch: Any, s3: Any, job_id: str, results_uri: str | None, quotas: Any = None, ecs: Any = None
+) -> Status:
     jobs = batch.describe_jobs(jobs=[job_id]).get("jobs") or []
     if not jobs:
         raise errors.ConfigError(f"no Batch job {job_id!r} (jobs are kept 7 days after they end)")
     parent = jobs[0]
-    return build(parent, read_summaries(s3, results_uri, job_id), failed_children(batch, parent))
+    state = build(parent, read_summaries(s3, results_uri, job_id), failed_children(batch, parent))
+    if quotas is None or ecs is None:
+        return state
+    return replace(state, waiting=waiting_reasons(batch, quotas, ecs, parent, time.time()))
 
 
 # --- command --------------------------------------------------------------------------------------------
@@ -222,9 +358,10 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from job.core import clients
 
     batch, s3 = clients.client("batch"), clients.client("s3")
+    quotas, ecs = clients.client("service-quotas", max_attempts=1), clients.client("ecs")
     interval = max(1.0, args.interval)
     while True:
-        state = look(batch, s3, args.job_id, args.results_uri)  # failures: job.cli's one rule
+        state = look(batch, s3, args.job_id, args.results_uri, quotas, ecs)  # failures: job.cli's one rule
         if args.format == "json":
             out.write(json.dumps(asdict(state)) + "\n")
         else:

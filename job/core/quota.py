@@ -230,22 +230,38 @@ class SharedRate:
 # --- the account's quota, as Service Quotas knows it --------------------------------------------------
 
 SERVICE_CODE = "rekognition"
+# The TPS quota of each operation by its Service Quotas code, as ListAWSDefaultServiceQuotas answers for
+# ServiceCode rekognition (recorded in gruntwork-io/terraform-aws-utilities, docs/quotas.md, generated from
+# that call; the fixture tests/events/servicequotas_rekognition_defaults.json holds those rows). A code
+# missing from an answer (a region that numbers it otherwise) falls back to matching the quota's name.
+QUOTA_CODES = {"DetectLabels": "L-E29B542B", "DetectText": "L-87CF5BA6", "DetectCustomLabels": "L-EA71C84A"}
 
 
-def _per_operation(paginator: Any, operations: Iterable[str]) -> dict[str, tuple[float, str]]:
-    """operation -> (TPS value, quota code) from one listing. Quotas are matched by name: Service Quotas
-    names each TPS quota after its operation ("... per second ... DetectLabels"); AWS publishes no list of
-    the codes, so the name is what we have."""
-    found: dict[str, tuple[float, str]] = {}
+@dataclass(frozen=True)
+class Found:
+    """One operation's quota as Service Quotas gave it, and how it was recognised."""
+
+    value: float
+    code: str
+    matched_by: str  # "code" or "name"
+
+
+def _per_operation(paginator: Any, operations: Iterable[str]) -> dict[str, Found]:
+    """operation -> its TPS quota in one listing: by its pinned code, else by name (Service Quotas names
+    each TPS quota "Transactions per second ... operation <Operation>")."""
+    by_code: dict[str, Found] = {}
+    by_name: dict[str, Found] = {}
     for page in paginator.paginate(ServiceCode=SERVICE_CODE):
         for entry in page.get("Quotas", []):
-            name = entry.get("QuotaName", "")
-            if "per second" not in name.lower():
+            if not entry.get("Value"):
                 continue
+            code, name = entry.get("QuotaCode", "?"), entry.get("QuotaName", "")
             for operation in operations:
-                if re.search(rf"\b{operation}\b", name) and entry.get("Value"):
-                    found[operation] = (float(entry["Value"]), entry.get("QuotaCode", "?"))
-    return found
+                if code == QUOTA_CODES.get(operation):
+                    by_code[operation] = Found(float(entry["Value"]), code, "code")
+                elif "per second" in name.lower() and re.search(rf"\b{operation}\b", name):
+                    by_name[operation] = Found(float(entry["Value"]), code, "name")
+    return {**by_name, **by_code}
 
 
 def service_quota(client: Any, operations: Iterable[str]) -> tuple[float, str] | None:
@@ -260,8 +276,17 @@ def service_quota(client: Any, operations: Iterable[str]) -> tuple[float, str] |
     except (ClientError, BotoCoreError) as exc:
         log.info("Service Quotas not readable: using the configured quota", extra={"error": str(exc)})
         return None
+    for operation, found in values.items():
+        log.info(
+            "rekognition quota found",
+            extra={
+                "operation": operation,
+                "code": found.code,
+                "matched_by": found.matched_by,
+                "tps": found.value,
+            },
+        )
     if not wanted or set(values) != set(wanted):
         return None
-    operation = min(wanted, key=lambda op: values[op][0])
-    value, code = values[operation]
-    return value, f"Service Quotas {code} ({operation})"
+    operation = min(wanted, key=lambda op: values[op].value)
+    return values[operation].value, f"Service Quotas {values[operation].code} ({operation})"

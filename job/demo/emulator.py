@@ -24,6 +24,7 @@ from typing import Any
 
 from job.commands import provision
 from job.core import clients, inventory, label_index
+from lambda_submitter import triggers
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,12 @@ def create_resources(settings: Settings, region: str = REGION) -> Resources:
         Attributes={
             "VisibilityTimeout": "1800",  # 6 x the submitter's 300 s timeout, as modules/triggers
             "MessageRetentionPeriod": "345600",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": dlq_arn,
+                    "maxReceiveCount": triggers.receives_for_patience(triggers.DEFAULT_PATIENCE_S),
+                }
+            ),
         },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][

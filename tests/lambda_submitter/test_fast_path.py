@@ -164,3 +164,61 @@ def test_too_little_time_left_goes_to_batch(uploads: dict) -> None:
     # then the images become a job
     assert any(k.endswith("/manifest.json") for k in _manifests(uploads["s3"]))
     assert _results(uploads["dynamodb"]) == {}
+
+
+def test_an_upload_throttled_for_hours_stays_on_the_queue_until_the_stated_patience(uploads: dict) -> None:
+    # given the events queue as Terraform makes it: a dead-letter queue after the deliveries derived from
+    # the default patience (6 hours), and Rekognition throttling one upload on every try
+    sqs = clients.client("sqs")
+    dlq = sqs.create_queue(QueueName="bucketlens-events-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    receives = triggers.receives_for_patience(triggers.DEFAULT_PATIENCE_S)
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": receives}
+    url = sqs.create_queue(
+        QueueName="bucketlens-events",
+        Attributes={"VisibilityTimeout": "1800", "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    template = next(
+        r
+        for r in uploads["event"]["Records"]
+        if _message_of(uploads["event"], THROTTLED_KEY) == r["messageId"]
+    )
+    sqs.send_message(QueueUrl=url, MessageBody=template["body"])
+    _throttle_detect_labels_for(THROTTLED_KEY)
+    waits: list[int] = []
+
+    def time_passes(params: dict, **_: object) -> None:
+        """The wait the handler asks for is recorded, and then has passed: the message is visible again."""
+        waits.append(params["VisibilityTimeout"])
+        params["VisibilityTimeout"] = 0
+
+    sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility", time_passes)
+
+    def deliver() -> bool:
+        got = sqs.receive_message(QueueUrl=url, AttributeNames=["All"]).get("Messages", [])
+        if not got:
+            return False
+        (m,) = got
+        record = {
+            **template,
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "attributes": {**template["attributes"], **m["Attributes"]},
+            "eventSourceARN": arn,
+        }
+        response = handler.handler({"Records": [record]}, LambdaContext(DEPLOYED_TIMEOUT_S))
+        assert response == {"batchItemFailures": [{"itemIdentifier": m["MessageId"]}]}
+        return True
+
+    # when it is delivered, throttled and handed back for an hour of (emulated) waits
+    while sum(waits) < 3600:
+        assert deliver(), f"gone from the queue after {sum(waits)} s"
+    # then it is still on the queue, and nothing is in the dead-letter queue
+    assert "Messages" not in sqs.receive_message(QueueUrl=dlq)
+    # when the throttling goes on: it reaches the dead-letter queue only once the waits add up to 6 hours
+    while deliver():
+        pass
+    assert len(waits) == receives and sum(waits) >= triggers.DEFAULT_PATIENCE_S > sum(waits[:-1])
+    assert len(sqs.receive_message(QueueUrl=dlq)["Messages"]) == 1
+    assert THROTTLED_KEY not in _results(uploads["dynamodb"])

@@ -12,6 +12,7 @@ from job.worker import run
 from job.worker.config import from_args
 from lambda_submitter import handler, model_schedule, scheduler
 from lambda_submitter.model_schedule import RUNNING, STOPPED, Observed, decide
+from tests import aws_wire
 from tests.job.worker_helpers import BUCKET, TABLE, image_bytes, items
 from tests.lambda_submitter.conftest import EVENTS
 from tests.model_emulator import VERSION_ARN, Model
@@ -247,16 +248,6 @@ def test_a_day_of_the_schedule_loses_no_event_and_calls_the_model_only_while_it_
     assert mapping.history == [True, False, True]
 
 
-def _wire_answer(client, operation: str, body: bytes) -> dict:
-    """A JSON body as the service sends it, parsed by botocore's own parser (as an SDK call returns it)."""
-    from botocore.parsers import create_parser
-
-    model = client.meta.service_model
-    parser = create_parser(model.metadata["protocol"])
-    response = {"body": body, "headers": {}, "status_code": 200}
-    return parser.parse(response, model.operation_model(operation).output_shape)
-
-
 @pytest.mark.parametrize("enabled", [True, False])
 def test_turning_the_poll_on_or_off_keeps_every_field_of_the_schedule(enabled):
     # given the scheduler's answer to GetSchedule in AWS's published response shape: a customer-managed
@@ -264,7 +255,7 @@ def test_turning_the_poll_on_or_off_keeps_every_field_of_the_schedule(enabled):
     from botocore.stub import Stubber
 
     sched = clients.client("scheduler")
-    current = _wire_answer(sched, "GetSchedule", (EVENTS / "scheduler_get_schedule.json").read_bytes())
+    current = aws_wire.parsed(sched, "GetSchedule", (EVENTS / "scheduler_get_schedule.json").read_bytes())
     settings = model_schedule.Settings(
         VERSION_ARN, "uuid-1", current["Name"], schedule_group=current["GroupName"]
     )

@@ -28,6 +28,7 @@ from python_terraform import IsFlagged, Terraform
 from job.core import errors as job_errors
 from job.demo import emulator
 from job.worker import config as job_config
+from lambda_submitter import triggers
 from tests.terraform import iam_calls
 from tests.terraform.tf_helpers import REPO, copy_configuration, moto_override, require_terraform, run
 
@@ -316,6 +317,15 @@ def test_compute_environment_is_capped_at_64_vcpus(on_moto: Deployment) -> None:
     assert env["computeResources"]["maxvCpus"] == 64
     assert env["computeResources"]["minvCpus"] == 0
     assert env["computeResources"]["type"] == "SPOT"
+    # and its instances start from a launch template that requires IMDSv2 one hop away, so the job
+    # containers (a hop further, on the bridge network) cannot take the instance role's credentials
+    template = env["computeResources"]["launchTemplate"]
+    (version,) = on_moto.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=template["launchTemplateId"], Versions=[template["version"]]
+    )["LaunchTemplateVersions"]
+    metadata = version["LaunchTemplateData"]["MetadataOptions"]
+    assert (metadata["HttpTokens"], metadata["HttpPutResponseHopLimit"]) == ("required", 1)
+    assert metadata["HttpEndpoint"] == "enabled"
 
 
 def test_lambda_runs_the_submitter_handler_with_the_variables_it_reads(on_moto: Deployment) -> None:
@@ -777,14 +787,15 @@ def test_demo_setup_path_creates_what_terraform_creates(on_moto: Deployment) -> 
         assert made[part] == applied[part], part
     # (this deployment runs a Custom Labels model on a schedule: its events may wait 4 days, 1800 s apart)
     assert applied["queue"]["max_receive_count"] == 345600 // 1800 + 1
-    # and the setup path, with no schedule, keeps the variable's default (5 receives)
+    # and the setup path, with no schedule, derives it from the default patience as Terraform does
     default = re.search(
-        r'variable "max_receive_count" \{.*?default\s*=\s*(\d+)',
+        r'variable "event_patience_hours" \{.*?default\s*=\s*(\d+)',
         (REPO / "terraform" / "variables.tf").read_text(),
         re.S,
     )
-    assert made["queue"]["max_receive_count"] == int(default.group(1)) == 5
-    assert made["queue"] == {**applied["queue"], "max_receive_count": 5}
+    patience = triggers.receives_for_patience(int(default.group(1)) * 3600)
+    assert made["queue"]["max_receive_count"] == patience == 29
+    assert made["queue"] == {**applied["queue"], "max_receive_count": patience}
     model_env = "BUCKETLENS_PROJECT_VERSION_ARN"
     assert made["submitter_environment"] == [n for n in applied["submitter_environment"] if n != model_env]
     # and so is the job definition; only the Custom Labels model this deployment names is extra
@@ -943,6 +954,133 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
     ]
 
 
+def _planned_endpoints(on_moto: Deployment, name: str, *args: str) -> set[str]:
+    """The interface endpoints a plan with these variables creates, by service."""
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false", *args]
+    run([*plan_cmd, f"-out={name}.plan"], on_moto.workdir, APPLY_TIMEOUT, env)
+    plan = json.loads(run([on_moto.terraform, "show", "-json", f"{name}.plan"], on_moto.workdir, 60, env))
+    return {
+        c["change"]["after"]["service_name"].rsplit(f".{REGION}.", 1)[1]
+        for c in plan["resource_changes"]
+        if c["address"].startswith("module.endpoints[0].aws_vpc_endpoint.")
+        and c["change"]["actions"] == ["create"]
+    }
+
+
+def test_subnets_without_nat_get_every_endpoint_their_compute_type_needs(on_moto: Deployment) -> None:
+    # given the applied deployment (Spot) in subnets without NAT, with their route table
+    nat_less = [
+        "-var",
+        "vpc_without_nat=true",
+        "-var",
+        f'vpc_endpoint_route_table_ids=["{_route_table(on_moto)}"]',
+    ]
+    worker = {"ecr.api", "ecr.dkr", "logs", "rekognition", "s3", "dynamodb"}
+    ecs_agent = {"ecs", "ecs-agent", "ecs-telemetry"}
+    # when it is planned: then the ECS agent's endpoints come with the workers' (else no instance
+    # registers and jobs wait in RUNNABLE), and S3 and DynamoDB are gateways on the route table
+    assert _planned_endpoints(on_moto, "spot-nat-less", *nat_less) == worker | ecs_agent
+    # when the workers run on Fargate: no ECS agent of ours, so no ECS endpoints
+    fargate = _planned_endpoints(on_moto, "fargate-nat-less", *nat_less, "-var", "compute_type=FARGATE")
+    assert fargate == worker
+    # when the route table is missing: the plan says what it needs
+    said = _plan_fails(on_moto, "-var", "vpc_without_nat=true")
+    assert "vpc_without_nat = true needs vpc_endpoint_route_table_ids" in said
+
+
+def _depends_on(dot: str, node: str, on: str) -> bool:
+    """Whether `node` waits, directly or not, for `on` in `terraform graph` output (edges "a" -> "b": a needs b)."""
+    edges: dict[str, set[str]] = {}
+    for a, b in re.findall(r'"([^"]+)" -> "([^"]+)"', dot):
+        edges.setdefault(a, set()).add(b)
+    seen, todo = set(), [n for n in edges if n.endswith(f" {node} (expand)")]
+    while todo:
+        current = todo.pop()
+        if current.endswith(f" {on} (expand)"):
+            return True
+        todo += [n for n in edges.get(current, ()) if n not in seen]
+        seen.update(edges.get(current, ()))
+    return False
+
+
+def test_the_package_object_is_uploaded_only_once_the_bucket_keeps_versions(on_moto: Deployment) -> None:
+    # given the configuration's dependency graph
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    dot = run([on_moto.terraform, "graph", "-type=plan"], on_moto.workdir, APPLY_TIMEOUT, env)
+    # then the submitter's package (whose version the functions pin) waits for the bucket's versioning,
+    # so a first apply never stores it unversioned
+    package, versioning = (
+        "module.submitter.aws_s3_object.package",
+        "module.manifests.aws_s3_bucket_versioning.this",
+    )
+    assert _depends_on(dot, package, versioning)
+    assert not _depends_on(dot, versioning, package)
+
+
+def _plan_fails(on_moto: Deployment, *args: str) -> str:
+    """A plan that must stop: what it said (folded onto one line)."""
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false", *args]
+    done = subprocess.run(
+        plan_cmd, cwd=on_moto.workdir, env=env, capture_output=True, text=True, timeout=APPLY_TIMEOUT
+    )
+    assert done.returncode != 0, done.stdout[-2000:]
+    return " ".join(done.stderr.split())
+
+
+def test_the_longest_name_plans_with_and_without_search_and_one_more_is_refused(on_moto: Deployment) -> None:
+    # given the applied deployment, and the longest names the validation admits: 26 characters, 21 with search
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false"]
+    longest, with_search = "a" * 25 + "z", "s" * 20 + "z"
+    # when each is planned: then the provider's own checks (S3 bucket_prefix at most 37 characters, IAM
+    # name_prefix at most 38, the OpenSearch domain name at most 28) accept every name derived from it
+    run([*plan_cmd, "-var", f"name={longest}", "-out=long.plan"], on_moto.workdir, APPLY_TIMEOUT, env)
+    plan = json.loads(run([on_moto.terraform, "show", "-json", "long.plan"], on_moto.workdir, 60, env))
+    prefixes = {
+        c["address"]: c["change"]["after"].get("bucket_prefix") or c["change"]["after"].get("name_prefix")
+        for c in plan["resource_changes"]
+        if c["type"] in ("aws_s3_bucket", "aws_iam_role") and "create" in c["change"]["actions"]
+    }
+    assert max(len(p) for p in prefixes.values() if p) in (37, 38), prefixes  # the limits, reached
+    run(
+        [*plan_cmd, "-var", f"name={with_search}", "-var", "enable_search=true"],
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+    )
+    # when one character more is asked, or a name AWS would refuse somewhere: the plan stops and says why
+    assert "name must be 1-26" in _plan_fails(on_moto, "-var", f"name={longest}x")
+    for refused in ("-bucketlens", "bucketlens-", "bucket--lens", "1bucketlens", "BucketLens"):
+        assert "name must be 1-26" in _plan_fails(on_moto, "-var", f"name={refused}"), refused
+    said = _plan_fails(on_moto, "-var", f"name={with_search}x", "-var", "enable_search=true")
+    assert "with enable_search, name is at most 21 characters" in said
+
+
+def test_terraform_derives_the_dead_letter_count_from_the_fast_paths_waits(on_moto: Deployment) -> None:
+    # given the configuration, and patiences of an hour, the default 6 hours and a day
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    for hours in (1, 6, 24):
+        # when Terraform works out the events queue's maxReceiveCount
+        shown = run(
+            [
+                on_moto.terraform,
+                "console",
+                "-var",
+                f"event_patience_hours={hours}",
+                "-var",
+                "enable_schedule=false",
+            ],
+            on_moto.workdir,
+            APPLY_TIMEOUT,
+            env,
+            stdin="local.max_receive_count\n",
+        )
+        # then it is the fewest deliveries whose fast-path retry waits add up to the patience
+        assert int(shown.strip()) == triggers.receives_for_patience(hours * 3600), hours
+
+
 def _route_table(on_moto: Deployment) -> str:
     (table,) = on_moto.client("ec2").describe_route_tables(
         Filters=[{"Name": "vpc-id", "Values": [on_moto.vpc_id]}]
@@ -1094,6 +1232,23 @@ def test_alarms_the_failed_job_rule_and_the_dashboard_are_applied(on_moto: Deplo
     assert json.loads(message).startswith("bucketlens bucketlens: Batch job bucketlens-bf-1234-0 (")
     assert "child 7, FAILED: Essential container in task exited" in json.loads(message)
     assert "bucketlens-worker/default/abc123" in json.loads(message)
+    # and the deployment's one CloudWatch Logs resource policy (a region holds 10) is AWS's pattern for
+    # EventBridge: CreateLogStream unconditioned, PutLogEvents from the job-state rule only
+    policies = [
+        p
+        for p in on_moto.client("logs").describe_resource_policies()["resourcePolicies"]
+        if p["policyName"].startswith("bucketlens")
+    ]
+    assert [p["policyName"] for p in policies] == ["bucketlens-log-delivery"]
+    statements = {s["Sid"]: s for s in json.loads(policies[0]["policyDocument"])["Statement"]}
+    create, put = (
+        statements["EventBridgeCreatesJobStateStreams"],
+        statements["EventBridgeWritesJobStateChanges"],
+    )
+    assert create["Action"] == "logs:CreateLogStream" and "Condition" not in create
+    jobs_rule = events.describe_rule(Name="bucketlens-batch-jobs")["Arn"]
+    assert put["Action"] == "logs:PutLogEvents"
+    assert put["Condition"] == {"ArnEquals": {"aws:SourceArn": jobs_rule}}
     # and the dashboard shows the metrics, the queues and the jobs by status
     body = json.loads(cloudwatch.get_dashboard(DashboardName="bucketlens")["DashboardBody"])
     titles = [w["properties"]["title"] for w in body["widgets"]]
@@ -1140,6 +1295,11 @@ def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_m
     assert compute["type"] == "SPOT" and compute["ec2_configuration"][0]["image_type"] == "ECS_AL2023_NVIDIA"
     assert compute["instance_type"] and all(t.startswith(("g4dn", "g5")) for t in compute["instance_type"])
     assert changes["module.batch.aws_batch_job_queue.gpu[0]"]["actions"] == ["create"]
+    assert compute["launch_template"][0]["launch_template_id"]  # IMDSv2, hop limit 1, as the CPU instances
+    # and the failed-job and job-state rules watch the GPU queue too (their pattern waits for its ARN)
+    for rule in ("failed", "jobs"):
+        change = changes[f"module.monitoring[0].aws_cloudwatch_event_rule.{rule}"]
+        assert change["actions"] == ["update"] and change["after_unknown"]["event_pattern"] is True
     # and a job definition asking for one GPU, running the image's -gpu variant with the model's settings
     definition = changes["module.batch.aws_batch_job_definition.gpu[0]"]["after"]
     container = json.loads(definition["container_properties"])

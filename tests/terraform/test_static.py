@@ -192,3 +192,19 @@ def test_arns_are_partition_aware() -> None:
     for path in TERRAFORM_DIR.rglob("*.tf"):
         code = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
         assert "arn:aws:" not in code, path
+
+
+def test_tfvars_example_names_real_variables_and_tells_the_default_event_route_truly() -> None:
+    # given the root variables, and the event route's default (EventBridge: the bucket's notifications stay)
+    variables = _blocks((TERRAFORM_DIR / "variables.tf").read_text(), "variable")
+    route = re.search(r'default\s*=\s*"(\w+)"', variables["event_route"]).group(1)
+    assert route == "eventbridge"
+    for path in TERRAFORM_DIR.rglob("terraform.tfvars.example"):
+        text = path.read_text()
+        # when its settings, set or commented out, are read / then each is a root variable
+        named = set(re.findall(r"^#?\s*([a-z_]+)\s+=", text, re.M))
+        assert named and named <= set(variables), named - set(variables)
+        # and it says the bucket's notifications are kept, and "replaced" only of the notification route
+        sentences = re.split(r"(?<=[.)])\s", " ".join(line.lstrip("# ") for line in text.splitlines()))
+        assert any("keeps every notification" in s for s in sentences)
+        assert all('"notification"' in s for s in sentences if "replace" in s), path

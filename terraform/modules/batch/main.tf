@@ -349,6 +349,26 @@ resource "aws_cloudwatch_log_group" "this" {
 
 # --- Compute environment and queue ---------------------------------------------------------------
 
+# EC2, Spot and GPU instances answer IMDS with IMDSv2 only, one hop away: the ECS agent (host network)
+# reaches it, the job containers (bridge network, one hop further) do not, so they cannot take the
+# instance role's credentials; they get the job role from the ECS agent instead. Fargate has no instance.
+# The environments take "$Latest": a new template version then changes nothing in them (an in-place update
+# of a compute environment's launch template version is what the provider fails to plan consistently).
+resource "aws_launch_template" "instances" {
+  count = local.fargate && !var.gpu ? 0 : 1
+
+  name_prefix = "${var.name}-batch-"
+  description = "bucketlens Batch instances: IMDSv2 required, hop limit ${var.instance_metadata_hop_limit}"
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = var.instance_metadata_hop_limit
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-batch-instances" })
+}
+
 resource "aws_batch_compute_environment" "this" {
   compute_environment_name_prefix = "${var.name}-"
   type                            = "MANAGED"
@@ -367,6 +387,14 @@ resource "aws_batch_compute_environment" "this" {
     subnets            = var.subnet_ids
     security_group_ids = var.security_group_ids
     tags               = local.fargate ? null : merge(var.tags, { Name = "${var.name}-worker" })
+
+    dynamic "launch_template" {
+      for_each = local.fargate ? [] : [1]
+      content {
+        launch_template_id = aws_launch_template.instances[0].id
+        version            = "$Latest"
+      }
+    }
   }
 
   tags = merge(var.tags, { Name = "${var.name}-compute" })
@@ -472,6 +500,11 @@ resource "aws_batch_compute_environment" "gpu" {
     subnets             = var.subnet_ids
     security_group_ids  = var.security_group_ids
     tags                = merge(var.tags, { Name = "${var.name}-gpu-worker" })
+
+    launch_template {
+      launch_template_id = aws_launch_template.instances[0].id
+      version            = "$Latest"
+    }
 
     # The ECS GPU-optimised Amazon Linux 2023 AMI: its NVIDIA driver (580) runs the CUDA 13 that the
     # image's onnxruntime-gpu wheels bring; the AL2 GPU AMI's driver (550) does not.

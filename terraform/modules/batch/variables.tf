@@ -268,6 +268,17 @@ variable "model_object_arns" {
   default     = []
 }
 
+variable "instance_metadata_hop_limit" {
+  description = "IMDSv2 hop limit of the EC2/SPOT/GPU instances' launch template: 1 keeps containers (one hop further) from the instance role; 2 lets them reach it."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([1, 2], var.instance_metadata_hop_limit)
+    error_message = "instance_metadata_hop_limit must be 1 or 2."
+  }
+}
+
 variable "gpu" {
   description = "Also create a GPU compute environment, job queue and job definition (GPU=1) for the onnx labeler."
   type        = bool

@@ -1,3 +1,7 @@
+# The region, read from the provider: a targeted apply of this module (make deploy's first step) stores it
+# in the root output `region`, which push and the other operator commands read.
+data "aws_region" "current" {}
+
 resource "aws_ecr_repository" "this" {
   name                 = var.name
   image_tag_mutability = var.image_tag_mutability

@@ -12,3 +12,8 @@ output "repository_url" {
   description = "URL to tag and push the worker image to."
   value       = aws_ecr_repository.this.repository_url
 }
+
+output "region" {
+  description = "The region the repository is in: the deployment's, known as soon as this module is applied (make deploy's first, targeted apply)."
+  value       = data.aws_region.current.name
+}

@@ -43,6 +43,11 @@ resource "aws_security_group" "this" {
 
   lifecycle {
     create_before_destroy = true
+
+    precondition {
+      condition     = !var.gateways_required || length(var.route_table_ids) > 0
+      error_message = "vpc_without_nat = true needs vpc_endpoint_route_table_ids: the subnets' route tables, for the S3 and DynamoDB gateway endpoints (ECR's image layers come from S3)."
+    }
   }
 }
 

@@ -21,16 +21,22 @@ variable "route_table_ids" {
 }
 
 variable "interface_services" {
-  description = "Services to reach through interface endpoints, by their endpoint name (batch, sqs, servicequotas, rekognition, sts, logs, ecr.api, ecr.dkr, secretsmanager, kms)."
+  description = "Services to reach through interface endpoints, by their endpoint name (batch, sqs, servicequotas, rekognition, sts, logs, ecr.api, ecr.dkr, secretsmanager, kms, and ecs, ecs-agent, ecs-telemetry for the ECS agent of EC2 and Spot instances)."
   type        = list(string)
   default     = []
 
   validation {
     condition = alltrue([for s in var.interface_services : contains(
-      ["batch", "sqs", "servicequotas", "rekognition", "sts", "logs", "ecr.api", "ecr.dkr", "secretsmanager", "kms"], s
+      ["batch", "sqs", "servicequotas", "rekognition", "sts", "logs", "ecr.api", "ecr.dkr", "secretsmanager", "kms", "ecs", "ecs-agent", "ecs-telemetry"], s
     )])
-    error_message = "interface_services: choose among batch, sqs, servicequotas, rekognition, sts, logs, ecr.api, ecr.dkr, secretsmanager and kms."
+    error_message = "interface_services: choose among batch, sqs, servicequotas, rekognition, sts, logs, ecr.api, ecr.dkr, secretsmanager, kms, ecs, ecs-agent and ecs-telemetry."
   }
+}
+
+variable "gateways_required" {
+  description = "The subnets have no NAT: the S3 and DynamoDB gateway endpoints are needed, so route_table_ids must be given."
+  type        = bool
+  default     = false
 }
 
 variable "client_security_groups" {

@@ -8,6 +8,11 @@ output "bucket_arn" {
   value       = aws_s3_bucket.this.arn
 }
 
+output "versioned_bucket_name" {
+  description = "The bucket's name once its versioning is on: what stores objects whose version is pinned (the submitter's package) waits for it."
+  value       = aws_s3_bucket_versioning.this.bucket
+}
+
 output "manifests_prefix" {
   description = "Key prefix for manifests (BUCKETLENS_MANIFESTS_PREFIX)."
   value       = var.manifests_prefix

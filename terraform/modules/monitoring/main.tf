@@ -200,7 +200,7 @@ resource "aws_cloudwatch_event_rule" "failed" {
     "detail-type" = ["Batch Job State Change"]
     detail = {
       status   = ["FAILED"]
-      jobQueue = [var.job_queue_arn]
+      jobQueue = var.job_queue_arns
     }
   })
 
@@ -233,10 +233,24 @@ resource "aws_cloudwatch_log_group" "jobs" {
   tags = merge(var.tags, { Name = local.jobs_log })
 }
 
+# What EventBridge needs to write to the log group, as AWS's own pattern grants it (aws-samples/
+# serverless-patterns, eventbridge-cloudwatch): CreateLogStream unconditioned (EventBridge creates the
+# stream without naming the rule), PutLogEvents from this rule only. The root module puts this into the
+# deployment's one CloudWatch Logs resource policy (a region holds 10, a quota that cannot be raised).
 data "aws_iam_policy_document" "jobs_log" {
   statement {
+    sid       = "EventBridgeCreatesJobStateStreams"
+    actions   = ["logs:CreateLogStream"]
+    resources = ["${aws_cloudwatch_log_group.jobs.arn}:*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "delivery.logs.amazonaws.com"]
+    }
+  }
+
+  statement {
     sid       = "EventBridgeWritesJobStateChanges"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    actions   = ["logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.jobs.arn}:*"]
     principals {
       type        = "Service"
@@ -250,18 +264,13 @@ data "aws_iam_policy_document" "jobs_log" {
   }
 }
 
-resource "aws_cloudwatch_log_resource_policy" "jobs" {
-  policy_name     = "${var.name}-batch-jobs"
-  policy_document = data.aws_iam_policy_document.jobs_log.json
-}
-
 resource "aws_cloudwatch_event_rule" "jobs" {
   name        = "${var.name}-batch-jobs"
   description = "bucketlens: every state change of ${var.name}'s Batch jobs, for the dashboard"
   event_pattern = jsonencode({
     source        = ["aws.batch"]
     "detail-type" = ["Batch Job State Change"]
-    detail        = { jobQueue = [var.job_queue_arn] }
+    detail        = { jobQueue = var.job_queue_arns }
   })
 
   tags = merge(var.tags, { Name = "${var.name}-batch-jobs" })
@@ -271,7 +280,7 @@ resource "aws_cloudwatch_event_target" "jobs" {
   rule = aws_cloudwatch_event_rule.jobs.name
   arn  = aws_cloudwatch_log_group.jobs.arn
 
-  depends_on = [aws_cloudwatch_log_resource_policy.jobs]
+  depends_on = [var.log_resource_policy_ready]
 }
 
 resource "aws_cloudwatch_dashboard" "this" {

@@ -22,3 +22,8 @@ output "dashboard_url" {
   description = "The dashboard in the console."
   value       = "https://${local.region}.${local.console}/cloudwatch/home?region=${local.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }
+
+output "job_state_log_policy" {
+  description = "The CloudWatch Logs resource policy statements EventBridge needs to write job state changes (JSON), for the deployment's one resource policy."
+  value       = data.aws_iam_policy_document.jobs_log.json
+}

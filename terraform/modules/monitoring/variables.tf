@@ -40,9 +40,20 @@ variable "function_name" {
   type        = string
 }
 
-variable "job_queue_arn" {
-  description = "The Batch job queue whose FAILED jobs are reported."
+variable "job_queue_arns" {
+  description = "Every Batch job queue of the deployment (CPU, and GPU when deployed): their FAILED jobs are reported."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.job_queue_arns) > 0
+    error_message = "job_queue_arns needs at least one queue."
+  }
+}
+
+variable "log_resource_policy_ready" {
+  description = "The name of the deployment's CloudWatch Logs resource policy, once it holds job_state_log_policy: the rule's log target waits for it."
   type        = string
+  default     = null
 }
 
 variable "job_log_group_name" {

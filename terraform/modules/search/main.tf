@@ -57,13 +57,6 @@ data "aws_iam_policy_document" "logs" {
   }
 }
 
-resource "aws_cloudwatch_log_resource_policy" "this" {
-  count = var.create_domain ? 1 : 0
-
-  policy_name     = "${var.domain_name}-opensearch-logs"
-  policy_document = data.aws_iam_policy_document.logs[0].json
-}
-
 # OpenSearch needs its service-linked role to place a domain in a VPC ("must enable a service-linked role
 # ... to access your VPC"); the role is account-global, so it is created only when asked.
 resource "aws_iam_service_linked_role" "opensearch" {
@@ -175,5 +168,5 @@ resource "aws_opensearch_domain" "this" {
 
   tags = merge(var.tags, { Name = var.domain_name })
 
-  depends_on = [aws_cloudwatch_log_resource_policy.this, aws_iam_service_linked_role.opensearch]
+  depends_on = [var.log_resource_policy_ready, aws_iam_service_linked_role.opensearch]
 }

@@ -7,3 +7,8 @@ output "domain_arn" {
   description = "ARN of the domain (null for a self-managed cluster)."
   value       = local.domain_arn
 }
+
+output "audit_log_policy" {
+  description = "The CloudWatch Logs resource policy statements OpenSearch needs to publish audit logs (JSON; null without a created domain), for the deployment's one resource policy."
+  value       = var.create_domain ? data.aws_iam_policy_document.logs[0].json : null
+}

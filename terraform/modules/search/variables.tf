@@ -11,7 +11,7 @@ variable "domain_name" {
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{2,27}$", var.domain_name))
-    error_message = "domain_name: 3-28 characters, lower-case letters, digits and '-', starting with a letter."
+    error_message = "domain_name: 3-28 characters, lower-case letters, digits and '-', starting with a letter (OpenSearch's rule). The root module names it <name>-search: with enable_search, name is at most 21 characters."
   }
 }
 
@@ -118,4 +118,10 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "log_resource_policy_ready" {
+  description = "The name of the deployment's CloudWatch Logs resource policy, once it holds audit_log_policy: the domain waits for it before it publishes."
+  type        = string
+  default     = null
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 from job.commands import status
@@ -11,6 +12,7 @@ from job.commands.status import FailedChild
 from job.core import clients
 from job.worker import run
 from job.worker.config import from_args
+from tests import aws_wire
 from tests.batch_queue import job_queue
 from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, image_bytes, items, world
 
@@ -142,3 +144,104 @@ def test_the_text_status_ends_with_the_dashboard(aws):
     # when status is printed / then the dashboard's link is its last line
     assert status.command(args, out) == 0
     assert out.getvalue().splitlines()[-1] == f"dashboard {url}"
+
+
+# --- why children wait in RUNNABLE ------------------------------------------------------------------------
+
+
+def _published_environment(**changes) -> dict:
+    """AWS's published DescribeComputeEnvironments example (P2OnDemand: EC2, p2 instances, 48 of 128 vCPUs
+    wanted), with the changes a case needs."""
+    (env,) = aws_wire.example_output("batch", "DescribeComputeEnvironments")["computeEnvironments"]
+    resources = {**env["computeResources"], **changes.pop("computeResources", {})}
+    return {**env, **changes, "computeResources": resources}
+
+
+def test_a_vcpu_quota_of_zero_is_named_with_the_request_that_raises_it():
+    # given the published environment on On-Demand P instances, and the account's P quota at 0
+    env = _published_environment()
+    # when the wait is explained
+    (why,) = status.why_waiting([env], {"L-417A185B": 0.0}, {"P2OnDemand": 0}, waited_s=60)
+    # then it names the quota and the exact request, with the environment's max vCPUs
+    assert 'vCPU quota "Running On-Demand P instances" (L-417A185B) is 0' in why.reason
+    assert why.fix.endswith("--service-code ec2 --quota-code L-417A185B --desired-value 128")
+    # and G instances on Spot map to their own quota
+    spot_g = _published_environment(computeResources={"type": "SPOT", "instanceTypes": ["g5.xlarge"]})
+    assert "L-3819A6DF" in status.why_waiting([spot_g], {"L-3819A6DF": 0.0}, {"P2OnDemand": 1}, 60)[0].reason
+
+
+def test_instances_that_never_join_the_cluster_mean_no_route_to_ecs():
+    # given the published environment wanting 48 vCPUs, no container instance registered after 20 minutes
+    env = _published_environment()
+    # when the wait is explained
+    (why,) = status.why_waiting([env], {}, {"P2OnDemand": 0}, waited_s=1200)
+    # then the network is named, with the endpoints that fix it
+    assert "none joined its ECS cluster in 20 minutes" in why.reason
+    assert "vpc_without_nat = true" in why.fix and "ecs-agent" in why.fix
+    # and not before the instances had time to register, nor when they did, nor when unknown (-1)
+    assert status.why_waiting([env], {}, {"P2OnDemand": 0}, waited_s=120) == []
+    assert status.why_waiting([env], {}, {"P2OnDemand": 2}, waited_s=1200) == []
+
+
+def test_an_invalid_disabled_or_full_environment_says_so():
+    # given the published environment made INVALID, DISABLED, or at its max vCPUs
+    invalid = _published_environment(status="INVALID", statusReason="CLIENT_ERROR - Not authorized")
+    disabled = _published_environment(state="DISABLED")
+    full = _published_environment(computeResources={"desiredvCpus": 128})
+    # when each wait is explained / then each names its cause and fix
+    assert "INVALID: CLIENT_ERROR - Not authorized" in status.why_waiting([invalid], {}, {}, 60)[0].reason
+    assert "--state ENABLED" in status.why_waiting([disabled], {}, {}, 60)[0].fix
+    assert "at its max_vcpus (128)" in status.why_waiting([full], {}, {"P2OnDemand": 3}, 60)[0].reason
+
+
+def test_status_of_a_job_waiting_in_runnable_prints_why_and_a_refused_read_claims_nothing():
+    # given a job whose children all wait in RUNNABLE on the published environment for an hour, an operator
+    # role that may read the P quota (128), and ECS answering no container instance
+    env = _published_environment()
+    parent = {
+        **_parent({"RUNNABLE": 4}),
+        "jobQueue": "arn:aws:batch:us-east-1:012345678910:job-queue/q",
+        "createdAt": 0,
+    }
+    batch = SimpleNamespace(
+        describe_job_queues=lambda jobQueues: {
+            "jobQueues": [
+                {
+                    "computeEnvironmentOrder": [
+                        {"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}
+                    ]
+                }
+            ]
+        },
+        describe_compute_environments=lambda computeEnvironments: {"computeEnvironments": [env]},
+    )
+    quotas = SimpleNamespace(get_service_quota=lambda ServiceCode, QuotaCode: {"Quota": {"Value": 128.0}})
+    ecs = SimpleNamespace(list_container_instances=lambda cluster: {"containerInstanceArns": []})
+    # when it is looked at / then the cause is printed with its fix
+    reasons = status.waiting_reasons(batch, quotas, ecs, parent, now=3600.0)
+    text = status.render(replace(status.build(parent, None, []), waiting=reasons))
+    assert (
+        "WAITING  P2OnDemand started instances (48 vCPUs) but none joined its ECS cluster in 60 minutes"
+        in text
+    )
+    assert "fix: give the subnets a NAT gateway" in text
+    # when the quota is 0: that is the cause, and the network is not blamed for it
+    zero = SimpleNamespace(get_service_quota=lambda ServiceCode, QuotaCode: {"Quota": {"Value": 0.0}})
+    (why,) = status.waiting_reasons(batch, zero, ecs, parent, now=3600.0)
+    assert "(L-417A185B) is 0" in why.reason
+
+    # when the role may not read quotas or ECS: those causes are left out, nothing is claimed
+    def refused(**_):
+        raise PermissionError("AccessDenied")
+
+    quiet = status.waiting_reasons(
+        batch,
+        SimpleNamespace(get_service_quota=refused),
+        SimpleNamespace(list_container_instances=refused),
+        parent,
+        now=3600.0,
+    )
+    assert quiet == []
+    # and a job with a child running is not waiting
+    running = {**parent, "arrayProperties": {"size": 4, "statusSummary": {"RUNNABLE": 3, "RUNNING": 1}}}
+    assert status.waiting_reasons(batch, quotas, ecs, running, now=3600.0) == []

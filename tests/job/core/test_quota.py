@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from job.commands import provision
 from job.core import clients, quota
 from job.core.quota import TARGET, Peer, SharedRate, share
+from tests import aws_wire
+from tests.conftest import EVENTS
 
 Q = 50.0
 
@@ -174,3 +178,46 @@ def test_without_permission_or_without_the_quota_the_configured_value_stays():
     assert quota.service_quota(client, ["DetectLabels"]) is None
     # and an operation Service Quotas has no rate for gives no answer either
     assert quota.service_quota(client, ["DetectLabels", "DetectCustomLabels"]) is None
+
+
+def _recorded_defaults(client) -> list[dict]:
+    body = (EVENTS / "servicequotas_rekognition_defaults.json").read_bytes()
+    return aws_wire.parsed(client, "ListAWSDefaultServiceQuotas", body)["Quotas"]
+
+
+def test_the_recorded_answer_gives_each_operations_quota_by_its_pinned_code(caplog):
+    # given Service Quotas' recorded answer for rekognition (91 quotas, several naming a Detect operation),
+    # and nothing applied in the account
+    client = clients.client("service-quotas")
+    defaults = _recorded_defaults(client)
+    assert len(defaults) == 91
+    client, stub = _stubbed((defaults, []))
+    # when the quota of labels, text and custom labels is read
+    with caplog.at_level(logging.INFO, logger="job.core.quota"):
+        found = quota.service_quota(client, ["DetectLabels", "DetectText", "DetectCustomLabels"])
+    # then each operation's quota is found by its pinned code, and the log says so
+    assert found == (50.0, "Service Quotas L-E29B542B (DetectLabels)")
+    matched = {
+        r.operation: (r.code, r.matched_by) for r in caplog.records if r.msg == "rekognition quota found"
+    }
+    assert matched == {op: (code, "code") for op, code in quota.QUOTA_CODES.items()}
+    stub.assert_no_pending_responses()
+
+
+def test_a_quota_under_another_code_is_found_by_its_name_and_the_log_says_so(caplog):
+    # given the recorded answer with DetectLabels' quota under a code we have not pinned, and raised to 80
+    client = clients.client("service-quotas")
+    defaults = [
+        {**q, "QuotaCode": "L-0THER", "Value": 80.0}
+        if q["QuotaCode"] == quota.QUOTA_CODES["DetectLabels"]
+        else q
+        for q in _recorded_defaults(client)
+    ]
+    client, _ = _stubbed((defaults, []))
+    # when its quota is read
+    with caplog.at_level(logging.INFO, logger="job.core.quota"):
+        found = quota.service_quota(client, ["DetectLabels"])
+    # then the name still finds it (not "StartLabelDetection" or "DetectModerationLabels"), and says how
+    assert found == (80.0, "Service Quotas L-0THER (DetectLabels)")
+    (record,) = [r for r in caplog.records if r.msg == "rekognition quota found"]
+    assert (record.code, record.matched_by) == ("L-0THER", "name")
