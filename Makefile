@@ -60,6 +60,7 @@ lint: $(STAMP) ## Lint the Python code, its layers (import-linter) and the Docke
 bench: $(STAMP) ## Run every benchmark and print its figures (about 20 minutes); fails when one breaks
 	$(PY) bench/exif_bench.py
 	$(PY) bench/inventory_bench.py
+	$(PY) bench/listing_bench.py
 	$(PY) bench/worker_bench.py
 	$(PY) bench/faults_bench.py
 	$(PY) bench/latency_bench.py

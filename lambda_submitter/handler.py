@@ -65,7 +65,8 @@ def handler(event: dict, context: Any = None) -> dict:
     request_id = str(event.get("request_id") or getattr(context, "aws_request_id", "") or "")
     if "inventory" in event:
         bucket, key = split_s3_uri(event["inventory"])
-        return _summary(triggers.submit_inventory(c.s3, c.batch, cfg, bucket, key))
+        seconds_left = context.get_remaining_time_in_millis() / 1000 if context is not None else None
+        return _summary(triggers.submit_inventory(c.s3, c.batch, cfg, bucket, key, seconds_left))
     if "bucket" in event:
         if not request_id:
             raise ValueError("a backfill needs request_id (the Lambda request id is used when invoked)")

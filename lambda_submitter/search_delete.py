@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 3
 UNMAPPED = (
-    "this role is not mapped to bucketlens_deleter yet: a first job maps it, or python -m job search-setup"
+    "this role is not mapped to bucketlens_deleter: the deployment's search setup function maps it "
+    "(terraform apply), or run python -m job search-setup as the domain's master user"
 )
 
 

@@ -6,6 +6,8 @@ AWS clients come in as arguments so the handler and the command line share this 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -140,11 +142,40 @@ def iter_inventory_refs(s3: Any, report: inventory.InventoryManifest, extensions
             yield from inventory.iter_data_file(body, report, entry["key"], extensions)
 
 
+# A report of few files but many rows may be read whole by every child, each keeping the rows that hash to
+# it, up to this size (some 20 s of reading per child); a larger one is split by data file.
+HASH_SPLIT_MAX_BYTES = 64 << 20
+# Rows a second the submitter reads from a report on one vCPU: bench/inventory_bench.py measures 150-215 k
+# on the 2-core build machine; half of that stands for a Lambda's slower cores. A Lambda function gets one
+# vCPU per 1,769 MB of memory (AWS Lambda Developer Guide, "Configuring function memory").
+READ_ROWS_PER_VCPU_S = 75_000
+LAMBDA_MB_PER_VCPU = 1769
+# Read in the Lambda only what takes at most this share of the time left: writing the manifest's shards
+# and submitting the jobs come after the reading, and the estimate is an estimate.
+READ_SHARE_OF_TIME_LEFT = 0.5
+
+
+def estimated_rows(report: inventory.InventoryManifest) -> int:
+    """Rows the report's data files hold at most, from their sizes alone (no file is read)."""
+    return sum(int(f.get("size") or 0) for f in report.files) // REPORT_BYTES_PER_ROW
+
+
+def read_seconds(report: inventory.InventoryManifest, memory_mb: int | None) -> float:
+    """How long reading the whole report would take here (memory_mb: the Lambda's; None: one full vCPU)."""
+    vcpus = min(1.0, memory_mb / LAMBDA_MB_PER_VCPU) if memory_mb else 1.0
+    return estimated_rows(report) / (READ_ROWS_PER_VCPU_S * vcpus)
+
+
 def report_shards(report: inventory.InventoryManifest, cfg: SubmitterConfig) -> int:
-    """Children for a report only they will read: at least one per data file, else about shard_size rows
-    each as estimated from the files' sizes (each child then reads every file and keeps its hash share)."""
-    rows = sum(int(f.get("size") or 0) for f in report.files) // REPORT_BYTES_PER_ROW
-    return max(len(report.files), -(-rows // cfg.shard_size), 1)
+    """Children for a report only they will read. Each data file is read once, by one child, unless the
+    report has fewer files than its rows need children and is small (HASH_SPLIT_MAX_BYTES): then every
+    child reads it whole and keeps the rows that hash to it."""
+    files = max(1, len(report.files))
+    size = sum(int(f.get("size") or 0) for f in report.files)
+    by_rows = -(-estimated_rows(report) // cfg.shard_size)
+    if by_rows > files and size <= HASH_SPLIT_MAX_BYTES:
+        return by_rows
+    return files
 
 
 def read_inventory(s3: Any, bucket: str, key: str) -> tuple[inventory.InventoryManifest, str]:
@@ -175,17 +206,27 @@ def _report_work(
     return manifest_id, iter_inventory_refs(s3, report, cfg.extensions), source
 
 
-def submit_inventory(s3: Any, batch: Any, cfg: SubmitterConfig, bucket: str, key: str) -> submit.Submission:
-    """An inventory report's images as array jobs. Where ORC or Parquet cannot be read (the Lambda has no
-    pyarrow), the children read the report themselves, split by data file or by key hash; CSV, and every
-    format where pyarrow is installed, becomes a bucketlens manifest with exact counts."""
+def submit_inventory(
+    s3: Any, batch: Any, cfg: SubmitterConfig, bucket: str, key: str, seconds_left: float | None = None
+) -> submit.Submission:
+    """An inventory report's images as array jobs. A report this process can read in the time it has
+    (`seconds_left`, None: no limit) becomes a bucketlens manifest with exact counts. One it cannot (too
+    many rows for the time left, as estimated from its files' sizes; or ORC and Parquet without pyarrow,
+    as in the Lambda) is read by the children themselves, split by data file: no data file is read here."""
     report, etag = read_inventory(s3, bucket, key)
     manifest_id, refs, source = _report_work(s3, cfg, bucket, key, report, etag)
-    if report.columnar and not inventory.columnar_available():
+    memory = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 0) or None
+    seconds = read_seconds(report, memory)
+    unreadable = report.columnar and not inventory.columnar_available()
+    if unreadable or (seconds_left is not None and seconds > READ_SHARE_OF_TIME_LEFT * seconds_left):
         shards = report_shards(report, cfg)
-        return submit.submit_report(
-            s3, batch, cfg, manifest_id, source["uri"], shards, {**source, "read_by": "children"}
+        why = (
+            f"needs {report.file_format} support (pyarrow)"
+            if unreadable
+            else f"about {seconds:.0f} s to read"
         )
+        detail = {**source, "read_by": "children", "estimated_rows": estimated_rows(report), "why": why}
+        return submit.submit_report(s3, batch, cfg, manifest_id, source["uri"], shards, detail)
     return submit.submit_work(s3, batch, cfg, manifest_id, refs, source)
 
 
@@ -286,6 +327,7 @@ def handle_events(
 
     A failure marks only the messages it concerns; the rest of the batch is acknowledged.
     """
+    started = time.monotonic()
     outcome = BatchOutcome()
     failed: dict[str, None] = {}
     parsed: list[events.S3Event] = []
@@ -317,7 +359,10 @@ def handle_events(
                     outcome.stale_deletes += 1
             elif events.is_inventory_manifest_key(event.key):
                 model.require()
-                outcome.submissions.append(submit_inventory(c.s3, c.batch, cfg, event.bucket, event.key))
+                left = None if seconds_left is None else seconds_left - (time.monotonic() - started)
+                outcome.submissions.append(
+                    submit_inventory(c.s3, c.batch, cfg, event.bucket, event.key, left)
+                )
             elif not _is_image(event.key, cfg):
                 outcome.skipped_creates += 1
             elif (found := _stored_if_wanted(c, cfg, event))[0]:

@@ -32,7 +32,6 @@ locals {
     local.labeler_environment,
     local.search_environment,
     local.search_auth_environment,
-    local.search_grant_environment,
   )
 
   onnx = var.labeler == "onnx"
@@ -69,14 +68,12 @@ locals {
     { for i, id in var.security_group_ids : "workers-${i}" => id },
     local.submitter_in_vpc ? { submitter = module.submitter.security_group_id } : {},
   )
-  # With the worker as the domain's master user (the default), its first flush maps the roles
-  # bucketlens' callers need (job/core/opensearch_access.py): no manual step.
-  search_grant_environment = var.enable_search && var.search_existing_endpoint == null && var.search_master_user_arn == null ? {
-    BUCKETLENS_OPENSEARCH_GRANT = jsonencode({
-      bucketlens_writer  = [module.batch.job_role_arn]
-      bucketlens_deleter = [module.submitter.role_arn]
-    })
-  } : {}
+  # who gets which OpenSearch role: the search domain's setup function maps them at deploy time
+  search_grants = {
+    bucketlens_writer  = [module.batch.job_role_arn]
+    bucketlens_deleter = [module.submitter.role_arn]
+    bucketlens_reader  = var.search_reader_arns
+  }
 
   uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
 
@@ -277,7 +274,13 @@ module "search" {
   subnet_ids                 = var.subnet_ids
   client_security_groups     = local.client_security_groups
   create_service_linked_role = var.search_create_service_linked_role
-  master_user_arn            = coalesce(var.search_master_user_arn, module.batch.job_role_arn)
+  master_user_arn            = var.search_master_user_arn
+  index                      = var.search_index
+  grants                     = local.search_grants
+  package                    = module.submitter.package
+  package_hash               = module.submitter.package_hash
+  runtime                    = var.lambda_runtime
+  architecture               = var.lambda_architecture
   log_retention_days         = var.log_retention_days
   kms_key_arn                = var.kms_key_arn
   log_kms_key_arn            = var.kms_key_arn

@@ -631,9 +631,15 @@ variable "search_instance_count" {
 }
 
 variable "search_master_user_arn" {
-  description = "Fine-grained access control's master user; null makes the worker's job role the master (it creates the index)."
+  description = "Fine-grained access control's master user of a created domain; null creates one: the role of a setup function that only Terraform invokes, which maps the workers, the submitter and search_reader_arns to their OpenSearch roles and turns audit logging on. With your own master user, run python -m job search-setup as it."
   type        = string
   default     = null
+}
+
+variable "search_reader_arns" {
+  description = "IAM role ARNs of people and tools that run python -m job search against the domain: mapped to bucketlens_reader (read on the index). Their own policies need es:ESHttpPost on the domain."
+  type        = list(string)
+  default     = []
 }
 
 variable "search_secret_arn" {

@@ -1,7 +1,8 @@
 """`python -m job search-setup`: map the workers', the submitter's and (optionally) the operators' IAM roles
-to the OpenSearch roles they need, as the cluster's master user. Terraform's default deployment needs no
-such step (the worker is the master user and maps them itself); run this when the master user is someone
-else: your own IAM identity (`search_master_user_arn`) or a basic-auth user whose secret you give."""
+to the OpenSearch roles they need, as the cluster's master user. A domain Terraform creates needs no such
+step (its own master user, the setup function's role, does it at deploy time: lambda_submitter/search_setup.py);
+run this when the master user is someone else: your own IAM identity (`search_master_user_arn`), or a
+basic-auth user of an existing cluster whose secret you give."""
 
 from __future__ import annotations
 

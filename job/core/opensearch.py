@@ -71,7 +71,6 @@ class Settings:
     auth: str = "sigv4"  # sigv4 | basic
     secret_arn: str | None = None
     region: str | None = None
-    grants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # job.core.opensearch_access: roles to map first
 
 
 def add_arguments(parser: Any) -> None:

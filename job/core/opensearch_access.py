@@ -43,7 +43,7 @@ Grants = tuple[tuple[str, tuple[str, ...]], ...]  # (bucketlens role, IAM role A
 
 
 def parse_grants(text: str) -> Grants:
-    """BUCKETLENS_OPENSEARCH_GRANT, JSON such as {"bucketlens_writer": ["arn:…:role/…"]}; ValueError if not."""
+    """The setup function's grants, JSON such as {"bucketlens_writer": ["arn:…:role/…"]}; ValueError if not."""
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -116,3 +116,58 @@ def ensure(client: Any, index: str, mapping: Mapping[str, Iterable[str]]) -> lis
     for change in changes:
         log.info("search access", extra={"kind": change.kind, "role": change.name, "added": change.added})
     return changes
+
+
+AUDIT = f"{API}/audit"
+# The audit configuration Amazon OpenSearch Service's guide sends to switch audit logging on ("Monitoring
+# audit logs", enabling them with the REST API), used when the cluster returns none to keep.
+DEFAULT_AUDIT: dict[str, Any] = {
+    "enabled": True,
+    "audit": {
+        "enable_rest": True,
+        "disabled_rest_categories": ["GRANTED_PRIVILEGES", "AUTHENTICATED"],
+        "enable_transport": True,
+        "disabled_transport_categories": ["GRANTED_PRIVILEGES", "AUTHENTICATED"],
+        "resolve_bulk_requests": False,
+        "log_request_body": True,
+        "resolve_indices": True,
+        "exclude_sensitive_headers": True,
+        "ignore_users": ["kibanaserver"],
+        "ignore_requests": [],
+    },
+    "compliance": {
+        "enabled": True,
+        "internal_config": True,
+        "external_config": False,
+        "read_metadata_only": True,
+        "read_watched_fields": {},
+        "read_ignore_users": ["kibanaserver"],
+        "write_metadata_only": True,
+        "write_log_diffs": False,
+        "write_watched_indices": [],
+        "write_ignore_users": ["kibanaserver"],
+    },
+}
+
+
+def enable_audit(client: Any) -> Change | None:
+    """Switch the Security plugin's audit logging on, keeping the rest of its configuration: a domain
+    publishes audit logs to CloudWatch only once both the domain and the plugin have them on."""
+    current = _get_audit(client)
+    if current.get("enabled"):
+        return None
+    config = {**(current or DEFAULT_AUDIT), "enabled": True}
+    client.transport.perform_request("PUT", f"{AUDIT}/config", body=config)
+    log.info("search access", extra={"kind": "audit", "role": "-", "added": ()})
+    return Change("audit", "enabled")
+
+
+def _get_audit(client: Any) -> dict[str, Any]:
+    """The plugin's audit configuration ({} when it has none yet)."""
+    try:
+        answer = client.transport.perform_request("GET", AUDIT)
+    except Exception as exc:  # noqa: BLE001 - a 404 is "none yet"; anything else is the caller's
+        if getattr(exc, "status_code", None) == 404:
+            return {}
+        raise
+    return dict((answer or {}).get("config") or {})

@@ -82,7 +82,6 @@ class RunConfig:
     opensearch_index: str = "bucketlens"
     opensearch_auth: str = "sigv4"
     opensearch_secret_arn: str | None = None
-    opensearch_grant: str | None = None  # JSON {bucketlens role: [IAM role ARNs]}: mapped by the first flush
     deployment: str = "bucketlens"  # the Deployment dimension of the EMF metrics (job/core/metrics.py)
     labeler: str = "rekognition"  # or onnx: the user's own classifier (job/worker/onnx_labels.py)
     model_uri: str | None = None
@@ -101,14 +100,9 @@ class RunConfig:
         if not self.opensearch_endpoint:
             return None
         from job.core.opensearch import Settings
-        from job.core.opensearch_access import parse_grants
 
         return Settings(
-            self.opensearch_endpoint,
-            self.opensearch_index,
-            self.opensearch_auth,
-            self.opensearch_secret_arn,
-            grants=parse_grants(self.opensearch_grant) if self.opensearch_grant else (),
+            self.opensearch_endpoint, self.opensearch_index, self.opensearch_auth, self.opensearch_secret_arn
         )
 
     @property
@@ -198,11 +192,6 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "opensearch_auth": (str, "sigv4 (Amazon OpenSearch Service, default) or basic"),
     "opensearch_secret_arn": (str, "basic auth: Secrets Manager secret with username and password"),
     "deployment": (str, "the deployment's name: the Deployment dimension of the CloudWatch metrics"),
-    "opensearch_grant": (
-        str,
-        'JSON {"bucketlens_writer": [role ARN], ...}: OpenSearch roles this child, as the master user, '
-        "maps first (Terraform sets it)",
-    ),
     "labeler": (str, "rekognition (default) or onnx: your own image classifier, --model-uri"),
     "model_uri": (str, "onnx: s3://…/model.onnx, an image classifier taking (N, 3, H, W) floats"),
     "model_labels_uri": (
@@ -301,7 +290,6 @@ def from_args(
         "opensearch_index",
         "opensearch_auth",
         "opensearch_secret_arn",
-        "opensearch_grant",
         "deployment",
         "labeler",
         "model_uri",
@@ -382,13 +370,6 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("--opensearch-auth must be sigv4 or basic")
     if config.opensearch_auth == "basic" and config.opensearch_endpoint and not config.opensearch_secret_arn:
         raise ConfigError("--opensearch-auth basic needs --opensearch-secret-arn")
-    if config.opensearch_grant:
-        from job.core.opensearch_access import parse_grants
-
-        try:
-            parse_grants(config.opensearch_grant)
-        except ValueError as exc:
-            raise ConfigError(f"--opensearch-grant: {exc}") from exc
     if config.results_uri and not config.results_uri.startswith("s3://"):
         raise ConfigError("--results-uri must be an s3:// URI")
     validate_labeler(config)

@@ -9,7 +9,6 @@ import threading
 import time
 from typing import Any
 
-from job.core import opensearch_access
 from job.core.opensearch import Settings, connect, doc_id, document, ensure_index
 
 log = logging.getLogger(__name__)
@@ -30,10 +29,8 @@ class OpenSearchSink:
         index: str,
         batch: int = BULK_DOCS,
         sleep: Any = time.sleep,
-        grants: opensearch_access.Grants = (),
     ) -> None:
         self.client, self.index, self.batch, self.sleep = client, index, batch, sleep
-        self.grants = grants
         self.errors = 0
         self._docs: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
@@ -41,7 +38,7 @@ class OpenSearchSink:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenSearchSink:
-        return cls(connect(settings), settings.index, grants=settings.grants)
+        return cls(connect(settings), settings.index)
 
     def add(self, item: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
         if item.get("status") == "deleted":
@@ -70,7 +67,6 @@ class OpenSearchSink:
             return
         try:
             if not self._ready:
-                self._grant()
                 ensure_index(self.client, self.index)
                 self._ready = True
             self._send(docs)
@@ -79,19 +75,6 @@ class OpenSearchSink:
             log.warning(
                 "search documents not indexed",
                 extra={"documents": len(docs), "error": f"{type(exc).__name__}: {exc}"},
-            )
-
-    def _grant(self) -> None:
-        """As the master user (Terraform's default), map the roles that bucketlens' callers need; a refusal
-        is logged once and never stops the indexing (`python -m job search-setup` does it by hand)."""
-        if not self.grants:
-            return
-        try:
-            opensearch_access.ensure(self.client, self.index, dict(self.grants))
-        except Exception as exc:  # noqa: BLE001 - indexing goes on; the submitter's deletes wait for it
-            log.warning(
-                "search roles not mapped: run python -m job search-setup as the master user",
-                extra={"error": f"{type(exc).__name__}: {exc}"},
             )
 
     def _send(self, docs: list[tuple[str, dict]]) -> None:

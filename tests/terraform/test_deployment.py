@@ -7,40 +7,40 @@ import gzip
 import io
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-import urllib.request
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-import boto3
 import pytest
-from python_terraform import IsFlagged, Terraform
+from python_terraform import IsFlagged
 
 from job.core import errors as job_errors
 from job.demo import emulator
 from job.worker import config as job_config
 from lambda_submitter import triggers
 from tests.terraform import iam_calls
-from tests.terraform.tf_helpers import REPO, copy_configuration, moto_override, require_terraform, run
+from tests.terraform.deployment_fixture import (
+    APPLY_TIMEOUT,
+    IMAGES_BUCKET,
+    READER,
+    REGION,
+    Deployment,
+    provisioned,
+    terraform_cmd,
+)
+from tests.terraform.tf_helpers import REPO, copy_configuration, require_terraform, run
 
-REGION = "us-east-1"
-IMAGES_BUCKET = "bucketlens-it-images"
-PROJECT_VERSION_ARN = f"arn:aws:rekognition:{REGION}:123456789012:project/p/version/v1/1"
-# ~85 s on a quiet machine, almost all provider waits; generous, since CI may share 2 cores with 2 other workers
-APPLY_TIMEOUT = 900
 pytestmark = pytest.mark.timeout(3 * APPLY_TIMEOUT)  # init, apply, a re-apply and destroy
+
 # The deploy roles' actions come from what their code executes: the Batch command is `python -m job run`.
 WORKER_ENTRY = [REPO / "job" / "worker" / "run.py"]
-HOST_ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
 SUBMITTER_DIR = REPO / "lambda_submitter"
 SUBMITTER_CONTRACT_ENV = {
     "BUCKETLENS_JOB_QUEUE",
@@ -52,35 +52,6 @@ SUBMITTER_CONTRACT_ENV = {
     "BUCKETLENS_SHARD_SIZE",
     "BUCKETLENS_EXTENSIONS",
 }
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One applied configuration: its directory, moto endpoint, outputs and state."""
-
-    workdir: Path
-    endpoint: str
-    outputs: dict[str, Any]
-    resources: list[dict[str, Any]]
-    tf: Terraform
-    terraform: str
-    vpc_id: str = ""
-    security_group_id: str = ""  # the workers' group the user gave
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
-
-    def resource(self, address_suffix: str) -> dict[str, Any]:
-        matches = [r for r in self.resources if r["address"].endswith(address_suffix)]
-        assert len(matches) == 1, f"{address_suffix}: {[r['address'] for r in matches]}"
-        return matches[0]["values"]
-
-
-def _state_resources(module: dict[str, Any]) -> list[dict[str, Any]]:
-    found = list(module.get("resources", []))
-    for child in module.get("child_modules", []):
-        found += _state_resources(child)
-    return found
 
 
 def env_names_in_code(source: str) -> set[str]:
@@ -108,82 +79,11 @@ def test_env_names_are_read_from_code_only():
     assert env_names_in_code(source) == {"BUCKETLENS_REAL"}
 
 
-def _terraform_cmd(tf: Terraform, exe: str, *args: Any, **kwargs: Any) -> list[str]:
-    """python-terraform builds the command line; its cmd() has no timeout, so we run it ourselves."""
-    return [exe, *tf.generate_cmd_string(*args, **kwargs)[1:]]
-
-
 @pytest.fixture(scope="module")
 def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """Apply once for the module: VPC prerequisites and the images bucket are made in moto first."""
-    exe, mirror = require_terraform()
-    with pytest.MonkeyPatch.context() as mp:
-        # The Batch service and instance roles attach AWS-managed policies, which moto loads only on request.
-        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        urllib.request.urlopen(
-            urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10
-        ).read()
-        mp.setenv("AWS_ENDPOINT_URL", moto_server_url)
-        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-            mp.setenv(name, value)
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-
-        # given the network and the images bucket a user already has
-        ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
-        group = ec2.create_security_group(VpcId=vpc, GroupName="bucketlens-it", Description="workers")[
-            "GroupId"
-        ]
-        boto3.client("s3", region_name=REGION).create_bucket(Bucket=IMAGES_BUCKET)
-
-        workdir = copy_configuration(tmp_path_factory.mktemp("tf") / "terraform")
-        (workdir / "moto_override.tf").write_text(moto_override(moto_server_url))
-        variables = {
-            "region": REGION,
-            "images_bucket_name": IMAGES_BUCKET,
-            "subnet_ids": [subnet],
-            "security_group_ids": [group],
-            "source_dir": str(REPO),
-            "python": sys.executable,
-            "features": "labels,text,custom-labels",
-            "project_version_arn": PROJECT_VERSION_ARN,
-            "enable_schedule": True,
-            "event_route": "notification",  # the emulator's S3 delivers notifications; eventbridge is planned below
-            # this machine's instruction set, so the deployed zip's wheels can be imported here (arm64, the
-            # default, is checked in tests/terraform/test_package.py)
-            "lambda_architecture": HOST_ARCHITECTURE,
-            "deletion_protection": False,
-            "force_destroy": True,
-        }
-        (workdir / "test.auto.tfvars.json").write_text(json.dumps(variables))
-        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-        tf = Terraform(working_dir=str(workdir), terraform_bin_path=exe)
-        run(
-            _terraform_cmd(tf, exe, "init", backend=False, plugin_dir=str(mirror), input=False),
-            workdir,
-            120,
-            env,
-        )
-        # when the root module is applied
-        run(
-            _terraform_cmd(tf, exe, "apply", auto_approve=IsFlagged, input=False, no_color=IsFlagged),
-            workdir,
-            APPLY_TIMEOUT,
-            env,
-        )
-        state = json.loads(run([exe, "show", "-json"], workdir, 60, env))
-        outputs = {k: v["value"] for k, v in state["values"]["outputs"].items()}
-        yield Deployment(
-            workdir=workdir,
-            endpoint=moto_server_url,
-            outputs=outputs,
-            resources=_state_resources(state["values"]["root_module"]),
-            tf=tf,
-            terraform=exe,
-            vpc_id=vpc,
-            security_group_id=group,
-        )
+    """Apply once for the module."""
+    with provisioned(moto_server_url, tmp_path_factory, apply=True) as applied:
+        yield applied
 
 
 @pytest.fixture
@@ -935,150 +835,44 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
         role["actions"] == ["create"]
         and role["after"]["aws_service_name"] == "opensearchservice.amazonaws.com"
     )
-    # and the worker, the domain's master user, is told to map itself and the submitter to their roles
-    # (read through `terraform console`: the job definition as a whole waits for the domain's endpoint)
-    grant = run(
-        [on_moto.terraform, "console", "-var", "enable_search=true"],
+    # and the domain's master user is a role of its own, not the worker's: the setup function's, which
+    # only Lambda assumes, may send GET and PUT to the domain, and runs in the VPC behind its own group
+    master = domain["change"]["after_unknown"]["advanced_security_options"][0]["master_user_options"][0]
+    assert master["master_user_arn"] is True  # the admin role's ARN, known once it exists
+    admin = changes["module.search[0].aws_iam_role.admin[0]"]["change"]["after"]
+    assert json.loads(admin["assume_role_policy"])["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+    setup = changes["module.search[0].aws_lambda_function.setup[0]"]["change"]["after"]
+    assert setup["handler"] == "lambda_submitter.search_setup.handler" and setup["vpc_config"]
+    assert changes[rule.format("setup")]["change"]["actions"] == ["create"]
+    # and Terraform invokes it with the workers as writers and the submitter as deleter
+    # (read through `terraform console`: the invocation's input waits for nothing it names)
+    grants = run(
+        [
+            on_moto.terraform,
+            "console",
+            "-var",
+            "enable_search=true",
+            "-var",
+            f'search_reader_arns=["{READER}"]',
+        ],
         on_moto.workdir,
         APPLY_TIMEOUT,
         env,
-        stdin="jsonencode(local.search_grant_environment)\n",
+        stdin="jsonencode(local.search_grants)\n",
     )
-    assert json.loads(json.loads(json.loads(grant))["BUCKETLENS_OPENSEARCH_GRANT"]) == {
+    assert json.loads(json.loads(grants)) == {
         "bucketlens_writer": [on_moto.outputs["worker_role_arn"]],
         "bucketlens_deleter": [on_moto.outputs["submitter_role_arn"]],
+        "bucketlens_reader": [READER],
     }
+    invocation = changes["module.search[0].aws_lambda_invocation.setup[0]"]["change"]
+    assert invocation["actions"] == ["create"]
     # and nothing is replaced but the job definition (it gets the endpoint)
     assert not [
         a for a, c in changes.items() if "delete" in c["change"]["actions"] and "job_definition" not in a
     ]
-
-
-def _planned_endpoints(on_moto: Deployment, name: str, *args: str) -> set[str]:
-    """The interface endpoints a plan with these variables creates, by service."""
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false", *args]
-    run([*plan_cmd, f"-out={name}.plan"], on_moto.workdir, APPLY_TIMEOUT, env)
-    plan = json.loads(run([on_moto.terraform, "show", "-json", f"{name}.plan"], on_moto.workdir, 60, env))
-    return {
-        c["change"]["after"]["service_name"].rsplit(f".{REGION}.", 1)[1]
-        for c in plan["resource_changes"]
-        if c["address"].startswith("module.endpoints[0].aws_vpc_endpoint.")
-        and c["change"]["actions"] == ["create"]
-    }
-
-
-def test_subnets_without_nat_get_every_endpoint_their_compute_type_needs(on_moto: Deployment) -> None:
-    # given the applied deployment (Spot) in subnets without NAT, with their route table
-    nat_less = [
-        "-var",
-        "vpc_without_nat=true",
-        "-var",
-        f'vpc_endpoint_route_table_ids=["{_route_table(on_moto)}"]',
-    ]
-    worker = {"ecr.api", "ecr.dkr", "logs", "rekognition", "s3", "dynamodb"}
-    ecs_agent = {"ecs", "ecs-agent", "ecs-telemetry"}
-    # when it is planned: then the ECS agent's endpoints come with the workers' (else no instance
-    # registers and jobs wait in RUNNABLE), and S3 and DynamoDB are gateways on the route table
-    assert _planned_endpoints(on_moto, "spot-nat-less", *nat_less) == worker | ecs_agent
-    # when the workers run on Fargate: no ECS agent of ours, so no ECS endpoints
-    fargate = _planned_endpoints(on_moto, "fargate-nat-less", *nat_less, "-var", "compute_type=FARGATE")
-    assert fargate == worker
-    # when the route table is missing: the plan says what it needs
-    said = _plan_fails(on_moto, "-var", "vpc_without_nat=true")
-    assert "vpc_without_nat = true needs vpc_endpoint_route_table_ids" in said
-
-
-def _depends_on(dot: str, node: str, on: str) -> bool:
-    """Whether `node` waits, directly or not, for `on` in `terraform graph` output (edges "a" -> "b": a needs b)."""
-    edges: dict[str, set[str]] = {}
-    for a, b in re.findall(r'"([^"]+)" -> "([^"]+)"', dot):
-        edges.setdefault(a, set()).add(b)
-    seen, todo = set(), [n for n in edges if n.endswith(f" {node} (expand)")]
-    while todo:
-        current = todo.pop()
-        if current.endswith(f" {on} (expand)"):
-            return True
-        todo += [n for n in edges.get(current, ()) if n not in seen]
-        seen.update(edges.get(current, ()))
-    return False
-
-
-def test_the_package_object_is_uploaded_only_once_the_bucket_keeps_versions(on_moto: Deployment) -> None:
-    # given the configuration's dependency graph
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    dot = run([on_moto.terraform, "graph", "-type=plan"], on_moto.workdir, APPLY_TIMEOUT, env)
-    # then the submitter's package (whose version the functions pin) waits for the bucket's versioning,
-    # so a first apply never stores it unversioned
-    package, versioning = (
-        "module.submitter.aws_s3_object.package",
-        "module.manifests.aws_s3_bucket_versioning.this",
-    )
-    assert _depends_on(dot, package, versioning)
-    assert not _depends_on(dot, versioning, package)
-
-
-def _plan_fails(on_moto: Deployment, *args: str) -> str:
-    """A plan that must stop: what it said (folded onto one line)."""
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false", *args]
-    done = subprocess.run(
-        plan_cmd, cwd=on_moto.workdir, env=env, capture_output=True, text=True, timeout=APPLY_TIMEOUT
-    )
-    assert done.returncode != 0, done.stdout[-2000:]
-    return " ".join(done.stderr.split())
-
-
-def test_the_longest_name_plans_with_and_without_search_and_one_more_is_refused(on_moto: Deployment) -> None:
-    # given the applied deployment, and the longest names the validation admits: 26 characters, 21 with search
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    plan_cmd = [on_moto.terraform, "plan", "-input=false", "-no-color", "-refresh=false"]
-    longest, with_search = "a" * 25 + "z", "s" * 20 + "z"
-    # when each is planned: then the provider's own checks (S3 bucket_prefix at most 37 characters, IAM
-    # name_prefix at most 38, the OpenSearch domain name at most 28) accept every name derived from it
-    run([*plan_cmd, "-var", f"name={longest}", "-out=long.plan"], on_moto.workdir, APPLY_TIMEOUT, env)
-    plan = json.loads(run([on_moto.terraform, "show", "-json", "long.plan"], on_moto.workdir, 60, env))
-    prefixes = {
-        c["address"]: c["change"]["after"].get("bucket_prefix") or c["change"]["after"].get("name_prefix")
-        for c in plan["resource_changes"]
-        if c["type"] in ("aws_s3_bucket", "aws_iam_role") and "create" in c["change"]["actions"]
-    }
-    assert max(len(p) for p in prefixes.values() if p) in (37, 38), prefixes  # the limits, reached
-    run(
-        [*plan_cmd, "-var", f"name={with_search}", "-var", "enable_search=true"],
-        on_moto.workdir,
-        APPLY_TIMEOUT,
-        env,
-    )
-    # when one character more is asked, or a name AWS would refuse somewhere: the plan stops and says why
-    assert "name must be 1-26" in _plan_fails(on_moto, "-var", f"name={longest}x")
-    for refused in ("-bucketlens", "bucketlens-", "bucket--lens", "1bucketlens", "BucketLens"):
-        assert "name must be 1-26" in _plan_fails(on_moto, "-var", f"name={refused}"), refused
-    said = _plan_fails(on_moto, "-var", f"name={with_search}x", "-var", "enable_search=true")
-    assert "with enable_search, name is at most 21 characters" in said
-
-
-def test_terraform_derives_the_dead_letter_count_from_the_fast_paths_waits(on_moto: Deployment) -> None:
-    # given the configuration, and patiences of an hour, the default 6 hours and a day
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    for hours in (1, 6, 24):
-        # when Terraform works out the events queue's maxReceiveCount
-        shown = run(
-            [
-                on_moto.terraform,
-                "console",
-                "-var",
-                f"event_patience_hours={hours}",
-                "-var",
-                "enable_schedule=false",
-            ],
-            on_moto.workdir,
-            APPLY_TIMEOUT,
-            env,
-            stdin="local.max_receive_count\n",
-        )
-        # then it is the fewest deliveries whose fast-path retry waits add up to the patience
-        assert int(shown.strip()) == triggers.receives_for_patience(hours * 3600), hours
 
 
 def _route_table(on_moto: Deployment) -> str:
@@ -1438,7 +1232,7 @@ def test_destroy_removes_everything(on_moto: Deployment) -> None:
     # given the applied deployment / when it is destroyed
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     run(
-        _terraform_cmd(
+        terraform_cmd(
             on_moto.tf,
             on_moto.terraform,
             "destroy",

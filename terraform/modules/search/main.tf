@@ -4,6 +4,12 @@
 locals {
   domain_arn = var.create_domain ? aws_opensearch_domain.this[0].arn : var.existing_domain_arn
   endpoint   = var.create_domain ? "https://${aws_opensearch_domain.this[0].endpoint}" : var.existing_endpoint
+  # A created domain without a given master user gets its own: the setup function's role, which nothing
+  # else assumes. The workers (untrusted images, native decoders) are never the master user.
+  admin         = var.create_domain && var.master_user_arn == null
+  setup_name    = "${var.domain_name}-setup"
+  setup_log     = "/aws/lambda/${local.setup_name}"
+  client_groups = merge(var.client_security_groups, local.admin ? { setup = aws_security_group.setup[0].id } : {})
 }
 
 data "aws_iam_policy_document" "access" {
@@ -88,7 +94,7 @@ resource "aws_security_group" "domain" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "https" {
-  for_each = var.create_domain ? var.client_security_groups : {}
+  for_each = var.create_domain ? local.client_groups : {}
 
   security_group_id            = aws_security_group.domain[0].id
   description                  = "HTTPS from bucketlens ${each.key}"
@@ -149,7 +155,7 @@ resource "aws_opensearch_domain" "this" {
     anonymous_auth_enabled         = false
     internal_user_database_enabled = false
     master_user_options {
-      master_user_arn = var.master_user_arn
+      master_user_arn = local.admin ? aws_iam_role.admin[0].arn : var.master_user_arn
     }
   }
 
@@ -169,4 +175,171 @@ resource "aws_opensearch_domain" "this" {
   tags = merge(var.tags, { Name = var.domain_name })
 
   depends_on = [var.log_resource_policy_ready, aws_iam_service_linked_role.opensearch]
+}
+
+# --- The master user, and the one-shot setup it runs -------------------------------------------------
+# lambda_submitter.search_setup (the submitter's zip) maps bucketlens' OpenSearch roles to their IAM roles
+# (writer: the workers, deleter: the submitter, reader: reader_arns) and switches the Security plugin's
+# audit logging on. Terraform invokes it when the domain, the code or the mapping changes.
+data "aws_iam_policy_document" "lambda_assume" {
+  count = local.admin ? 1 : 0
+
+  statement {
+    sid     = "LambdaAssumeRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "admin" {
+  count = local.admin ? 1 : 0
+
+  name_prefix        = "${var.domain_name}-admin-"
+  description        = "bucketlens: the search domain's master user; only its setup function assumes it"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume[0].json
+
+  tags = merge(var.tags, { Name = "${var.domain_name}-admin" })
+}
+
+data "aws_iam_policy_document" "admin" {
+  count = local.admin ? 1 : 0
+
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.setup[0].arn}:*"]
+  }
+
+  # what lambda_submitter/search_setup.py sends: GET and PUT on the Security plugin's REST API
+  statement {
+    sid       = "ManageTheSecurityPlugin"
+    actions   = ["es:ESHttpGet", "es:ESHttpPut"]
+    resources = ["${aws_opensearch_domain.this[0].arn}/*"]
+  }
+
+  statement {
+    sid = "PlaceNetworkInterfacesInTheVpc"
+    actions = [
+      "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+      "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
+    ]
+    resources = ["*"] # EC2's describe actions have no resource-level permissions (AWSLambdaVPCAccessExecutionRole)
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseTheDeploymentKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "admin" {
+  count = local.admin ? 1 : 0
+
+  name   = "search-setup"
+  role   = aws_iam_role.admin[0].id
+  policy = data.aws_iam_policy_document.admin[0].json
+}
+
+resource "aws_cloudwatch_log_group" "setup" {
+  #checkov:skip=CKV_AWS_338:Setup logs are kept log_retention_days; a year is cost without use for most teams.
+  count = local.admin ? 1 : 0
+
+  name              = local.setup_log
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = merge(var.tags, { Name = local.setup_log })
+}
+
+# The setup function's own group: HTTPS out to the domain, nothing in.
+resource "aws_security_group" "setup" {
+  count = local.admin ? 1 : 0
+
+  name_prefix = "${local.setup_name}-"
+  description = "bucketlens search setup: HTTPS to the search domain only"
+  vpc_id      = data.aws_subnet.first[0].vpc_id
+
+  tags = merge(var.tags, { Name = local.setup_name })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "setup" {
+  count = local.admin ? 1 : 0
+
+  security_group_id            = aws_security_group.setup[0].id
+  description                  = "HTTPS to the search domain"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.domain[0].id
+
+  tags = merge(var.tags, { Name = "${local.setup_name}-https" })
+}
+
+resource "aws_lambda_function" "setup" {
+  #checkov:skip=CKV_AWS_115:Invoked once per deployment change; reserving concurrency fails on new accounts.
+  #checkov:skip=CKV_AWS_173:The environment holds the domain's endpoint only; kms_key_arn encrypts it when given.
+  #checkov:skip=CKV_AWS_272:Code is deployed from this repository by Terraform itself; code signing needs a signing profile per account.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing is not used by bucketlens; structured logs carry the run context.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by Terraform, which reports a failure; there is nothing to redrive.
+  count = local.admin ? 1 : 0
+
+  function_name     = local.setup_name
+  description       = "bucketlens: maps the search domain's roles and switches audit logging on (as its master user)"
+  role              = aws_iam_role.admin[0].arn
+  runtime           = var.runtime
+  handler           = "lambda_submitter.search_setup.handler"
+  s3_bucket         = var.package.bucket
+  s3_key            = var.package.key
+  s3_object_version = var.package.version
+  source_code_hash  = base64encode(var.package_hash)
+  kms_key_arn       = var.kms_key_arn
+  memory_size       = 256
+  timeout           = 120
+  architectures     = [var.architecture]
+
+  vpc_config {
+    subnet_ids         = aws_opensearch_domain.this[0].vpc_options[0].subnet_ids
+    security_group_ids = [aws_security_group.setup[0].id]
+  }
+
+  environment {
+    variables = { BUCKETLENS_OPENSEARCH_ENDPOINT = local.endpoint }
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.setup[0].name
+  }
+
+  tags = merge(var.tags, { Name = local.setup_name })
+
+  depends_on = [aws_iam_role_policy.admin]
+}
+
+resource "aws_lambda_invocation" "setup" {
+  count = local.admin ? 1 : 0
+
+  function_name = aws_lambda_function.setup[0].function_name
+  input         = jsonencode({ index = var.index, grants = var.grants })
+
+  triggers = {
+    domain = aws_opensearch_domain.this[0].arn
+    code   = var.package_hash
+  }
 }

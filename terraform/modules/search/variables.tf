@@ -91,9 +91,60 @@ variable "create_service_linked_role" {
 }
 
 variable "master_user_arn" {
-  description = "IAM ARN that administers the domain (fine-grained access control's master user)."
+  description = "IAM ARN that administers the domain (fine-grained access control's master user); null creates one, the role of the setup function, which maps grants and turns audit logging on at deploy time."
   type        = string
   default     = null
+}
+
+variable "index" {
+  description = "The index bucketlens writes; the roles the setup function maps are limited to it."
+  type        = string
+  default     = "bucketlens"
+}
+
+variable "grants" {
+  description = "IAM role ARNs to map to each bucketlens OpenSearch role: bucketlens_writer (the workers), bucketlens_deleter (the submitter), bucketlens_reader (people and tools that search)."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.grants) : contains(["bucketlens_writer", "bucketlens_deleter", "bucketlens_reader"], k)])
+    error_message = "grants: keys are bucketlens_writer, bucketlens_deleter and bucketlens_reader."
+  }
+}
+
+variable "package" {
+  description = "The submitter module's package output: the zip in S3 (it holds lambda_submitter.search_setup too). Needed with a created master user."
+  type        = object({ bucket = string, key = string, version = string })
+  default     = null
+}
+
+variable "package_hash" {
+  description = "The submitter module's package_hash output, so the setup function is updated, and run again, with the code."
+  type        = string
+  default     = ""
+}
+
+variable "runtime" {
+  description = "Lambda Python runtime of the setup function."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[2-9])$", var.runtime))
+    error_message = "runtime must be python3.12 or newer: AWS no longer lets new functions use python3.11 or older."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the setup function: the one the shared zip's wheels were downloaded for."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
 }
 
 variable "kms_key_arn" {

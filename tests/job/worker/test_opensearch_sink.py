@@ -65,29 +65,3 @@ def test_partial_bulk_failures_retry_the_throttled_and_record_the_refused():
     # then the second bulk carried only the throttled document, and one refusal was recorded
     assert [d["key"] for d in cluster.bodies[1][1::2]] == ["busy.jpg"]
     assert len(cluster.bodies) == 2 and sink.errors == 1
-
-
-@pytest.mark.parametrize("master", [True, False])
-def test_the_first_flush_maps_the_granted_roles_and_indexes_either_way(client, master, caplog):
-    # given the worker's grant (Terraform's default: the worker is the master user) on an openmock cluster
-    # with the Security plugin's API
-    from job.core import opensearch_access as access
-    from tests.job.core.security_plugin import SecurityPlugin
-
-    client.transport = plugin = SecurityPlugin(master=master)
-    grants = ((access.WRITER, ("arn:aws:iam::1:role/job",)), (access.DELETER, ("arn:aws:iam::1:role/sub",)))
-    sink = OpenSearchSink(client, "bl", grants=grants)
-    # when two results are flushed, twice
-    sink.add({**ITEM, "key": "a.jpg"})
-    sink.flush()
-    sink.add({**ITEM, "key": "b.jpg"})
-    sink.flush()
-    # then the documents are indexed whether or not the mapping could be made
-    assert client.count(index="bl")["count"] == 2 and sink.errors == 0
-    if master:  # and the master maps both roles, once
-        assert plugin.mappings[access.DELETER]["backend_roles"] == ["arn:aws:iam::1:role/sub"]
-        assert sum(method == "PUT" for method, _ in plugin.calls) == 4
-    else:  # and anyone else is told, once, what to run
-        assert [r.message for r in caplog.records if "search-setup" in r.message] == [
-            "search roles not mapped: run python -m job search-setup as the master user"
-        ]

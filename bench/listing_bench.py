@@ -1,0 +1,78 @@
+"""Prefix backfill listing benchmark: keys listed a second, one pager against the folders side by side.
+
+Usage: python bench/listing_bench.py [--keys N] [--folders N]
+Puts N image keys (default 20,000) into F folders (default 40) of one prefix in an emulated S3 (a moto
+server on 127.0.0.1), then lists the prefix as `make backfill` does (lambda_submitter.backfill.iter_listing,
+pages of 1,000) with one pager and with the deployed LISTING_THREADS. Prints keys/s for each. The emulator
+answers from one Python process, so the ratio here is a floor: S3 serves each pager on its own. Exits 1
+when a listing misses or repeats a key. No speed target is printed, so none is enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=20_000)
+    parser.add_argument("--folders", type=int, default=40)
+    args = parser.parse_args()
+
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
+
+    from job.core import clients
+    from job.demo.emulator import MOTO_CONFIG, start_server
+    from lambda_submitter import backfill
+
+    server, url = start_server()
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{url}/moto-api/config", data=json.dumps(MOTO_CONFIG).encode(), method="POST"
+        ),
+        timeout=10,
+    ).read()
+    os.environ.update(
+        AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_REGION="us-east-1"
+    )
+    try:
+        s3 = clients.client("s3", pool=32)
+        s3.create_bucket(Bucket="photos")
+        keys = [f"archive/{n % args.folders:03d}/IMG_{n:07d}.jpg" for n in range(args.keys)]
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda k: s3.put_object(Bucket="photos", Key=k, Body=b"x"), keys))
+        failed = False
+        for label, threads in (
+            ("one pager", 1),
+            (f"{backfill.LISTING_THREADS} pagers", backfill.LISTING_THREADS),
+        ):
+            began = time.perf_counter()
+            listed = [
+                r.key for r in backfill.iter_listing(s3, "photos", "archive/", ["jpg"], threads=threads)
+            ]
+            seconds = time.perf_counter() - began
+            ok = sorted(listed) == sorted(keys)
+            failed |= not ok
+            print(
+                f"{label:>10}: {len(listed):,} keys in {seconds:.2f} s = {len(listed) / seconds:,.0f} keys/s"
+                + ("" if ok else "  FAILED: keys missed or repeated")
+            )
+    finally:
+        server.stop()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
