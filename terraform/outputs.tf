@@ -127,3 +127,8 @@ output "alarm_topic_arn" {
   description = "The SNS topic of the alarms and of the failed-job reports (null without enable_alarms)."
   value       = var.enable_alarms ? module.monitoring[0].topic_arn : null
 }
+
+output "search_admin_role_arn" {
+  description = "The created search domain's master user: the role of its setup function (null without enable_search, with search_master_user_arn, or with an existing cluster)."
+  value       = var.enable_search ? module.search[0].admin_role_arn : null
+}

@@ -13,8 +13,8 @@ from botocore.credentials import Credentials
 
 from job.commands import opensearch_search
 from job.commands.filters import Filters
-from job.core import errors, opensearch, opensearch_access
-from job.worker import run
+from job.core import errors, opensearch_access
+from job.worker import opensearch_sink, run
 from job.worker.config import from_args
 from lambda_submitter import search_delete, search_setup
 from tests import search_standin
@@ -50,7 +50,7 @@ def principals() -> dict[str, Principal]:
 
 def _worker_run(domain: Domain, worker: Principal, monkeypatch: pytest.MonkeyPatch) -> int:
     """One worker child over the bucket, its OpenSearch client answered by the domain as the job role."""
-    monkeypatch.setattr(opensearch, "connect", lambda settings: search_standin.client(domain, worker))
+    monkeypatch.setattr(opensearch_sink, "connect", lambda settings: search_standin.client(domain, worker))
     cfg = from_args(
         {"source": f"s3://{BUCKET}/", "table": TABLE, "opensearch_endpoint": ENDPOINT, "features": "labels"},
         env={},
@@ -64,7 +64,7 @@ def test_the_setup_maps_every_caller_and_each_works_with_exactly_its_policy(aws,
     world({"a.jpg": image_bytes("JPEG"), "b.png": image_bytes("PNG")})
     # when a worker runs before the roles are mapped: fine-grained access refuses it; the images are done
     assert _worker_run(domain, principals["worker"], monkeypatch) == errors.EXIT_OK
-    assert "bucketlens" not in domain.indices
+    assert "bucketlens" not in domain.indices and domain.methods(WORKER) == {"HEAD"}
     # and the submitter's delete is refused too, saying what maps it
     with pytest.raises(RuntimeError, match="HTTP 403"):
         search_delete.delete(

@@ -812,8 +812,8 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
     security = after["advanced_security_options"][0]
     assert security["enabled"] and not security["internal_user_database_enabled"]
     assert after["vpc_options"][0]["subnet_ids"]
-    # and the domain has a group of its own (in the workers' VPC), admitting HTTPS from the workers' group
-    # and from the submitter's, which the submitter, now in the VPC, gets
+    # and the domain has a group of its own (in the workers' VPC), admitting HTTPS from the workers' group,
+    # from the submitter's, which the submitter, now in the VPC, gets, and from the setup function's
     group = changes["module.search[0].aws_security_group.domain[0]"]["change"]
     assert group["actions"] == ["create"] and group["after"]["vpc_id"] == on_moto.vpc_id
     assert (
@@ -824,7 +824,7 @@ def test_search_plans_an_encrypted_https_only_domain_in_the_vpc(on_moto: Deploym
     assert (workers["from_port"], workers["to_port"], workers["ip_protocol"]) == (443, 443, "tcp")
     assert workers["referenced_security_group_id"] == on_moto.security_group_id
     assert changes[rule.format("submitter")]["change"]["after_unknown"]["referenced_security_group_id"]
-    assert len([a for a in changes if a.startswith("module.search[0].aws_vpc_security_group_ingress")]) == 2
+    assert len([a for a in changes if a.startswith("module.search[0].aws_vpc_security_group_ingress")]) == 3
     assert changes["module.submitter.aws_security_group.this[0]"]["change"]["actions"] == ["create"]
     function = changes["module.submitter.aws_lambda_function.this"]["change"]
     assert function["actions"] == ["update"] and function["after"]["vpc_config"][0]["subnet_ids"]
