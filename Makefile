@@ -15,7 +15,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_REQUIREMENT := checkov>=3.2,<4
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test browser lint bench clean lock lambda-lock pin-base tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
+.PHONY: help venv test browser lint bench figures clean lock lambda-lock pin-base tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -57,14 +57,15 @@ lint: $(STAMP) ## Lint the Python code, its layers (import-linter) and the Docke
 	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-bench: $(STAMP) ## Run every benchmark and print its figures (about 20 minutes); fails when one breaks
-	$(PY) bench/exif_bench.py
-	$(PY) bench/inventory_bench.py
-	$(PY) bench/listing_bench.py
-	$(PY) bench/worker_bench.py
-	$(PY) bench/faults_bench.py
-	$(PY) bench/latency_bench.py
-	$(PY) bench/onnx_bench.py
+BENCHES := exif inventory listing worker faults latency onnx
+
+bench: $(STAMP) ## Run every benchmark (about 20 minutes), write bench/results/*.json and the docs' figures; fails naming any bench that missed a target
+	@failed=; for b in $(BENCHES); do echo "== bench/$${b}_bench.py"; $(PY) bench/$${b}_bench.py || failed="$$failed $$b"; done; \
+	$(PYTHON) bench/figures.py; \
+	if [ -n "$$failed" ]; then echo "make bench: targets missed in:$$failed (see above; bench/results/*.json)"; exit 1; fi
+
+figures: ## Write the README's and docs/benchmarks.md's figures from bench/results/*.json (what make bench wrote)
+	$(PYTHON) bench/figures.py
 
 lock: ## Re-pin both images' dependencies (CPU, GPU) and the build backend with every file's hash (requirements*.lock), then the Lambda's
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock

@@ -5,8 +5,10 @@ Runs `make demo` in this process (resources by Terraform when it is installed, s
 environment is the one Terraform gives the Lambda: fast path on, at most 20 images), then reads the
 demo's timings: ten uploads made one at a time, each timed from its PUT until its result is in the
 table (S3 -> SQS -> the submitter's handler -> the table). Target: p50 <= 3 s in the emulator.
-Exits 1 when the demo fails, when an upload went to a Batch job instead of the fast path, or when the
-target is missed. What AWS adds (batching window, polling, cold starts, Rekognition's own latency) is
+The figure is the handler's, called in-process: no Lambda invocation, no event source mapping, no batching
+window, no cold start, canned Rekognition; with ten samples a p95 would be the maximum, so the maximum is
+shown as such. Exits 1 when the demo fails or a target is missed (an upload sent to a Batch job instead of
+the fast path misses its own). Writes bench/results/latency.json. What AWS adds (batching window, polling, cold starts, Rekognition's own latency) is
 in docs/benchmarks.md, not measurable here.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.results import Report  # noqa: E402
 from job.demo import pipeline  # noqa: E402
 
 TARGET_P50_S = 3.0
@@ -38,16 +41,22 @@ def main() -> int:
         print(log.getvalue())
         print(f"FAILED: the demo did not finish its uploads ({outcome.failures})")
         return 1
-    p50, p95 = pipeline.percentile(times, 0.5), pipeline.percentile(times, 0.95)
-    print(
-        f"upload to indexed ({len(times)} uploads, resources by {outcome.resources}, notifications "
-        f"delivered by {outcome.events_delivered_by}): p50 {p50:.2f} s, p95 {p95:.2f} s, "
-        f"max {max(times):.2f} s (target p50 <= {TARGET_P50_S:g} s)"
+    p50 = pipeline.percentile(times, 0.5)
+    what = (
+        f"the submitter's handler called in this process by the demo, against the emulator "
+        f"({len(times)} uploads, resources by {outcome.resources}, notifications delivered by "
+        f"{outcome.events_delivered_by}): no Lambda invocation, no event source mapping polling, no batching "
+        "window, no cold start, canned Rekognition answers"
     )
-    if outcome.event_jobs:
-        print(f"FAILED: {outcome.event_jobs} upload batch(es) went to Batch instead of the fast path")
-        return 1
-    return 0 if p50 <= TARGET_P50_S else 1
+    print(f"upload to indexed, {what}: p50 {p50:.2f} s, max {max(times):.2f} s (of {len(times)}: no p95)")
+    report = Report("latency", {"uploads": len(times), "resources": outcome.resources})
+    report.figure("upload_to_indexed_p50_s", round(p50, 2), what)
+    report.figure("upload_to_indexed_max_s", round(max(times), 2), what)
+    report.target(
+        "upload to indexed p50 s (handler, in-process, emulator)", round(p50, 2), "<=", TARGET_P50_S
+    )
+    report.target("uploads labelled by the fast path, not Batch", outcome.event_jobs, "==", 0)
+    return report.finish()
 
 
 if __name__ == "__main__":

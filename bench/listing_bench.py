@@ -5,7 +5,8 @@ Puts N image keys (default 20,000) into F folders (default 40) of one prefix in 
 server on 127.0.0.1), then lists the prefix as `make backfill` does (lambda_submitter.backfill.iter_listing,
 pages of 1,000) with one pager and with the deployed LISTING_THREADS. Prints keys/s for each. The emulator
 answers from one Python process, so the ratio here is a floor: S3 serves each pager on its own. Exits 1
-when a listing misses or repeats a key. No speed target is printed, so none is enforced.
+when a listing misses or repeats a key. No speed target is printed, so none is enforced. Writes
+bench/results/listing.json.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main() -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
 
+    from bench.results import Report
     from job.core import clients
     from job.demo.emulator import MOTO_CONFIG, start_server
     from lambda_submitter import backfill
@@ -53,7 +55,7 @@ def main() -> int:
         keys = [f"archive/{n % args.folders:03d}/IMG_{n:07d}.jpg" for n in range(args.keys)]
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda k: s3.put_object(Bucket="photos", Key=k, Body=b"x"), keys))
-        failed = False
+        report = Report("listing", {"keys": args.keys, "folders": args.folders, "page_size": 1000})
         for label, threads in (
             ("one pager", 1),
             (f"{backfill.LISTING_THREADS} pagers", backfill.LISTING_THREADS),
@@ -64,14 +66,17 @@ def main() -> int:
             ]
             seconds = time.perf_counter() - began
             ok = sorted(listed) == sorted(keys)
-            failed |= not ok
+            report.figure(
+                f"keys_per_s_{threads}_pagers", round(len(listed) / seconds), f"{label}, emulated S3"
+            )
+            report.target(f"{label}: every key listed once", int(ok), "==", 1)
             print(
                 f"{label:>10}: {len(listed):,} keys in {seconds:.2f} s = {len(listed) / seconds:,.0f} keys/s"
                 + ("" if ok else "  FAILED: keys missed or repeated")
             )
     finally:
         server.stop()
-    return 1 if failed else 0
+    return report.finish()
 
 
 if __name__ == "__main__":

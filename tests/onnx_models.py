@@ -16,9 +16,10 @@ def _save(graph: onnx.GraphProto) -> bytes:
     return model.SerializeToString()
 
 
-def red_blue(size: int = 224, classes: int = 2, strength: float = 2.0) -> bytes:
+def red_blue(size: int = 224, classes: int = 2, strength: float = 2.0, batch: int | str = "N") -> bytes:
     """(N, 3, size, size) -> GlobalAveragePool -> Flatten -> MatMul -> (N, classes) logits: the red channel
-    minus the blue one says "red", the opposite says "blue" (after ImageNet normalisation)."""
+    minus the blue one says "red", the opposite says "blue" (after ImageNet normalisation). `batch`: a
+    fixed batch size, as torch.onnx.export without dynamic_axes writes 1."""
     weights = np.zeros((3, classes), dtype=np.float32)
     weights[0, 0], weights[2, 0] = strength, -strength
     weights[0, 1], weights[2, 1] = -strength, strength
@@ -29,8 +30,8 @@ def red_blue(size: int = 224, classes: int = 2, strength: float = 2.0) -> bytes:
             helper.make_node("MatMul", ["flat", "weights"], ["logits"]),
         ],
         "red_blue",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, size, size])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, classes])],
         [numpy_helper.from_array(weights, "weights")],
     )
     return _save(graph)

@@ -22,7 +22,11 @@ COMMANDS = {
     "job reconcile": (job_cli.main, ["reconcile", "--inventory", f"s3://{MISSING}/inv/manifest.json"]),
     "submitter backfill": (submitter_cli.main, ["backfill", "--bucket", MISSING]),
     "submitter inventory": (submitter_cli.main, ["inventory", f"s3://{MISSING}/inv/manifest.json"]),
+    "job reindex": (job_cli.main, ["reindex", "--table", "no-table"]),
+    "submitter eventbridge": (submitter_cli.main, ["eventbridge", "--bucket", MISSING]),
 }
+# commands that create what is missing: only credentials and the region can stop them
+CREATING = {"job setup": (job_cli.main, ["setup", "--table", "no-table", "--bucket", MISSING])}
 
 
 @pytest.fixture
@@ -32,13 +36,13 @@ def submitter_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _run(name: str, capsys: pytest.CaptureFixture) -> tuple[int, str]:
-    main, argv = COMMANDS[name]
+    main, argv = {**COMMANDS, **CREATING}[name]
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+@pytest.mark.parametrize("name", sorted({**COMMANDS, **CREATING}))
 def test_no_credentials_is_a_configuration_error_that_says_so(
     name, monkeypatch, capsys, submitter_env, tmp_path
 ):
@@ -56,7 +60,7 @@ def test_no_credentials_is_a_configuration_error_that_says_so(
     assert "no AWS credentials" in output and "Traceback" not in output
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+@pytest.mark.parametrize("name", sorted({**COMMANDS, **CREATING}))
 def test_no_region_is_a_configuration_error_that_says_so(name, monkeypatch, capsys, submitter_env, tmp_path):
     # given credentials but no region
     for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
@@ -96,3 +100,27 @@ def test_throttling_and_lost_connections_are_transient():
     assert failure(throttled)[0] == EXIT_TRANSIENT
     assert failure(EndpointConnectionError(endpoint_url="https://dynamodb"))[0] == EXIT_TRANSIENT
     assert failure(missing)[0] == EXIT_CONFIG
+
+
+def test_a_search_cluster_that_does_not_answer_is_transient(capsys):
+    # given a cluster address where nothing listens (a port on this machine's loopback)
+    argv = [
+        "search-setup",
+        "--opensearch-endpoint",
+        "https://127.0.0.1:9",
+        "--writer",
+        "arn:aws:iam::1:role/j",
+    ]
+    # when search-setup runs / then it exits 75 (a retry may find it up), saying so, with no traceback
+    code = job_cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == EXIT_TRANSIENT, captured.err
+    assert "Traceback" not in captured.out + captured.err and captured.err.strip()
+
+
+def test_nothing_deployed_is_a_configuration_error(tmp_path, capsys):
+    # given a Terraform directory where nothing was applied, and no terraform binary either
+    code = job_cli.main(["deployed", "region", "--dir", str(tmp_path), "--terraform", str(tmp_path / "none")])
+    # then 78, with what to install, and no traceback
+    err = capsys.readouterr().err
+    assert code == EXIT_CONFIG and "install Terraform" in err and "Traceback" not in err

@@ -99,6 +99,7 @@ def test_runs_as_a_numeric_non_root_user_from_hash_checked_wheels():
     assert "--build-arg PYTHON_IMAGE=$(BASE_IMAGE)" in (ROOT / "Makefile").read_text()
 
 
+@pytest.mark.timeout(660)  # the download below may take its 600 s: the suite's 300 s would cut it short
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_the_lock_resolves_to_wheels_with_its_hashes_for_both_architectures(machine, tmp_path):
     # given the container's lock / when pip downloads it as the image build will, for either architecture
@@ -172,3 +173,13 @@ def test_the_gpu_lock_names_published_x86_64_wheels_of_every_pin():
         }
         # then some hash the lock names is a wheel of that version pip can install on the g4dn/g5 image
         assert installable & set(gpu[name]), (name, version)
+
+
+def test_one_onnxruntime_version_serves_both_images():
+    # given the cpu and the gpu image's locks
+    def version(lock: str, name: str) -> str:
+        (found,) = re.findall(rf"^{name}==([\w.]+)", (ROOT / lock).read_text(), re.M)
+        return found
+
+    # then the model runs on the same onnxruntime release on CPUs and on GPUs
+    assert version("requirements.lock", "onnxruntime") == version("requirements-gpu.lock", "onnxruntime-gpu")

@@ -98,6 +98,24 @@ def test_the_tfvars_region_is_never_overridden_unless_region_is_given():
     )
 
 
+def test_commands_without_terraform_say_what_to_install(tmp_path):
+    # given no Terraform where the Makefile looks for it
+    for target, extra in (("status", "JOB=j-1"), ("push", "IMAGE_TAG=t")):
+        # when an operator command runs
+        result = subprocess.run(
+            ["make", "--no-print-directory", target, extra, f"TF_DIR={tmp_path}", RUN_PY]
+            + [f"TERRAFORM={tmp_path / 'no-terraform'}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        # then it stops with the one line that says what is missing
+        assert result.returncode != 0
+        assert "not found: install Terraform" in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
 def test_commands_with_nothing_deployed_say_so(tmp_path):
     # given a Terraform directory where nothing was applied
     for target, extra in (("status", "JOB=j-1"), ("backfill", "BUCKET=photos")):

@@ -42,8 +42,31 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+_pinned: logging.Handler | None = None  # where every line goes, whatever configures later (the demo's file)
+
+
+def pin_to_file(path: Any, level: str = "INFO") -> None:
+    """Every log line, from here on, to this file as JSON at `level`, however often `configure` runs after
+    (the demo runs the Lambda's handler in its own process, and importing it configures the Lambda's)."""
+    global _pinned
+    _pinned = None
+    configure(level, open(path, "a", encoding="utf-8"))  # noqa: SIM115 - the process's log, open to the end
+    _pinned = logging.getLogger().handlers[0]
+
+
+def unpin(level: str = "WARNING") -> None:
+    """Close the pinned file and log to stderr again."""
+    global _pinned
+    if _pinned is not None:
+        _pinned.close()
+    _pinned = None
+    configure(level)
+
+
 def configure(level: str = "INFO", stream: Any = None) -> None:
     """Send every log line to stderr as JSON (stdout stays free for command output)."""
+    if _pinned is not None:
+        return
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

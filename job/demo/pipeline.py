@@ -510,8 +510,8 @@ class Demo:
     def _events(self) -> None:
         """Upload after upload, each timed from the PUT until its result is in the table: S3 -> SQS ->
         the submitter's handler (which labels a small batch itself) -> the table; the first with a delete."""
-        logs.configure("WARNING")  # importing the handler sets the Lambda's INFO level
-        # the handler runs in this process: its EMF metric lines are for CloudWatch, not this console
+        # the handler runs in this process: its log lines go to the demo's log file (main pins it), and its
+        # EMF metric lines are for CloudWatch, not this console
         os.environ["BUCKETLENS_METRICS"] = "off"
         s3 = clients.client("s3")
         held, deleted = self.outcome.uploaded_later, self.outcome.deleted
@@ -719,8 +719,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOG_FILE = "demo.log"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.configure("WARNING")
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_path = args.out / LOG_FILE
+    log_path.unlink(missing_ok=True)
+    logs.pin_to_file(log_path, "INFO")  # the console shows the progress lines only
     opts = Options(out_dir=args.out, images_dir=args.images, resources=args.resources, parallel=args.parallel)
-    return run_demo(opts).exit_code
+    try:
+        outcome = run_demo(opts)
+    finally:
+        logs.unpin()
+    print(f"log lines (JSON): {log_path}", flush=True)
+    return outcome.exit_code

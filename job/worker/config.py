@@ -93,6 +93,7 @@ class RunConfig:
     model_top_k: int | None = None
     model_min_confidence: float | None = None
     model_batch: int | None = None
+    model_device: str | None = None
 
     @property
     def opensearch(self) -> Any:
@@ -130,6 +131,7 @@ class RunConfig:
             "top_k": self.model_top_k,
             "min_confidence": self.model_min_confidence,
             "batch": self.model_batch,
+            "device": self.model_device,
         }
         return Settings(**{name: value for name, value in given.items() if value is not None})
 
@@ -207,6 +209,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "model_top_k": (int, "onnx: classes kept per image (default 5)"),
     "model_min_confidence": (float, "onnx: lowest probability kept, in percent (default 1)"),
     "model_batch": (int, "onnx: images per inference (default 16)"),
+    "model_device": (
+        str,
+        "onnx: auto (default: the GPU when there is one), cpu, or cuda (the GPU or exit 78)",
+    ),
 }
 
 
@@ -294,6 +300,7 @@ def from_args(
         "labeler",
         "model_uri",
         "model_labels_uri",
+        "model_device",
     ):
         if name in raw:
             values[name] = str(raw[name])
@@ -400,3 +407,7 @@ def validate_labeler(config: RunConfig) -> None:
         raise ConfigError("--model-min-confidence must be between 0 and 100")
     if not 1 <= settings.batch <= 1024:
         raise ConfigError("--model-batch must be between 1 and 1024")
+    from job.worker.onnx_labels import DEVICES
+
+    if settings.device not in DEVICES:
+        raise ConfigError(f"--model-device must be one of {', '.join(DEVICES)}, got {settings.device!r}")

@@ -43,6 +43,10 @@ class Settings:
     top_k: int = 5
     min_confidence: float = 1.0  # percent, after softmax
     batch: int = 16
+    # auto: CUDA when the GPU build of onnxruntime finds a GPU, else the CPU; cuda: the GPU or nothing (the
+    # GPU job definition sets it, so a job that lands without CUDA stops instead of running on the CPU at
+    # GPU prices); cpu: never the GPU
+    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class Model:
     input_name: str
     labels: tuple[str, ...]
     session: Any = field(repr=False, compare=False)
+    # the batch size the model declares when it is fixed (torch.onnx.export without dynamic_axes gives 1),
+    # None when any size runs: every inference then gets exactly that many images (the last padded)
+    fixed_batch: int | None = None
 
     @property
     def source(self) -> str:
@@ -127,10 +134,19 @@ def load(
     # onnxruntime would start a thread per core of the host: 48 on a large Batch instance, whatever the
     # child's vCPUs. As many as the container may use, so the decoding threads keep their share.
     options.intra_op_num_threads = convert.cpu_limit()
+    chosen = list(providers or choose_providers(ort.get_available_providers(), settings.device))
+    if "CUDAExecutionProvider" in chosen and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA and cuDNN from their pip wheels (the image's gpu target)
     try:
-        session = ort.InferenceSession(data, options, providers=list(providers or default_providers()))
+        session = ort.InferenceSession(data, options, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail...) for bad files
         raise ModelError(f"{name}: onnxruntime cannot load it: {type(exc).__name__}: {exc}") from exc
+    if settings.device == "cuda" and session.get_providers()[:1] != ["CUDAExecutionProvider"]:
+        # onnxruntime falls back to the CPU, with a warning only, when CUDA or cuDNN does not load
+        raise ModelError(
+            f"{name}: CUDA did not load (onnxruntime runs {session.get_providers()}): the GPU image on a "
+            "GPU instance (ECS_AL2023_NVIDIA, driver >= 580) is needed; no image was labelled on the CPU"
+        )
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:
         raise ModelError(f"{name}: {len(inputs)} inputs; an image classifier takes one (N, 3, H, W) tensor")
@@ -145,21 +161,31 @@ def load(
                 f"{name}: input {axis} is {side}, the setting is {settings.size} "
                 f"(set BUCKETLENS_MODEL_SIZE={side})"
             )
+    fixed_batch = shape[0] if isinstance(shape[0], int) else None
+    if fixed_batch is not None and fixed_batch < 1:
+        raise ModelError(f"{name}: input {inputs[0].name!r} declares a batch of {fixed_batch} images")
     if inputs[0].type != "tensor(float)":
         raise ModelError(f"{name}: input type {inputs[0].type}; expected tensor(float)")
     classes = outputs[0].shape[-1] if outputs and outputs[0].shape else None
     if isinstance(classes, int) and classes != len(labels):
         raise ModelError(f"{name}: {classes} output classes, but the labels file names {len(labels)}")
-    return Model(name, digest(data), inputs[0].name, tuple(labels), session)
+    return Model(name, digest(data), inputs[0].name, tuple(labels), session, fixed_batch)
 
 
-def default_providers() -> list[str]:
-    """CUDA when the GPU build of onnxruntime finds a GPU, else the CPU."""
-    import onnxruntime as ort
+DEVICES = ("auto", "cpu", "cuda")
 
-    available = ort.get_available_providers()
-    if "CUDAExecutionProvider" in available and hasattr(ort, "preload_dlls"):
-        ort.preload_dlls()  # CUDA and cuDNN from their pip wheels (the image's gpu target)
+
+def choose_providers(available: Sequence[str], device: str) -> list[str]:
+    """The onnxruntime execution providers for `device` among those this build offers (pure)."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise ModelError(
+                "--model-device cuda: this onnxruntime has no CUDA (it offers "
+                f"{', '.join(available)}): run the image's gpu variant on a GPU instance"
+            )
+        return ["CUDAExecutionProvider"]
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
@@ -195,10 +221,25 @@ def _probabilities(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def _scores(model: Model, batch: np.ndarray) -> np.ndarray:
+    """The model's outputs for a batch (N, 3, H, W), one row per image: in one inference, or, for a model
+    of a fixed batch size, in inferences of exactly that size, the last one padded with zeros."""
+    size = model.fixed_batch
+    if size is None or len(batch) == size:
+        return np.asarray(model.session.run(None, {model.input_name: batch})[0]).reshape(len(batch), -1)
+    rows = []
+    for start in range(0, len(batch), size):
+        part = batch[start : start + size]
+        padded = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), part.dtype)])
+        rows.append(
+            np.asarray(model.session.run(None, {model.input_name: padded})[0]).reshape(size, -1)[: len(part)]
+        )
+    return np.concatenate(rows)
+
+
 def classify(model: Model, batch: np.ndarray, settings: Settings) -> list[tuple[OnnxLabel, ...]]:
-    """One inference over a batch (N, 3, H, W): per image the top-k classes at or above the floor."""
-    scores = model.session.run(None, {model.input_name: batch})[0]
-    probabilities = _probabilities(np.asarray(scores, dtype=np.float64).reshape(len(batch), -1))
+    """Inference over a batch (N, 3, H, W): per image the top-k classes at or above the floor."""
+    probabilities = _probabilities(np.asarray(_scores(model, batch), dtype=np.float64))
     answers = []
     for row in probabilities:
         best = np.argsort(row)[::-1][: settings.top_k]
@@ -253,7 +294,7 @@ class Batcher:
                 return
             entries = [first]
             closing = False
-            while len(entries) < self.settings.batch:
+            while len(entries) < (self.model.fixed_batch or self.settings.batch):
                 try:
                     entry = self._queue.get(timeout=self.linger_s)
                 except queue.Empty:

@@ -14,8 +14,6 @@ from tests.inventory_files import IMAGES, ROWS, write_report
 from tests.lambda_submitter.conftest import IMAGES as IMAGES_BUCKET
 from tests.lambda_submitter.conftest import INVENTORY, job_details
 
-pytest.importorskip("pyarrow")
-
 
 def _event(uri: str) -> dict:
     return {"inventory": uri}

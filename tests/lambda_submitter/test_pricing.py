@@ -25,5 +25,6 @@ def test_features_add_up_and_custom_labels_is_hourly() -> None:
     # then per-image features are summed and custom labels reported per hour, with the price date
     assert est.by_feature == {"labels": pytest.approx(0.01), "text": pytest.approx(0.01)}
     assert est.total_usd == pytest.approx(0.02)
-    assert est.custom_labels_hourly_usd == pricing.CUSTOM_LABELS_PER_HOUR
-    assert est.prices_as_of == pricing.PRICES_AS_OF
+    # (AWS's published price: $4.00 per inference unit hour, us-east-1, as of the date the table names)
+    assert est.custom_labels_hourly_usd == 4.00
+    assert est.prices_as_of == "2024-06-01"

@@ -70,7 +70,7 @@ def provisioned(
 ) -> Iterator[Deployment]:
     """The configuration initialised against a clean moto server, with the VPC prerequisites and the images
     bucket made first; applied when `apply` (else its state is empty: what plans alone need)."""
-    exe, mirror = require_terraform()
+    exe, init_args = require_terraform()
     with pytest.MonkeyPatch.context() as mp:
         # The Batch service and instance roles attach AWS-managed policies, which moto loads only on request.
         mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -114,7 +114,7 @@ def provisioned(
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
         tf = Terraform(working_dir=str(workdir), terraform_bin_path=exe)
         run(
-            terraform_cmd(tf, exe, "init", backend=False, plugin_dir=str(mirror), input=False),
+            [*terraform_cmd(tf, exe, "init", backend=False, input=False), *init_args],
             workdir,
             120,
             env,

@@ -81,9 +81,28 @@ def test_env_names_are_read_from_code_only():
 
 @pytest.fixture(scope="module")
 def deployment(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """Apply once for the module."""
+    """Applied once for the module, and destroyed after its last test whatever their order: the teardown
+    fails (an error on the last test) unless the state is then empty and the table gone."""
     with provisioned(moto_server_url, tmp_path_factory, apply=True) as applied:
         yield applied
+        _destroy_and_check(applied)
+
+
+def _destroy_and_check(deployed: Deployment) -> None:
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    destroy = terraform_cmd(
+        deployed.tf,
+        deployed.terraform,
+        "destroy",
+        auto_approve=IsFlagged,
+        input=False,
+        no_color=IsFlagged,
+        force=None,
+    )
+    run(destroy, deployed.workdir, APPLY_TIMEOUT, env)
+    state = json.loads(run([deployed.terraform, "show", "-json"], deployed.workdir, 60, env))
+    assert not state.get("values", {}).get("root_module", {}).get("resources")
+    assert deployed.outputs["table_name"] not in deployed.client("dynamodb").list_tables()["TableNames"]
 
 
 @pytest.fixture
@@ -972,6 +991,69 @@ def _batch_events(status: str, queue: str) -> dict:
     return event
 
 
+def _emitted(deployment: str) -> list[tuple[str, dict[str, str]]]:
+    """Every (metric, dimensions) the worker and the fast path write as EMF, from a flush that counted every
+    kind of thing, on each Path the code's emitters name (found by reading the code)."""
+    from job.core import metrics
+
+    code = "\n".join(p.read_text() for p in (REPO / "job").rglob("*.py"))
+    paths = set(re.findall(r'Emitter\("([a-z_]+)"', code))
+    assert paths == {"batch", "fast_path"}, paths
+    delta = {
+        "outcomes": {"done": 1, "error": 1, "transient": 1, "skipped_done": 1},
+        "calls": {f"rekognition.{op}": 1 for op in metrics.REKOGNITION},
+        "throttles_by_operation": dict.fromkeys(metrics.REKOGNITION, 1),
+        "errors_by_class": {"BadImage": 1},
+        "bytes_read": 1,
+        "limiter_waits": 1,
+        "limiter_wait_s": 0.1,
+    }
+    found = []
+    for path in sorted(paths):
+        for doc in metrics.documents(deployment, path, delta, [12.0], 0):
+            (spec,) = doc["_aws"]["CloudWatchMetrics"]
+            for names in spec["Dimensions"]:
+                for metric in spec["Metrics"]:
+                    found.append((metric["Name"], {n: doc[n] for n in names}))
+    return found
+
+
+def test_every_alarm_and_dashboard_metric_of_bucketlens_is_one_the_code_emits(on_moto: Deployment) -> None:
+    # given the applied alarms and dashboard, and what the code's EMF lines carry
+    emitted = _emitted(on_moto.outputs["submitter_environment"]["BUCKETLENS_DEPLOYMENT"])
+    referenced: list[tuple[str, dict[str, str]]] = []
+    alarms = on_moto.client("cloudwatch").describe_alarms(AlarmNamePrefix="bucketlens-")["MetricAlarms"]
+    for alarm in alarms:
+        stats = [q["MetricStat"]["Metric"] for q in alarm.get("Metrics", ()) if "MetricStat" in q]
+        if alarm.get("MetricName"):
+            stats.append(alarm)
+        for m in stats:
+            if m["Namespace"] == "bucketlens":
+                referenced.append((m["MetricName"], {d["Name"]: d["Value"] for d in m["Dimensions"]}))
+    body = json.loads(on_moto.client("cloudwatch").get_dashboard(DashboardName="bucketlens")["DashboardBody"])
+    for widget in body["widgets"]:
+        for line in widget["properties"].get("metrics", ()):
+            if line and line[0] == "bucketlens":
+                pairs = [x for x in line[2:] if isinstance(x, str)]
+                referenced.append((line[1], dict(zip(pairs[::2], pairs[1::2], strict=True))))
+            for query in line if line and isinstance(line[0], dict) else ():
+                schema = re.search(
+                    r"SEARCH\('\{bucketlens,([A-Za-z,]+)\}.*?MetricName=\"(\w+)\"", query["expression"]
+                )
+                names = schema.group(1).split(",")
+                referenced.append((schema.group(2), {n: None for n in names}))
+    assert len(referenced) >= 10
+    # then each names a metric the code writes, with exactly an emitted dimension set and its values (a
+    # rename on either side would leave an alarm quietly OK)
+    for metric, dims in referenced:
+        assert any(
+            name == metric
+            and set(found) == set(dims)
+            and all(v is None or found[k] == v for k, v in dims.items())
+            for name, found in emitted
+        ), (metric, dims)
+
+
 def test_alarms_the_failed_job_rule_and_the_dashboard_are_applied(on_moto: Deployment) -> None:
     # given the applied deployment (alarms are on by default)
     from moto.events.models import EventPattern
@@ -1000,7 +1082,9 @@ def test_alarms_the_failed_job_rule_and_the_dashboard_are_applied(on_moto: Deplo
     assert alarms["bucketlens-dead-letters"]["Dimensions"] == [{"Name": "QueueName", "Value": dlq}]
     assert alarms["bucketlens-images-errored"]["Namespace"] == "bucketlens"
     share = {q["Id"]: q for q in alarms["bucketlens-rekognition-throttled"]["Metrics"]}
-    assert share["share"]["Expression"] == "100 * FILL(throttles, 0) / calls"
+    # (throttled calls are not in RekognitionCalls: the share is of all attempts, and every attempt
+    # throttled is 100 %, not a missing datapoint)
+    assert share["share"]["Expression"] == "100 * FILL(throttles, 0) / (FILL(calls, 0) + FILL(throttles, 0))"
     assert {share[k]["MetricStat"]["Metric"]["MetricName"] for k in ("throttles", "calls")} == {
         "RekognitionThrottles",
         "RekognitionCalls",
@@ -1103,6 +1187,7 @@ def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_m
     assert environment["BUCKETLENS_LABELER"] == "onnx"
     assert environment["BUCKETLENS_MODEL_URI"] == f"s3://{IMAGES_BUCKET}/models/resnet50.onnx"
     assert environment["BUCKETLENS_MODEL_TOP_K"] == "3"
+    assert environment["BUCKETLENS_MODEL_DEVICE"] == "cuda"  # the GPU or exit 78, never the CPU
     assert container["command"][:2] == ["run", "--source"]  # what the CPU definition runs
     # and the worker may read exactly the model and its classes
     (read,) = [
@@ -1206,15 +1291,13 @@ def test_a_fresh_copy_of_the_configuration_can_replace_the_functions(
     # given the configuration copied afresh, as a new clone or a CI runner has it: the state, but no
     # .terraform/ (so no zip built by the first apply)
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    exe, mirror = require_terraform()
+    exe, init_args = require_terraform()
     fresh = copy_configuration(tmp_path / "terraform")
     for name in ("moto_override.tf", "test.auto.tfvars.json", "terraform.tfstate"):
         shutil.copy(on_moto.workdir / name, fresh / name)
     assert not (fresh / ".terraform").exists()
     before = on_moto.client("lambda").get_function(FunctionName=on_moto.outputs["submitter_function_name"])
-    run(
-        [exe, "init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}"], fresh, 120, env
-    )
+    run([exe, "init", "-backend=false", "-input=false", "-no-color", *init_args], fresh, 120, env)
     # when an apply there must replace both functions
     replace = [
         "-replace=module.submitter.aws_lambda_function.this",
@@ -1225,28 +1308,6 @@ def test_a_fresh_copy_of_the_configuration_can_replace_the_functions(
     after = on_moto.client("lambda").get_function(FunctionName=on_moto.outputs["submitter_function_name"])
     assert after["Configuration"]["CodeSha256"] == before["Configuration"]["CodeSha256"]
     assert not list(fresh.glob(".terraform/bucketlens/*.zip"))  # nothing was built locally
-    shutil.copy(fresh / "terraform.tfstate", on_moto.workdir / "terraform.tfstate")  # the destroy below
-
-
-def test_destroy_removes_everything(on_moto: Deployment) -> None:
-    # given the applied deployment / when it is destroyed
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    run(
-        terraform_cmd(
-            on_moto.tf,
-            on_moto.terraform,
-            "destroy",
-            auto_approve=IsFlagged,
-            input=False,
-            no_color=IsFlagged,
-            force=None,
-        ),
-        on_moto.workdir,
-        APPLY_TIMEOUT,
-        env,
-    )
-    # then the state is empty and the table is gone
-    state = json.loads(run([on_moto.terraform, "show", "-json"], on_moto.workdir, 60, env))
-    assert not state.get("values", {}).get("root_module", {}).get("resources")
-    tables = on_moto.client("dynamodb").list_tables()["TableNames"]
-    assert on_moto.outputs["table_name"] not in tables
+    shutil.copy(
+        fresh / "terraform.tfstate", on_moto.workdir / "terraform.tfstate"
+    )  # the teardown destroys from here

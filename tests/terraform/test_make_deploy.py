@@ -47,17 +47,17 @@ def _emulated_account() -> tuple[object, str]:
 def test_make_deploy_runs_to_the_end_with_only_terraform_tfvars(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exe, mirror = require_terraform()
+    exe, init_args = require_terraform()
     # the Batch roles attach AWS-managed policies, which moto loads only on request
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     server, url = _emulated_account()
     try:
-        _deploy_and_check(tmp_path, exe, mirror, url)
+        _deploy_and_check(tmp_path, exe, init_args, url)
     finally:
         server.stop()
 
 
-def _deploy_and_check(tmp_path: Path, exe: str, mirror: Path, url: str) -> None:
+def _deploy_and_check(tmp_path: Path, exe: str, init_args: list[str], url: str) -> None:
     # given an account with a network and the images bucket, in a region the environment does not name
     aws = {"region_name": REGION, "endpoint_url": url, "aws_access_key_id": "t", "aws_secret_access_key": "t"}
     ec2 = boto3.client("ec2", **aws)
@@ -91,7 +91,7 @@ def _deploy_and_check(tmp_path: Path, exe: str, mirror: Path, url: str) -> None:
         "AWS_REGION": "us-east-1",
         "TF_IN_AUTOMATION": "1",
         "CHECKPOINT_DISABLE": "1",
-        "TF_CLI_ARGS_init": f"-plugin-dir={mirror}",  # no registry here: the offline provider mirror
+        "TF_CLI_ARGS_init": " ".join(init_args),  # the offline provider mirror where there is one
         "BUCKETLENS_TEST_CALLS": str(calls),
     }
     # when `make deploy` runs (approving the final apply, which asks a person otherwise)

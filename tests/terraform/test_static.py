@@ -18,6 +18,7 @@ from tests.terraform.tf_helpers import (
     TERRAFORM_DIR,
     copy_configuration,
     require_terraform,
+    require_terraform_binary,
     run,
 )
 
@@ -27,33 +28,35 @@ ENV = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
 
 
 def _blocks(text: str, kind: str) -> dict[str, str]:
-    """Top-level `kind "name" { ... }` blocks by name (brace matching; enough for fmt-clean files)."""
+    """Top-level `kind "name" { ... }` blocks by name, and `kind "type" "name" { ... }` (resources, data
+    sources) by "type.name" (brace matching; enough for fmt-clean files)."""
     found = {}
-    for match in re.finditer(rf'^{kind} "([^"]+)" {{', text, re.M):
+    for match in re.finditer(rf'^{kind} "([^"]+)"(?: "([^"]+)")? {{', text, re.M):
         depth, i = 0, match.end() - 1
         while True:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             if depth == 0:
                 break
             i += 1
-        found[match.group(1)] = text[match.end() : i]
+        name = f"{match.group(1)}.{match.group(2)}" if match.group(2) else match.group(1)
+        found[name] = text[match.end() : i]
     return found
 
 
 def test_fmt_is_clean() -> None:
     # given terraform / when fmt checks every file / then nothing needs reformatting
-    exe, _ = require_terraform()
+    exe = require_terraform_binary()
     out = run([exe, "fmt", "-check", "-recursive", "-no-color", str(TERRAFORM_DIR)], REPO, 60, ENV)
     assert out.strip() == ""
 
 
 @pytest.mark.parametrize("root", [Path("."), *(e.relative_to(TERRAFORM_DIR) for e in EXAMPLES)], ids=str)
 def test_root_and_examples_validate(root: Path, tmp_path: Path) -> None:
-    # given a copy of the configuration, initialised from the local provider mirror
-    exe, mirror = require_terraform()
+    # given a copy of the configuration, initialised from the local provider mirror (or the registry)
+    exe, init_args = require_terraform()
     workdir = copy_configuration(tmp_path / "terraform") / root
     run(
-        [exe, "init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}"],
+        [exe, "init", "-backend=false", "-input=false", "-no-color", *init_args],
         workdir,
         120,
         ENV,
@@ -71,6 +74,40 @@ def test_examples_exist() -> None:
     assert (TERRAFORM_DIR / "examples" / "terraform.tfvars.example").is_file() or all(
         (e / "terraform.tfvars.example").is_file() for e in EXAMPLES
     )
+
+
+def _statements_without_sid(main: str) -> list[str]:
+    """The IAM policy documents of a module's main.tf with a statement (plain or dynamic) lacking a sid."""
+    missing = []
+    for name, body in _blocks(main, "data").items():
+        if not name.startswith("aws_iam_policy_document."):
+            continue
+        statements = re.findall(r"^  statement {(.*?)^  }", body, re.M | re.S)
+        statements += re.findall(r'^  dynamic "statement" {(.*?)^  }', body, re.M | re.S)
+        missing += [name for st in statements if not re.search(r"^\s*sid\s*=", st, re.M)]
+    return missing
+
+
+def test_the_sid_check_reads_every_policy_document_and_flags_a_missing_sid() -> None:
+    # given a document with a sid on one statement and none on a dynamic one
+    main = (
+        'data "aws_iam_policy_document" "x" {\n  statement {\n    sid = "A"\n  }\n\n'
+        '  dynamic "statement" {\n    for_each = []\n    content {\n      actions = []\n    }\n  }\n}\n'
+    )
+    # when checked / then the dynamic statement is flagged
+    assert _statements_without_sid(main) == ["aws_iam_policy_document.x"]
+    # and the modules' documents are all read: there are many
+    found = sum(
+        len(
+            [
+                n
+                for n in _blocks((m / "main.tf").read_text(), "data")
+                if n.startswith("aws_iam_policy_document.")
+            ]
+        )
+        for m in MODULES
+    )
+    assert found >= 15, found
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
@@ -93,9 +130,7 @@ def test_module_layout_and_variables(module: Path) -> None:
     # and its main resource is named `this`, IAM documents give every statement a sid
     main = (module / "main.tf").read_text()
     assert re.search(r'^resource "[a-z0-9_]+" "this"', main, re.M), module.name
-    for body in _blocks(main, "data").values():
-        for statement in re.findall(r"^  statement {(.*?)^  }", body, re.M | re.S):
-            assert re.search(r"^\s*sid\s*=", statement, re.M), f"{module.name}: statement without sid"
+    assert _statements_without_sid(main) == [], module.name
 
 
 def _admits(constraint: str, version: str) -> bool:

@@ -548,6 +548,8 @@ resource "aws_batch_job_definition" "gpu" {
 
   container_properties = jsonencode(merge(local.container, {
     image = var.gpu_image
+    # the GPU or nothing: a job that lands without CUDA exits 78 rather than run on the CPU at GPU prices
+    environment = [for k, v in merge(var.environment, { BUCKETLENS_MODEL_DEVICE = "cuda" }) : { name = k, value = v }]
     resourceRequirements = [
       { type = "VCPU", value = tostring(var.gpu_job_vcpu) },
       { type = "MEMORY", value = tostring(var.gpu_job_memory) },

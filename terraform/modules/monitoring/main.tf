@@ -148,6 +148,8 @@ resource "aws_cloudwatch_metric_alarm" "this" {
 
 # The share of Rekognition calls throttled, from the worker's and the fast path's EMF metrics: a little
 # is the limiter finding the quota; a lasting share means something else uses the account's quota.
+# RekognitionCalls counts the calls that went through, so the share is of both: every call throttled reads
+# 100 %, never a missing datapoint.
 resource "aws_cloudwatch_metric_alarm" "rekognition_throttled" {
   alarm_name          = "${var.name}-rekognition-throttled"
   alarm_description   = "Over ${var.throttle_share_percent} % of Rekognition calls throttled for ${var.throttle_minutes} minutes: another application shares the quota, or rekognition_tps_quota is above the account's."
@@ -161,7 +163,7 @@ resource "aws_cloudwatch_metric_alarm" "rekognition_throttled" {
 
   metric_query {
     id          = "share"
-    expression  = "100 * FILL(throttles, 0) / calls"
+    expression  = "100 * FILL(throttles, 0) / (FILL(calls, 0) + FILL(throttles, 0))"
     label       = "throttled %"
     return_data = true
   }

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import openmock
 import pytest
 
 from job.commands import opensearch_search
 from job.commands.filters import Filters
 from job.worker.opensearch_sink import OpenSearchSink
 from tests.job.core.test_opensearch import ITEM
-
-openmock = pytest.importorskip("openmock")
 
 
 @pytest.fixture

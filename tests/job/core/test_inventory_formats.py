@@ -11,8 +11,6 @@ import pytest
 from job.core import inventory
 from tests.inventory_files import CSV_SCHEMA, EVENTS, EXTENSION, IMAGES, ROWS, SAMPLES, data_file
 
-pytest.importorskip("pyarrow")  # a dependency of bucketlens: only a machine without it skips
-
 
 def _report(fmt: str) -> inventory.InventoryManifest:
     manifest = json.loads((EVENTS / SAMPLES[fmt]).read_text())

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import openmock
 import pytest
 
 from job.core import opensearch as osi
-
-openmock = pytest.importorskip("openmock")
 
 ITEM = {
     "bucket": "b",

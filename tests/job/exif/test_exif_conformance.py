@@ -3,35 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from job import exif
-from tests.job.exif.exif_truth import differences
-
-# path -> {field: why we differ from exiftool}. Anything not listed must agree exactly.
-KNOWN_DIFFERENCES = {
-    "ianare-exif-py/tests/resources/jxl/test_0001.jxl": {
-        "FileType": "JPEG XL is not read: Rekognition does not accept it, so bucketlens reports the format",
-        "FocalLength": "not read (JPEG XL)",
-        "DateTimeOriginal": "not read (JPEG XL)",
-        "GPS": "not read (JPEG XL)",
-    },
-    "ianare-exif-py/tests/resources/raw/sony_alpha_a7iii_raw_image.ARW": {
-        "FileType": "exiftool names Sony raw files ARW from the extension; the container is TIFF",
-    },
-    "pillow/Tests/images/flower2.webp": {
-        "ImageWidth": "exiftool shows the stale IFD0 ImageWidth; we report the real frame size (300x225)",
-        "ImageHeight": "as ImageWidth",
-    },
-    "pillow/Tests/images/ultrahdr.jpg": {
-        "FileType": "exiftool names MPO from the .mpo extension; this file's MPF index declares 2 images",
-    },
-}
-
-
-OFFSETS = json.loads((Path(__file__).with_name("offset_truth.json")).read_text())["OffsetTimeOriginal"]
+from tests.job.exif.exif_truth import KNOWN_DIFFERENCES, OFFSETS, differences
 
 
 @pytest.fixture(scope="module")

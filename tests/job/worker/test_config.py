@@ -1,7 +1,9 @@
+import os
+
 import pytest
 
 from job.core.errors import ConfigError
-from job.worker.config import DEFAULT_TABLE, TextIf, default_workers, from_args, parse_features
+from job.worker.config import DEFAULT_TABLE, TextIf, from_args, parse_features
 
 
 def test_defaults_from_the_contract():
@@ -13,7 +15,7 @@ def test_defaults_from_the_contract():
     assert cfg.min_confidence == 70.0
     assert cfg.max_labels == 50
     assert cfg.index == 0 and cfg.shards == 1 and cfg.shard_offset == 0
-    assert cfg.workers == default_workers()
+    assert cfg.workers == min(64, max(4, (os.cpu_count() or 1) * 8))  # 8 per CPU without a quota
     assert "heic" in cfg.extensions and "avif" in cfg.extensions
     assert cfg.job_id == "local"
 
@@ -52,24 +54,24 @@ def test_index_option_beats_the_batch_array_index():
 
 
 @pytest.mark.parametrize(
-    "given",
+    ("given", "says"),
     [
-        {},
-        {"source": "/local/path"},
-        {"source": "s3://b/p/", "features": "labels,faces"},
-        {"source": "s3://b/p/", "features": "custom-labels"},
-        {"source": "s3://b/p/", "features": "labels", "text_if": "Car:80"},
-        {"source": "s3://b/p/", "features": "labels,text", "text_if": "Car"},
-        {"source": "s3://b/p/", "max_labels": "many"},
-        {"source": "s3://b/p/", "shards": "0"},
-        {"source": "s3://b/p/", "min_confidence": "101"},
-        {"source": "s3://b/p/", "max_tps": "0"},
-        {"source": "s3://b/p/", "results_uri": "/tmp/x"},
+        ({}, "--source is required"),
+        ({"source": "/local/path"}, "--source must be an s3:// URI"),
+        ({"source": "s3://b/p/", "features": "labels,faces"}, r"--features: unknown \['faces'\]"),
+        ({"source": "s3://b/p/", "features": "custom-labels"}, "custom-labels needs --project-version-arn"),
+        ({"source": "s3://b/p/", "features": "labels", "text_if": "Car:80"}, "--text-if needs both"),
+        ({"source": "s3://b/p/", "features": "labels,text", "text_if": "Car"}, "expected LABEL:CONFIDENCE"),
+        ({"source": "s3://b/p/", "max_labels": "many"}, "--max-labels: cannot read 'many'"),
+        ({"source": "s3://b/p/", "shards": "0"}, "--shards must be at least 1"),
+        ({"source": "s3://b/p/", "min_confidence": "101"}, "--min-confidence must be between 0 and 100"),
+        ({"source": "s3://b/p/", "max_tps": "0"}, "--max-tps must be positive"),
+        ({"source": "s3://b/p/", "results_uri": "/tmp/x"}, "--results-uri must be an s3:// URI"),
     ],
 )
-def test_settings_no_retry_can_fix_are_config_errors(given):
-    # given a broken setting / when it is read / then ConfigError
-    with pytest.raises(ConfigError):
+def test_settings_no_retry_can_fix_are_config_errors(given, says):
+    # given a broken setting / when it is read / then ConfigError, naming the setting and what is wrong
+    with pytest.raises(ConfigError, match=says):
         from_args(given, env={})
 
 

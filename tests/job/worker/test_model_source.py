@@ -134,6 +134,8 @@ def test_onnx_settings_are_checked_before_any_aws_call():
         _config(model_top_k="0")
     with pytest.raises(ConfigError, match="--model-std must be positive"):
         _config(model_std="0.2,0,0.2")
+    with pytest.raises(ConfigError, match="--model-device must be one of auto, cpu, cuda"):
+        _config(model_device="gpu")
     # and what is not given keeps the ImageNet defaults
     assert _config().model_settings == onnx_labels.Settings()
     # and the environment names of the issue reach the same settings
@@ -149,3 +151,16 @@ def test_onnx_settings_are_checked_before_any_aws_call():
     assert (cfg.labeler, cfg.model_uri, cfg.model_labels_uri) == ("onnx", MODEL_URI, LABELS_URI)
     assert cfg.model_settings.size == 192 and cfg.model_settings.mean == (0.5, 0.5, 0.5)
     assert cfg.model_settings.top_k == 3
+
+
+def test_a_job_for_the_gpu_that_finds_no_cuda_ends_as_configuration_before_any_image(aws):
+    # given images, a usable model, and the GPU job definition's BUCKETLENS_MODEL_DEVICE=cuda on a machine
+    # whose onnxruntime has no CUDA (a GPU job placed where CUDA does not load)
+    world(IMAGES)
+    _upload_model(red_blue(), b"red\nblue\n")
+    # when the child runs
+    code = run.run(_config(model_device="cuda"))
+    # then it exits 78, saying so, and no image was labelled on the CPU at GPU prices
+    assert code == errors.EXIT_CONFIG
+    assert "--model-device cuda: this onnxruntime has no CUDA" in run_summary()["fatal"]
+    assert items() == {}

@@ -167,3 +167,61 @@ def test_the_feature_key_names_the_whole_model_digest(model):
     assert key == f"labels@onnx:{model.digest}"
     other = onnx_labels.load(red_blue(strength=3.0), COLOURS, "colours", SETTINGS)
     assert onnx_labels.feature_key("labels", other) != key
+
+
+@pytest.mark.parametrize("fixed", [1, 3])
+def test_a_model_of_a_fixed_batch_size_labels_every_image_in_batches_of_that_size(fixed):
+    # given a model exported with a fixed batch dimension (torch.onnx.export without dynamic_axes gives 1),
+    # and a batcher set to 8
+    model = onnx_labels.load(red_blue(batch=fixed), COLOURS, "colours", SETTINGS)
+    assert model.fixed_batch == fixed
+    colours = [RED, BLUE, RED, RED, BLUE]
+    # when five images are classified at once / then each gets its own colour (the last inference padded)
+    batch = np.stack([_pixels(c) for c in colours])
+    names = [labels[0].name for labels in onnx_labels.classify(model, batch, SETTINGS)]
+    assert names == ["red" if c == RED else "blue" for c in colours]
+    # and the batcher never sends the model more than it declares
+    batcher = onnx_labels.Batcher(model, Settings(batch=8), linger_s=0.05)
+    futures = [batcher.submit(_pixels(c)) for c in colours]
+    assert [f.result(timeout=30)[0].name for f in futures] == names
+    batcher.close()
+    assert batcher.batches >= -(-len(colours) // fixed)
+
+
+def test_a_model_declaring_no_image_per_batch_is_refused_at_load():
+    # given a model whose batch dimension is 0 / when loaded / then it is refused, with the reason
+    with pytest.raises(onnx_labels.ModelError, match="declares a batch of 0 images"):
+        onnx_labels.load(red_blue(batch=0), COLOURS, "colours", SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("available", "device", "chosen"),
+    [
+        (["CPUExecutionProvider"], "auto", ["CPUExecutionProvider"]),
+        (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            "auto",
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        ),
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], "cpu", ["CPUExecutionProvider"]),
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], "cuda", ["CUDAExecutionProvider"]),
+    ],
+)
+def test_the_execution_providers_follow_the_device(available, device, chosen):
+    # given what an onnxruntime build offers / when the device is chosen / then these providers, in order
+    assert onnx_labels.choose_providers(available, device) == chosen
+
+
+def test_cuda_asked_where_there_is_none_or_where_it_falls_back_to_the_cpu_is_refused():
+    # given this machine's onnxruntime (CPU only) / when the GPU is required / then the model is refused
+    with pytest.raises(onnx_labels.ModelError, match="no CUDA"):
+        onnx_labels.load(red_blue(), COLOURS, "colours", Settings(device="cuda"))
+    # and when onnxruntime is asked for CUDA and quietly runs the CPU instead, that is refused too
+    with pytest.raises(onnx_labels.ModelError, match="CUDA did not load"):
+        onnx_labels.load(
+            red_blue(),
+            COLOURS,
+            "colours",
+            Settings(device="cuda"),
+            providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
+        )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import openmock
 import pytest
 
 from job.core import opensearch as osi
 from job.worker.opensearch_sink import OpenSearchSink
 from tests.job.core.test_opensearch import ITEM
-
-openmock = pytest.importorskip("openmock")
 
 
 @pytest.fixture

@@ -494,7 +494,6 @@ def test_a_model_stopping_mid_run_leaves_its_images_for_the_retry_with_no_error_
 @pytest.mark.parametrize("fmt", ["ORC", "Parquet"])
 def test_a_child_indexes_an_orc_or_parquet_report(aws, fmt):
     # given the odd keys in the bucket and a report naming them in `fmt`, as S3 writes it (keys as they are)
-    pytest.importorskip("pyarrow")
     from tests.inventory_files import write_report
 
     world({key: image_bytes("JPEG" if key.endswith(".jpg") else "PNG") for key in ODD_KEYS})

@@ -71,13 +71,19 @@ def test_manifest_child_reads_shard_offset_plus_index(aws):
 
 
 @pytest.mark.parametrize(
-    "uri", ["s3://no-such-bucket-x/p/", "s3://{b}/missing/manifest.json", "s3://{b}/notes.json", "file:///x"]
+    ("uri", "says"),
+    [
+        ("s3://no-such-bucket-x/p/", "listing s3://no-such-bucket-x/p/: NoSuchBucket"),
+        ("s3://{b}/missing/manifest.json", "source manifest s3://.*/missing/manifest.json: NoSuchKey"),
+        ("s3://{b}/notes.json", "neither a bucketlens manifest nor an S3 Inventory manifest"),
+        ("file:///x", "not an s3:// URI"),
+    ],
 )
-def test_bad_sources_are_config_errors(aws, uri):
+def test_bad_sources_are_config_errors(aws, uri, says):
     # given a bucket with a JSON file that is no manifest
     world({"notes.json": b'{"hello": 1}'})
-    # when the source is opened and read / then ConfigError (retrying cannot fix it)
-    with pytest.raises(ConfigError):
+    # when the source is opened and read / then ConfigError (retrying cannot fix it), saying what is wrong
+    with pytest.raises(ConfigError, match=says):
         _, refs = sources.open_source(clients.client("s3"), uri.format(b=BUCKET), 0, 1, 0)
         list(refs)
 
@@ -164,14 +170,17 @@ def test_inventory_rows_are_split_by_hash_when_files_are_few(aws):
 
 
 def test_an_unreadable_inventory_is_a_config_error(aws):
-    # given an inventory manifest in ORC format / when opened / then ConfigError
+    # given an ORC inventory manifest whose data file is no ORC / when read / then ConfigError naming the file
     world({})
     s3 = clients.client("s3")
     uri = _inventory(s3, [[_row("a.jpg")]], SCHEMA)
     doc = json.loads(s3.get_object(Bucket=BUCKET, Key="inv/manifest.json")["Body"].read())
-    doc["fileFormat"] = "ORC"
+    doc["fileFormat"] = "ORC"  # a valid ORC manifest (its schema as S3 writes ORC's), over a CSV data file
+    doc["fileSchema"] = (
+        "struct<bucket:string,key:string,size:bigint,last_modified_date:timestamp,e_tag:string>"
+    )
     s3.put_object(Bucket=BUCKET, Key="inv/manifest.json", Body=json.dumps(doc).encode())
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="inventory data file s3://"):
         _, refs = sources.open_source(s3, uri, 0, 1, 0)
         list(refs)
 
@@ -179,7 +188,6 @@ def test_an_unreadable_inventory_is_a_config_error(aws):
 @pytest.mark.parametrize("fmt", ["ORC", "Parquet"])
 def test_children_read_orc_and_parquet_reports_like_csv(aws, fmt):
     # given the same report as CSV and as ORC or Parquet (AWS's sample manifests, two data files)
-    pytest.importorskip("pyarrow")
     from tests.inventory_files import IMAGES, ROWS, write_report
 
     world({})
