@@ -61,7 +61,7 @@ class Report:
         return [t["name"] for t in self.targets if not t["met"]]
 
     def write(self) -> Path:
-        RESULTS.mkdir(exist_ok=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / f"{self.name}.json"
         doc = {
             "bench": self.name,

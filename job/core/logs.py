@@ -74,3 +74,5 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     root.setLevel(level)
     for noisy in ("botocore", "boto3", "urllib3", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # opensearch-py logs every failed request as a WARNING with its traceback; our own line says what failed
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
