@@ -61,8 +61,10 @@ class Peer:
 
 
 def _light(peer: Peer, equal: float) -> bool:
-    """Used well under what it had (a newcomer, whose use is not known yet, is not light)."""
-    return 0 <= peer.used < HUNGRY * min(peer.rate, equal)
+    """Had its whole equal part and used well under it. A newcomer (its use not known yet) is not light,
+    nor is a user still working its way up to its part (joining, or after a throttle): its use lags its
+    rising rate, and handing that gap to the others would take the fleet over the quota as it grows."""
+    return peer.rate >= equal * 0.999 and 0 <= peer.used < HUNGRY * equal
 
 
 def share(quota: float, me: str, peers: Iterable[Peer], factor: float = 1.0, at_least: int = 1) -> float:
@@ -109,6 +111,9 @@ class SharedRate:
         self._refreshing = threading.Lock()
         self.factor = 1.0
         self.rate = self._capped(TARGET * quota / self.expected)  # until the first refresh
+        # the lowest rate this user was allowed since its last refresh: what its row says it had, so that a
+        # user whose rate has just risen (its use over the window lags behind) is not taken for light
+        self._floor = self.rate
         self._tat: float | None = None
         self._window_start = self._born = clock()
         self._window_calls = 0
@@ -152,6 +157,7 @@ class SharedRate:
             self._throttled_at = now
             self.factor = max(MIN_FACTOR, self.factor * DECREASE)
             self.rate = self._capped(self.rate * DECREASE)
+            self._floor = min(self._floor, self.rate)
             self._next_refresh = now
 
     # --- the shared part ----------------------------------------------------------------------------
@@ -166,7 +172,7 @@ class SharedRate:
             self._window_start, self._window_calls = now, 0
             if now - self._throttled_at > PERIOD_S:  # a quiet period: additive increase
                 self.factor = min(1.0, self.factor + INCREASE)
-            current = self.rate
+            current = min(self._floor, self.rate)
         try:
             peers = self._exchange(now, used, current)
         except Exception as exc:  # noqa: BLE001 - pacing goes on at the last rate; the table is advisory
@@ -189,6 +195,7 @@ class SharedRate:
             young = now - self._born < YOUNG_S
             at_least = self.expected if young else 1
             self.rate = self._capped(share(self.quota, self.user, peers, self.factor, at_least))
+            self._floor = self.rate
         self._next_refresh = now + (YOUNG_PERIOD_S if now - self._born < YOUNG_S else PERIOD_S)
 
     def _exchange(self, now: float, used: float, rate: float) -> list[Peer]:

@@ -221,3 +221,57 @@ def test_a_quota_under_another_code_is_found_by_its_name_and_the_log_says_so(cap
     assert found == (80.0, "Service Quotas L-0THER (DetectLabels)")
     (record,) = [r for r in caplog.records if r.msg == "rekognition quota found"]
     assert (record.code, record.matched_by) == ("L-0THER", "name")
+
+
+PACER = """
+import sys, threading, time
+from job.core import clients, quota
+table, user, seconds, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+rate = quota.SharedRate(clients.client("dynamodb"), table, "rekognition:DetectLabels", user, 20.0, expected=1)
+times, lock, end = [], threading.Lock(), time.time() + seconds
+
+def call():
+    while time.time() < end:
+        rate.acquire()
+        with lock:
+            times.append(time.time())
+
+threads = [threading.Thread(target=call) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+rate.leave()
+open(out, "w").write("\\n".join(map(str, times)))
+"""
+
+
+def test_threads_of_two_processes_share_one_table_and_stay_under_the_quota(moto_server, tmp_path):
+    # given a limiter table in an emulator both processes reach, and two jobs of one child each (each at first
+    # expects the quota for itself), each with 8
+    # threads taking the quota's calls as fast as it lets them, for 8 seconds
+    import os
+    import subprocess
+    import sys
+
+    ddb = clients.client("dynamodb")
+    provision.setup(ddb, clients.client("s3"), "p-results", [], "us-east-1")
+    table = "p-results" + quota.SUFFIX
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_server}
+    outs = [tmp_path / f"{user}.txt" for user in "ab"]
+    # when both run at once
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PACER, table, out.stem, "8", str(out)], env=env)
+        for out in outs
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    # then together they never pass the quota (20 calls/s) in any second once they have found each other
+    # (half a second), and once settled they use most of it
+    times = sorted(float(t) for out in outs for t in out.read_text().split())
+    start = times[0]
+    per_second = [sum(1 for t in times if s <= t - start < s + 1) for s in range(1, 7)]
+    assert max(per_second) <= 20 + 1, per_second  # one call of rounding at a second's edge
+    assert sum(per_second[3:]) / 3 >= 0.8 * TARGET * 20, per_second
+    # and both got a fair part
+    counts = [len(out.read_text().split()) for out in outs]
+    assert min(counts) >= 0.35 * sum(counts), counts
