@@ -29,12 +29,17 @@ def doc_id(bucket: str, key: str) -> str:
     return hashlib.sha256(f"{bucket}\0{key}".encode()).hexdigest()
 
 
-def request(endpoint: str, index: str, doc_id: str) -> AWSRequest:
-    """The unsigned DELETE of one document; only HTTPS endpoints are accepted."""
+def base_url(endpoint: str) -> str:
+    """https://host[:port] of a domain's endpoint (with or without a scheme); only HTTPS is accepted."""
     url = urlparse(endpoint if "://" in endpoint else "https://" + endpoint)
     if url.scheme != "https":
         raise ValueError(f"OpenSearch endpoint must be https: {endpoint}")
-    return AWSRequest(method="DELETE", url=f"https://{url.netloc}/{quote(index)}/_doc/{quote(doc_id)}")
+    return f"https://{url.netloc}"
+
+
+def request(endpoint: str, index: str, doc_id: str) -> AWSRequest:
+    """The unsigned DELETE of one document."""
+    return AWSRequest(method="DELETE", url=f"{base_url(endpoint)}/{quote(index)}/_doc/{quote(doc_id)}")
 
 
 def sign(req: AWSRequest, credentials: Any, region: str) -> AWSRequest:

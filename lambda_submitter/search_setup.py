@@ -13,14 +13,13 @@ import logging
 import os
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
-from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.httpsession import URLLib3Session
 
 from job.core import logs, opensearch_access
+from lambda_submitter import search_delete
 
 log = logging.getLogger(__name__)
 logs.configure(os.environ.get("BUCKETLENS_LOG_LEVEL", "INFO"))
@@ -38,17 +37,14 @@ class SignedTransport:
     """perform_request(method, path, body) as job.core.opensearch_access calls opensearch-py's transport."""
 
     def __init__(self, endpoint: str, credentials: Any, region: str, session: Any = None) -> None:
-        url = urlparse(endpoint if "://" in endpoint else "https://" + endpoint)
-        if url.scheme != "https":
-            raise ValueError(f"OpenSearch endpoint must be https: {endpoint}")
-        self.base, self.credentials, self.region = f"https://{url.netloc}", credentials, region
+        self.base, self.credentials, self.region = search_delete.base_url(endpoint), credentials, region
         self.session = session or URLLib3Session(timeout=30)
 
     def perform_request(self, method: str, path: str, body: Any = None, **_: Any) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
         request = AWSRequest(method=method, url=self.base + path, data=data, headers=headers)
-        SigV4Auth(self.credentials, "es", self.region).add_auth(request)
+        search_delete.sign(request, self.credentials, self.region)
         response = self.session.send(request.prepare())
         text = response.content.decode("utf-8", "replace") if response.content else ""
         if not 200 <= response.status_code < 300:
