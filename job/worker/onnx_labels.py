@@ -224,17 +224,14 @@ def _probabilities(scores: np.ndarray) -> np.ndarray:
 def _scores(model: Model, batch: np.ndarray) -> np.ndarray:
     """The model's outputs for a batch (N, 3, H, W), one row per image: in one inference, or, for a model
     of a fixed batch size, in inferences of exactly that size, the last one padded with zeros."""
-    size = model.fixed_batch
-    if size is None or len(batch) == size:
-        return np.asarray(model.session.run(None, {model.input_name: batch})[0]).reshape(len(batch), -1)
+    size = model.fixed_batch or len(batch)
     rows = []
     for start in range(0, len(batch), size):
         part = batch[start : start + size]
-        padded = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), part.dtype)])
-        rows.append(
-            np.asarray(model.session.run(None, {model.input_name: padded})[0]).reshape(size, -1)[: len(part)]
-        )
-    return np.concatenate(rows)
+        if len(part) < size:
+            part = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), part.dtype)])
+        rows.append(np.asarray(model.session.run(None, {model.input_name: part})[0]).reshape(size, -1))
+    return np.concatenate(rows)[: len(batch)]
 
 
 def classify(model: Model, batch: np.ndarray, settings: Settings) -> list[tuple[OnnxLabel, ...]]:
