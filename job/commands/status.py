@@ -104,6 +104,12 @@ def instance_family(instance_type: str) -> str:
     return "G and VT" if letter in ("g", "v") else "P" if letter == "p" else "standard"
 
 
+def vcpu_quotas_of(resources: dict) -> list[tuple[str, str]]:
+    """(code, title) of the vCPU quotas an EC2 or Spot environment's instance types draw on."""
+    families = sorted({instance_family(t) for t in resources.get("instanceTypes") or ()})
+    return [VCPU_QUOTAS[(family, resources["type"])] for family in families]
+
+
 def why_waiting(
     environments: list[dict], vcpu_quotas: dict[str, float], registered: dict[str, int], waited_s: float
 ) -> list[Waiting]:
@@ -133,10 +139,7 @@ def why_waiting(
             continue
         if kind not in ("EC2", "SPOT"):
             continue  # Fargate: no instances, no EC2 quota
-        families = sorted({instance_family(t) for t in resources.get("instanceTypes") or ()})
-        no_quota = [
-            VCPU_QUOTAS[(f, kind)] for f in families if vcpu_quotas.get(VCPU_QUOTAS[(f, kind)][0]) == 0
-        ]
+        no_quota = [(code, title) for code, title in vcpu_quotas_of(resources) if vcpu_quotas.get(code) == 0]
         for code, title in no_quota:
             found.append(
                 Waiting(
@@ -296,8 +299,7 @@ def waiting_reasons(batch: Any, quotas: Any, ecs: Any, parent: dict, now: float)
         resources = env.get("computeResources") or {}
         if resources.get("type") not in ("EC2", "SPOT"):
             continue
-        for family in {instance_family(t) for t in resources.get("instanceTypes") or ()}:
-            code = VCPU_QUOTAS[(family, resources["type"])][0]
+        for code, _ in vcpu_quotas_of(resources):
             try:
                 vcpu_quotas[code] = float(
                     quotas.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
