@@ -12,11 +12,9 @@ bench/results/listing.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,16 +34,11 @@ def main() -> int:
 
     from bench.results import Report
     from job.core import clients
-    from job.demo.emulator import MOTO_CONFIG, start_server
+    from job.demo.emulator import Emulator
     from lambda_submitter import backfill
 
-    server, url = start_server()
-    urllib.request.urlopen(
-        urllib.request.Request(
-            f"{url}/moto-api/config", data=json.dumps(MOTO_CONFIG).encode(), method="POST"
-        ),
-        timeout=10,
-    ).read()
+    emulator = Emulator().start()
+    url = emulator.url
     os.environ.update(
         AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_REGION="us-east-1"
     )
@@ -75,7 +68,7 @@ def main() -> int:
                 + ("" if ok else "  FAILED: keys missed or repeated")
             )
     finally:
-        server.stop()
+        emulator.stop()
     return report.finish()
 
 

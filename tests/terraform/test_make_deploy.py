@@ -8,13 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
-from job.demo.emulator import MOTO_CONFIG, start_server
+from job.demo.emulator import Emulator
 from tests.terraform.tf_helpers import REPO, copy_configuration, moto_override, require_terraform
 
 REGION = "eu-west-1"  # not the environment's: only terraform.tfvars says it
@@ -35,26 +34,14 @@ esac
 """
 
 
-def _emulated_account() -> tuple[object, str]:
-    server, url = start_server()
-    request = urllib.request.Request(
-        f"{url}/moto-api/config", data=json.dumps(MOTO_CONFIG).encode(), method="POST"
-    )
-    urllib.request.urlopen(request, timeout=10).read()
-    return server, url
-
-
 def test_make_deploy_runs_to_the_end_with_only_terraform_tfvars(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exe, init_args = require_terraform()
-    # the Batch roles attach AWS-managed policies, which moto loads only on request
+    # the Batch roles attach AWS-managed policies, which moto loads only on request (the emulator asks)
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    server, url = _emulated_account()
-    try:
-        _deploy_and_check(tmp_path, exe, init_args, url)
-    finally:
-        server.stop()
+    with Emulator() as account:  # its own: the session's server may hold another test's deployment
+        _deploy_and_check(tmp_path, exe, init_args, account.url)
 
 
 def _deploy_and_check(tmp_path: Path, exe: str, init_args: list[str], url: str) -> None:
