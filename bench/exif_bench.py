@@ -99,11 +99,16 @@ def pct(values: list[float], q: float) -> float:
     )
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The bench's command line (tests/test_docs.py parses the documented ones with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = build_parser().parse_args()
     truth_file = args.corpus / "exiftool-truth-compact.json"
     if not truth_file.exists():
         print(f"FAILED: corpus not found at {args.corpus}: nothing measured")

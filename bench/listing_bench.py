@@ -21,11 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The bench's command line (tests/test_docs.py parses the documented ones with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=20_000)
     parser.add_argument("--folders", type=int, default=40)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = build_parser().parse_args()
 
     import logging
     from concurrent.futures import ThreadPoolExecutor

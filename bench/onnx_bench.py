@@ -13,10 +13,11 @@ job definition's one vCPU (the child is pinned to one CPU; the emulator runs on 
 counts from the first image to the last; loading the model is priced apart, once per shard of 1,000
 images (the deployed shard size). The same child then runs again: it must make no inference and read no
 image. Part 3 prices a million images: vCPU-hours at --spot-vcpu-hour (USD; a c7i/m7i Spot vCPU-hour in
-us-east-1 is about 0.02, check your region's) plus the AWS calls the fault layer counted, with the label
-index priced at its worst case (top-k rows for every image), beside Rekognition's list price.
-Every target is enforced: the bench exits 1 naming those missed (the child fails, an image is not done, the
-rerun infers or reads, or the cost is over 1% of Rekognition's). Writes bench/results/onnx.json.
+us-east-1 is about 0.02, check your region's) plus the AWS calls the fault layer counted, beside
+Rekognition's list price; the label index is reckoned at the same rows an image as in faults_bench (it costs
+the same with either labeler). Every target is enforced: the bench exits 1 naming those missed (the child
+fails, an image is not done, the rerun infers or reads, or compute and counted calls are over 1 % of
+DetectLabels' price). Writes bench/results/onnx.json.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from bench.faults_bench import LABEL_ROW_WRITES, camera_image, cost_table  # noqa: E402
+from bench.faults_bench import camera_image, cost_table  # noqa: E402
 from bench.results import Report  # noqa: E402
 from bench.worker_bench import BUCKET, RESULTS, deployed_environment  # noqa: E402
 from job.commands import provision  # noqa: E402
@@ -49,9 +50,8 @@ from tests.faults import FaultServer  # noqa: E402
 
 CLASSES = 1000
 SHARD_SIZE = 1000  # the submitter's default shard: one model load per 1,000 images
-TARGET_SHARE = 0.01  # of Rekognition's cost
+TARGET_SHARE = 0.01  # compute and counted calls, of DetectLabels' list price
 SOURCE = f"s3://{BUCKET}/onnx/"
-DDB_WRITE_PER_M = 0.625
 
 
 class _Graph:
@@ -237,35 +237,39 @@ def child_runs(server: FaultServer, images: int, cpu: int, tmp: Path) -> dict:
     }
 
 
-def cost(run: dict, spot_vcpu_hour: float, top_k: int) -> dict:
-    """USD per million images on CPU Spot, beside Rekognition's list price for DetectLabels."""
+def cost(run: dict, spot_vcpu_hour: float) -> dict:
+    """USD per million images on CPU Spot, beside Rekognition's list price for DetectLabels, with the label
+    index reckoned as for Rekognition (faults_bench.cost_table)."""
     rate = run["images_per_s_per_vcpu"]
     vcpu_hours = 1_000_000 / rate / 3600 + (1_000_000 / SHARD_SIZE) * run["model_load_s"] / 3600
     calls = cost_table(run["counts"], run["images"], run["label_rows"])
-    measured_rows = calls["usd_per_million_images"].get("DynamoDB.BatchWriteItem", 0.0)
-    worst_rows = round(top_k * LABEL_ROW_WRITES * DDB_WRITE_PER_M, 2)  # every image keeps top-k labels
-    aws_usd = round(calls["total_usd_per_million"] - measured_rows + worst_rows, 2)
     compute_usd = round(vcpu_hours * spot_vcpu_hour, 2)
-    total = round(compute_usd + aws_usd, 2)
+    own = round(compute_usd + calls["counted_usd_per_million"], 2)
     rekognition = tiered_cost(1_000_000, GROUP_2)
     return {
         "spot_usd_per_vcpu_hour": spot_vcpu_hour,
         "vcpu_hours_per_million": round(vcpu_hours, 1),
         "compute_usd": compute_usd,
-        "aws_calls_usd": aws_usd,
-        "label_index_priced_as_rows_per_image": top_k,
+        "counted_usd": calls["counted_usd_per_million"],
+        "label_index_usd_reckoned": calls["label_index_usd_reckoned"],
         "calls_per_image": calls["calls_per_image"],
-        "onnx_total_usd_per_million": total,
+        "own_usd_per_million": own,
+        "onnx_total_usd_per_million": calls["label_index_usd_reckoned"] + own,
         "rekognition_detect_labels_usd_per_million": rekognition,
-        "share_of_rekognition": round(total / rekognition, 4),
+        "share_of_rekognition": round(own / rekognition, 4),
     }
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The bench's command line (tests/test_docs.py parses the documented ones with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--spot-vcpu-hour", type=float, default=0.02)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = build_parser().parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     child_cpu, own = cpus[0], set(cpus[1:]) or {cpus[0]}
     os.sched_setaffinity(0, own)  # the emulator and this process off the child's CPU
@@ -274,6 +278,7 @@ def main() -> int:
     )
 
     data, parameters, convolutions = resnet50()
+    model = model_only(data)
     print(
         json.dumps(
             {
@@ -281,7 +286,7 @@ def main() -> int:
                 "parameters_m": round(parameters / 1e6, 1),
                 "convolutions": convolutions,
                 "mb": round(len(data) / 1e6, 1),
-                **model_only(data),
+                **model,
             }
         )
     )
@@ -302,7 +307,7 @@ def main() -> int:
         for i in range(args.images):
             s3.put_object(Bucket=BUCKET, Key=f"onnx/{i:04d}.jpg", Body=photo)
         run = child_runs(server, args.images, child_cpu, Path(tmp))
-    priced = cost(run, args.spot_vcpu_hour, onnx_labels.Settings().top_k)
+    priced = cost(run, args.spot_vcpu_hour)
     print(
         json.dumps(
             {
@@ -319,12 +324,32 @@ def main() -> int:
         run["images_per_s_per_vcpu"],
         "one child on one vCPU, camera JPEGs read whole",
     )
+    report.figure("model_images_per_s", model["images_per_s"], "the model alone, one thread, batches of 16")
+    report.figure("model_load_s", run["model_load_s"], "one child loading the model from S3, checked")
+    report.figure(
+        "vcpu_hours_per_million", priced["vcpu_hours_per_million"], "one model load per 1,000 images"
+    )
+    report.figure("compute_usd_per_million", priced["compute_usd"], "vCPU-hours at the Spot price")
+    report.figure(
+        "counted_usd_per_million",
+        priced["counted_usd"],
+        "counted calls per image done at list prices: S3 reads, the result (label index apart)",
+    )
+    report.figure(
+        "label_index_usd_per_million",
+        priced["label_index_usd_reckoned"],
+        "reckoned at the same rows an image as Rekognition's",
+    )
     report.figure(
         "total_usd_per_million",
         priced["onnx_total_usd_per_million"],
-        "compute at the Spot price, plus counted calls",
+        "compute, counted calls and the reckoned label index",
     )
-    report.figure("share_of_rekognition", priced["share_of_rekognition"], "of DetectLabels' list price")
+    report.figure(
+        "share_of_rekognition",
+        priced["share_of_rekognition"],
+        "compute and counted calls, against DetectLabels' list price (the label index is the same for both)",
+    )
     report.target(
         "first run: every image done once", run["done"] if not run["exit"] else -1, "==", args.images
     )
@@ -333,7 +358,12 @@ def main() -> int:
     report.target("rerun: inferences", rerun["inferences"] + (1 if rerun["exit"] else 0), "==", 0)
     report.target("rerun: image reads", rerun["image_reads"], "==", 0)
     report.target("rerun: images skipped as done", rerun["skipped_done"], "==", args.images)
-    report.target("cost: share of Rekognition's", priced["share_of_rekognition"], "<=", TARGET_SHARE)
+    report.target(
+        "cost: compute and counted calls, share of DetectLabels'",
+        priced["share_of_rekognition"],
+        "<=",
+        TARGET_SHARE,
+    )
     return report.finish()
 
 

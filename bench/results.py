@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ def _commit() -> str:
         cwd=RESULTS.parent,
     )
     return done.stdout.strip() or "unknown"
+
+
+def deployed_default(variable: str) -> float:
+    """A number's default in terraform/variables.tf: what a deployment gets unless told otherwise."""
+    text = (RESULTS.parent.parent / "terraform" / "variables.tf").read_text()
+    block = text[text.index(f'variable "{variable}"') :]
+    return float(re.search(r"^\s*default\s*=\s*([\d.]+)", block, re.M).group(1))
 
 
 def machine() -> dict[str, Any]:

@@ -487,7 +487,8 @@ def cpu_per_image_boto(images: int, workers: int) -> dict:
     }
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The bench's command line (tests/test_docs.py parses the documented ones with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000, help="images per quota scenario")
     parser.add_argument("--children", default="1,4,16")
@@ -497,7 +498,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; the table shows medians")
     parser.add_argument("--capacity", action="store_true", help="also run each C without quota or latency")
     parser.add_argument("--burst", type=int, default=BURST, help=f"emulated quota bucket (default {BURST})")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = build_parser().parse_args()
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )
@@ -592,6 +597,14 @@ def main() -> int:
         )
         report.figure(
             f"throttled_share_{c}", r["throttled_share"], f"{c} children: DetectLabels calls throttled"
+        )
+        report.figure(
+            f"quota_share_overall_{c}", r["quota_share_overall"], f"{c} children, first call to last"
+        )
+        report.figure(
+            f"limiter_calls_{c}",
+            r["limiter_calls"],
+            f"{c} children: limiter table calls, {r['limiter_cost_share'] * 100:.3f} % of the Rekognition cost",
         )
         report.target(f"{c} children: share of the quota (steady)", r["quota_share_steady"], ">=", 0.90)
         report.target(f"{c} children: calls throttled", r["throttled_share"], "<=", 0.05)
