@@ -48,3 +48,64 @@ def flat_input(features: int = 3 * 224 * 224) -> bytes:
         [numpy_helper.from_array(weights, "weights")],
     )
     return _save(graph)
+
+
+# A CLIP-shaped pair that knows colours: the image encoder gives an image's mean colour (after ImageNet
+# normalisation), the text encoder looks each word up in a table where a colour word is that colour's vector
+# and every other word is zero, and averages them. "red" then lies nearest the red images.
+WORDS = ("[PAD]", "[UNK]", "a", "photo", "of", "red", "green", "blue")
+PIXELS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def colour_vector(rgb: tuple[float, float, float]) -> np.ndarray:
+    """Where the image encoder puts a picture of one colour (channels in 0..1)."""
+    mean, std = (np.asarray(v, np.float32) for v in IMAGENET)
+    return (np.asarray(rgb, np.float32) - mean) / std
+
+
+def colour_image_encoder(size: int = 224, dimension: int = 3) -> bytes:
+    """(N, 3, size, size) -> GlobalAveragePool -> Flatten -> MatMul -> (N, dimension): the mean colour."""
+    weights = np.eye(3, dimension, dtype=np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["pixel_values"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "projection"], ["image_embeds"]),
+        ],
+        "colour_image",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["N", dimension])],
+        [numpy_helper.from_array(weights, "projection")],
+    )
+    return _save(graph)
+
+
+def colour_text_encoder(rows: int = len(WORDS), dimension: int = 3, context: int | str = "L") -> bytes:
+    """(N, L) int64 ids -> Gather from a (rows, dimension) table -> mean over L -> (N, dimension)."""
+    table = np.zeros((rows, dimension), dtype=np.float32)
+    for word, rgb in PIXELS.items():
+        if WORDS.index(word) < rows:
+            table[WORDS.index(word), :3] = colour_vector(rgb)[:dimension]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["table", "input_ids"], ["tokens"], axis=0),
+            helper.make_node("ReduceMean", ["tokens"], ["text_embeds"], axes=[1], keepdims=0),
+        ],
+        "colour_text",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["N", context])],
+        [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["N", dimension])],
+        [numpy_helper.from_array(table, "table")],
+    )
+    return _save(graph)
+
+
+def word_tokenizer(words: tuple[str, ...] = WORDS) -> bytes:
+    """A word-level tokenizer.json (lower-cased, split on whitespace), as the `tokenizers` package writes."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+
+    tokenizer = Tokenizer(WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tokenizer.to_str().encode()

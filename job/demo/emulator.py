@@ -120,7 +120,10 @@ def start_server() -> tuple[Any, str]:
     """
     from moto.server import ThreadedMotoServer
 
+    from job.demo import vector_search
+
     fix_moto_secure_transport()
+    vector_search.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

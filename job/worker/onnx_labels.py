@@ -124,6 +124,20 @@ def load(
     providers: Sequence[str] | None = None,
 ) -> Model:
     """Check the model against the settings and its labels before any image is paid for."""
+    session = open_session(data, name, settings.device, providers)
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1:
+        raise ModelError(f"{name}: {len(inputs)} inputs; an image classifier takes one (N, 3, H, W) tensor")
+    fixed_batch = check_image_input(inputs[0], name, settings.size)
+    classes = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+    if isinstance(classes, int) and classes != len(labels):
+        raise ModelError(f"{name}: {classes} output classes, but the labels file names {len(labels)}")
+    return Model(name, digest(data), inputs[0].name, tuple(labels), session, fixed_batch)
+
+
+def open_session(data: bytes, name: str, device: str, providers: Sequence[str] | None = None) -> Any:
+    """An onnxruntime session for the model's bytes, on `device`, threads sized to the container; a model
+    onnxruntime cannot read, or a GPU that did not load when one is required, is a ModelError."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -134,42 +148,40 @@ def load(
     # onnxruntime would start a thread per core of the host: 48 on a large Batch instance, whatever the
     # child's vCPUs. As many as the container may use, so the decoding threads keep their share.
     options.intra_op_num_threads = convert.cpu_limit()
-    chosen = list(providers or choose_providers(ort.get_available_providers(), settings.device))
+    chosen = list(providers or choose_providers(ort.get_available_providers(), device))
     if "CUDAExecutionProvider" in chosen and hasattr(ort, "preload_dlls"):
         ort.preload_dlls()  # CUDA and cuDNN from their pip wheels (the image's gpu target)
     try:
         session = ort.InferenceSession(data, options, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail...) for bad files
         raise ModelError(f"{name}: onnxruntime cannot load it: {type(exc).__name__}: {exc}") from exc
-    if settings.device == "cuda" and session.get_providers()[:1] != ["CUDAExecutionProvider"]:
+    if device == "cuda" and session.get_providers()[:1] != ["CUDAExecutionProvider"]:
         # onnxruntime falls back to the CPU, with a warning only, when CUDA or cuDNN does not load
         raise ModelError(
             f"{name}: CUDA did not load (onnxruntime runs {session.get_providers()}): the GPU image on a "
             "GPU instance (ECS_AL2023_NVIDIA, driver >= 580) is needed; no image was labelled on the CPU"
         )
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1:
-        raise ModelError(f"{name}: {len(inputs)} inputs; an image classifier takes one (N, 3, H, W) tensor")
-    shape = list(inputs[0].shape)
+    return session
+
+
+def check_image_input(spec: Any, name: str, size: int) -> int | None:
+    """An image model's one input must be (N, 3, size, size) floats; returns its fixed batch size, if any."""
+    shape = list(spec.shape)
     if len(shape) != 4:
-        raise ModelError(f"{name}: input {inputs[0].name!r} has shape {shape}; expected (N, 3, H, W)")
+        raise ModelError(f"{name}: input {spec.name!r} has shape {shape}; expected (N, 3, H, W)")
     if isinstance(shape[1], int) and shape[1] != 3:
-        raise ModelError(f"{name}: input {inputs[0].name!r} has {shape[1]} channels; expected 3 (RGB)")
+        raise ModelError(f"{name}: input {spec.name!r} has {shape[1]} channels; expected 3 (RGB)")
     for axis, side in (("height", shape[2]), ("width", shape[3])):
-        if isinstance(side, int) and side != settings.size:
+        if isinstance(side, int) and side != size:
             raise ModelError(
-                f"{name}: input {axis} is {side}, the setting is {settings.size} "
-                f"(set BUCKETLENS_MODEL_SIZE={side})"
+                f"{name}: input {axis} is {side}, the setting is {size} (set BUCKETLENS_MODEL_SIZE={side})"
             )
     fixed_batch = shape[0] if isinstance(shape[0], int) else None
     if fixed_batch is not None and fixed_batch < 1:
-        raise ModelError(f"{name}: input {inputs[0].name!r} declares a batch of {fixed_batch} images")
-    if inputs[0].type != "tensor(float)":
-        raise ModelError(f"{name}: input type {inputs[0].type}; expected tensor(float)")
-    classes = outputs[0].shape[-1] if outputs and outputs[0].shape else None
-    if isinstance(classes, int) and classes != len(labels):
-        raise ModelError(f"{name}: {classes} output classes, but the labels file names {len(labels)}")
-    return Model(name, digest(data), inputs[0].name, tuple(labels), session, fixed_batch)
+        raise ModelError(f"{name}: input {spec.name!r} declares a batch of {fixed_batch} images")
+    if spec.type != "tensor(float)":
+        raise ModelError(f"{name}: input type {spec.type}; expected tensor(float)")
+    return fixed_batch
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -221,17 +233,22 @@ def _probabilities(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _scores(model: Model, batch: np.ndarray) -> np.ndarray:
-    """The model's outputs for a batch (N, 3, H, W), one row per image: in one inference, or, for a model
-    of a fixed batch size, in inferences of exactly that size, the last one padded with zeros."""
-    size = model.fixed_batch or len(batch)
+def run_batched(session: Any, input_name: str, fixed_batch: int | None, batch: np.ndarray) -> np.ndarray:
+    """A model's outputs for a batch, one row per input: in one inference, or, for a model of a fixed batch
+    size, in inferences of exactly that size, the last one padded with zeros."""
+    size = fixed_batch or len(batch)
     rows = []
     for start in range(0, len(batch), size):
         part = batch[start : start + size]
         if len(part) < size:
             part = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), part.dtype)])
-        rows.append(np.asarray(model.session.run(None, {model.input_name: part})[0]).reshape(size, -1))
+        rows.append(np.asarray(session.run(None, {input_name: part})[0]).reshape(size, -1))
     return np.concatenate(rows)[: len(batch)]
+
+
+def _scores(model: Model, batch: np.ndarray) -> np.ndarray:
+    """The classifier's outputs for a batch (N, 3, H, W), one row per image."""
+    return run_batched(model.session, model.input_name, model.fixed_batch, batch)
 
 
 def classify(model: Model, batch: np.ndarray, settings: Settings) -> list[tuple[OnnxLabel, ...]]:

@@ -1,0 +1,166 @@
+"""Where image embeddings live: one S3 Vectors bucket per deployment, one index per embedding model.
+
+A vector's key is its object's (`bucket/key`, or its SHA-256 when that is longer than a vector key may be),
+so an overwrite replaces the vector and a delete removes it. Its filterable metadata carries what searches
+filter on (the year taken, the camera, the label names), within the service's 2 KB; the object's URI and
+version ride along unfiltered. The index's dimension is the model's: a model that disagrees with an existing
+index is a configuration error before any image is read. Pure record-building is apart from the calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from job.core.errors import ConfigError
+
+KEY_MAX = 1024  # characters of a vector key (the PutVectors API reference)
+FILTERABLE_MAX = 2048  # bytes of filterable metadata a vector (S3 Vectors, "Limitations and restrictions")
+PUT_BATCH = DELETE_BATCH = 500
+TOP_K_MAX = 100
+METRIC = "cosine"
+UNFILTERED = ("uri", "version")  # returned with a result, never filtered on: outside the 2 KB
+ALREADY_THERE = ("ConflictException",)
+
+
+@dataclass(frozen=True)
+class VectorRecord:
+    """One image's embedding as stored: its key, the vector, and its metadata."""
+
+    key: str
+    data: tuple[float, ...]
+    metadata: Mapping[str, Any]
+
+    def to_api(self) -> dict[str, Any]:
+        return {"key": self.key, "data": {"float32": list(self.data)}, "metadata": dict(self.metadata)}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the object, how far from the query (smaller is closer), and its metadata."""
+
+    key: str
+    distance: float
+    metadata: Mapping[str, Any]
+
+    @property
+    def uri(self) -> str:
+        return str(self.metadata.get("uri") or f"s3://{self.key}")
+
+
+def vector_key(bucket: str, key: str) -> str:
+    """The object's vector key: `bucket/key`, or `sha256:<hex>` of it when longer than a key may be."""
+    joined = f"{bucket}/{key}"
+    return joined if len(joined) <= KEY_MAX else "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+
+
+def index_name(model_digest: str) -> str:
+    """One index per model: vectors of two models are never compared."""
+    return f"embed-{model_digest[:16]}"
+
+
+def metadata_for(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A result item's filterable fields (year, camera, label names) and unfiltered URI and version; label
+    names are dropped from the least confident up until the filterable part fits in 2 KB."""
+    exif = item.get("exif") or {}
+    taken = str(exif.get("datetime_original") or "")
+    filterable: dict[str, Any] = {}
+    if taken[:4].isdigit():
+        filterable["year"] = int(taken[:4])
+    camera = " ".join(str(exif.get(k) or "").strip() for k in ("make", "model")).strip()
+    if camera:
+        filterable["camera"] = camera
+    ranked = sorted(item.get("labels") or (), key=lambda label: -float(label.get("confidence") or 0))
+    names = list(dict.fromkeys(str(label["name"]) for label in ranked if label.get("name")))
+    while names and _size({**filterable, "labels": names}) > FILTERABLE_MAX:
+        names.pop()
+    if names:
+        filterable["labels"] = names
+    unfiltered = {"uri": f"s3://{item['bucket']}/{item['key']}", "version": str(item.get("version_id") or "")}
+    return {**filterable, **unfiltered}
+
+
+def _size(metadata: Mapping[str, Any]) -> int:
+    return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def ensure_index(client: Any, bucket: str, index: str, dimension: int) -> None:
+    """The vector bucket and the model's index, created where missing (idempotent); ConfigError when the
+    index exists with another dimension (a different model under the same name)."""
+    for create in (
+        lambda: client.create_vector_bucket(vectorBucketName=bucket),
+        lambda: client.create_index(
+            vectorBucketName=bucket,
+            indexName=index,
+            dataType="float32",
+            dimension=dimension,
+            distanceMetric=METRIC,
+            metadataConfiguration={"nonFilterableMetadataKeys": list(UNFILTERED)},
+        ),
+    ):
+        try:
+            create()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ALREADY_THERE:
+                raise
+    found = client.get_index(vectorBucketName=bucket, indexName=index)["index"]
+    if int(found["dimension"]) != dimension:
+        raise ConfigError(
+            f"vector index {bucket}/{index} holds {found['dimension']}-dimension vectors; the model gives "
+            f"{dimension}: point the deployment at a new index or delete this one"
+        )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    return (items[start : start + size] for start in range(0, len(items), size))
+
+
+def put(client: Any, bucket: str, index: str, records: Sequence[VectorRecord]) -> None:
+    """Write (or replace) vectors, at most 500 a call."""
+    for part in _chunks(records, PUT_BATCH):
+        client.put_vectors(vectorBucketName=bucket, indexName=index, vectors=[r.to_api() for r in part])
+
+
+def delete(client: Any, bucket: str, index: str, keys: Sequence[str]) -> None:
+    """Remove vectors (a key that is not there is no error), at most 500 a call."""
+    for part in _chunks(list(keys), DELETE_BATCH):
+        client.delete_vectors(vectorBucketName=bucket, indexName=index, keys=list(part))
+
+
+def get(client: Any, bucket: str, index: str, key: str) -> VectorRecord | None:
+    """The stored vector of one object, or None when it has none."""
+    found = client.get_vectors(
+        vectorBucketName=bucket, indexName=index, keys=[key], returnData=True, returnMetadata=True
+    )["vectors"]
+    if not found:
+        return None
+    (vector,) = found
+    return VectorRecord(vector["key"], tuple(vector["data"]["float32"]), vector.get("metadata") or {})
+
+
+def query(
+    client: Any,
+    bucket: str,
+    index: str,
+    vector: Sequence[float],
+    top_k: int = 20,
+    where: Mapping[str, Any] | None = None,
+) -> list[Hit]:
+    """The closest vectors to `vector` that pass the metadata filter, closest first."""
+    if not 1 <= top_k <= TOP_K_MAX:
+        raise ConfigError(f"--limit must be between 1 and {TOP_K_MAX} for a vector search")
+    answer = client.query_vectors(
+        vectorBucketName=bucket,
+        indexName=index,
+        topK=top_k,
+        queryVector={"float32": [float(x) for x in vector]},
+        returnDistance=True,
+        returnMetadata=True,
+        **({"filter": dict(where)} if where else {}),
+    )
+    return [Hit(v["key"], float(v["distance"]), v.get("metadata") or {}) for v in answer["vectors"]]
