@@ -34,6 +34,7 @@ class SubmitterConfig:
     label_table: str = "bucketlens-results" + label_index.SUFFIX
     opensearch_endpoint: str | None = None
     opensearch_index: str = "bucketlens"
+    vector_bucket: str | None = None  # the S3 Vectors bucket of the embeddings: a delete removes its vectors
     project_version_arn: str | None = None  # with custom-labels: nothing is submitted unless it RUNs
     fast_path_images: int = FAST_PATH_IMAGES
     tps_quota: float | None = None  # the account's Rekognition TPS, shared by every job (job/core/quota.py)
@@ -138,6 +139,7 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         project_version_arn=env.get("BUCKETLENS_PROJECT_VERSION_ARN", "").strip() or None,
         opensearch_endpoint=env.get("BUCKETLENS_OPENSEARCH_ENDPOINT", "").strip() or None,
         opensearch_index=env.get("BUCKETLENS_OPENSEARCH_INDEX", "").strip() or "bucketlens",
+        vector_bucket=env.get("BUCKETLENS_VECTOR_BUCKET", "").strip() or None,
         fast_path_images=fast_path_images,
         tps_quota=_positive_number(env, "BUCKETLENS_TPS_QUOTA"),
         labeler=labeler,

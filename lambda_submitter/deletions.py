@@ -57,3 +57,16 @@ def write_tombstone(dynamodb: Any, table: str, event: S3Event) -> bool:
         return False
     log.info("tombstone written", extra={"bucket": event.bucket, "key": event.key, "seq": event.sequencer})
     return True
+
+
+def remove_vectors(s3vectors: Any, bucket: str, key: str) -> int:
+    """Remove a deleted object's vector from every model's index in the vector bucket; returns how many
+    indexes were asked (a key an index does not hold is no error)."""
+    names = [
+        index["indexName"]
+        for page in s3vectors.get_paginator("list_indexes").paginate(vectorBucketName=bucket)
+        for index in page.get("indexes", [])
+    ]
+    for name in names:
+        s3vectors.delete_vectors(vectorBucketName=bucket, indexName=name, keys=[key])
+    return len(names)

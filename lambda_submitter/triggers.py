@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from job.core import inventory, label_index, model_status, store
+from job.core import clients, inventory, label_index, model_status, store, vectors
 from job.core.manifest import ObjectRef
 from job.core.ordering import is_newer
 from lambda_submitter import backfill, deletions, events, fast_path, search_delete, submit
@@ -289,6 +289,15 @@ def unindex(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> None:
             log.warning(
                 "search document not removed",
                 extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"},
+            )
+    if cfg.vector_bucket:
+        try:
+            deletions.remove_vectors(
+                clients.client("s3vectors"), cfg.vector_bucket, vectors.vector_key(event.bucket, event.key)
+            )
+        except Exception as exc:  # noqa: BLE001 - the tombstone is what matters, as for the label index
+            log.warning(
+                "vectors not removed", extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"}
             )
 
 

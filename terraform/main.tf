@@ -7,6 +7,8 @@ provider "aws" {
 }
 
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   source_dir = coalesce(var.source_dir, abspath("${path.module}/.."))
@@ -32,7 +34,24 @@ locals {
     local.labeler_environment,
     local.search_environment,
     local.search_auth_environment,
+    local.embedding_environment,
   )
+
+  # the user's embedding model (job/worker/embeddings.py) and the vector bucket its vectors go to
+  embeds        = var.embedding_model != null
+  vector_bucket = "${var.name}-vectors"
+  vector_bucket_arn = local.embeds ? (
+    "arn:${data.aws_partition.current.partition}:s3vectors:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:bucket/${local.vector_bucket}"
+  ) : null
+  embedding_environment = local.embeds ? {
+    BUCKETLENS_EMBED_IMAGE_URI     = var.embedding_model.image_uri
+    BUCKETLENS_EMBED_TEXT_URI      = var.embedding_model.text_uri
+    BUCKETLENS_EMBED_TOKENIZER_URI = var.embedding_model.tokenizer_uri
+    BUCKETLENS_VECTOR_BUCKET       = local.vector_bucket
+  } : {}
+  embedding_object_arns = local.embeds ? [
+    for uri in values(var.embedding_model) : "arn:${data.aws_partition.current.partition}:s3:::${trimprefix(uri, "s3://")}"
+  ] : []
 
   onnx = var.labeler == "onnx"
   # the onnx labeler's model, its classes and settings (job/worker/config.py reads BUCKETLENS_MODEL_*)
@@ -77,8 +96,8 @@ locals {
 
   uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
 
-  # the Lambda has no onnxruntime: with the onnx labeler every image goes to a Batch job
-  fast_path = var.fast_path_images > 0 && !var.enable_search && !local.onnx
+  # the Lambda has no onnxruntime: with the onnx labeler or an embedding model every image goes to a Batch job
+  fast_path = var.fast_path_images > 0 && !var.enable_search && !local.onnx && !local.embeds
   # the fast path runs the worker in the Lambda: the worker's settings, without the region (Lambda sets it)
   labeller_environment = local.fast_path ? tomap(merge(
     {
@@ -114,6 +133,8 @@ locals {
     } : {},
     local.search_environment,
     local.labeller_environment,
+    # its deletes remove the deleted image's vectors (lambda_submitter/deletions.py)
+    local.embeds ? { BUCKETLENS_VECTOR_BUCKET = local.vector_bucket } : {},
   )
 }
 
@@ -189,6 +210,8 @@ module "batch" {
   gpu_instance_types          = var.gpu_instance_types
   gpu_max_vcpus               = var.gpu_max_vcpus
   model_object_arns           = local.model_object_arns
+  embedding_object_arns       = local.embedding_object_arns
+  vector_bucket_arn           = local.vector_bucket_arn
   job_vcpu                    = var.job_vcpu
   job_memory                  = var.job_memory
   retry_attempts              = var.retry_attempts
@@ -252,6 +275,7 @@ module "submitter" {
   label_table_arn      = module.results.label_table_arn
   limiter_table_arn    = module.results.limiter_table_arn
   search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
+  vector_bucket_arn    = local.vector_bucket_arn
   log_retention_days   = var.log_retention_days
   enabled              = !var.enable_schedule
   subnet_ids           = local.submitter_in_vpc ? var.subnet_ids : []

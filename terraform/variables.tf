@@ -217,6 +217,21 @@ variable "model_labels_uri" {
   }
 }
 
+variable "embedding_model" {
+  description = "Your CLIP-style embedding model, so images can be found by meaning: s3://bucket/key of its image encoder (N x 3 x H x W floats -> N x D), text encoder (N x L token ids -> N x D) and tokenizer.json. Each image's vector goes to the S3 Vectors bucket <name>-vectors, which the first job creates. null: no embeddings. The Lambda fast path is off with it (every upload goes to a Batch job)."
+  type = object({
+    image_uri     = string
+    text_uri      = string
+    tokenizer_uri = string
+  })
+  default = null
+
+  validation {
+    condition     = var.embedding_model == null || alltrue([for uri in values(var.embedding_model == null ? {} : var.embedding_model) : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", uri))])
+    error_message = "embedding_model's image_uri, text_uri and tokenizer_uri must each be s3://bucket/key."
+  }
+}
+
 variable "model_settings" {
   description = "labeler = onnx: the model's preprocessing and what is kept, as BUCKETLENS_MODEL_* reads them: size (224), mean and std (R,G,B; ImageNet's), top_k (5), min_confidence (percent, 1), batch (16)."
   type        = map(string)

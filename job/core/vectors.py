@@ -4,7 +4,9 @@ A vector's key is its object's (`bucket/key`, or its SHA-256 when that is longer
 so an overwrite replaces the vector and a delete removes it. Its filterable metadata carries what searches
 filter on (the year taken, the camera, the label names), within the service's 2 KB; the object's URI and
 version ride along unfiltered. The index's dimension is the model's: a model that disagrees with an existing
-index is a configuration error before any image is read. Pure record-building is apart from the calls.
+index is a configuration error before any image is read. These are the writer's calls (the worker's);
+reading is job/commands/vector_query.py's and deleting lambda_submitter/deletions.py's, so each role is
+granted only what its code calls.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from job.core.errors import ConfigError
 
 KEY_MAX = 1024  # characters of a vector key (the PutVectors API reference)
 FILTERABLE_MAX = 2048  # bytes of filterable metadata a vector (S3 Vectors, "Limitations and restrictions")
-PUT_BATCH = DELETE_BATCH = 500
-TOP_K_MAX = 100
+PUT_BATCH = 500
 METRIC = "cosine"
 UNFILTERED = ("uri", "version")  # returned with a result, never filtered on: outside the 2 KB
 ALREADY_THERE = ("ConflictException",)
@@ -38,19 +39,6 @@ class VectorRecord:
 
     def to_api(self) -> dict[str, Any]:
         return {"key": self.key, "data": {"float32": list(self.data)}, "metadata": dict(self.metadata)}
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result: the object, how far from the query (smaller is closer), and its metadata."""
-
-    key: str
-    distance: float
-    metadata: Mapping[str, Any]
-
-    @property
-    def uri(self) -> str:
-        return str(self.metadata.get("uri") or f"s3://{self.key}")
 
 
 def vector_key(bucket: str, key: str) -> str:
@@ -124,43 +112,3 @@ def put(client: Any, bucket: str, index: str, records: Sequence[VectorRecord]) -
     """Write (or replace) vectors, at most 500 a call."""
     for part in _chunks(records, PUT_BATCH):
         client.put_vectors(vectorBucketName=bucket, indexName=index, vectors=[r.to_api() for r in part])
-
-
-def delete(client: Any, bucket: str, index: str, keys: Sequence[str]) -> None:
-    """Remove vectors (a key that is not there is no error), at most 500 a call."""
-    for part in _chunks(list(keys), DELETE_BATCH):
-        client.delete_vectors(vectorBucketName=bucket, indexName=index, keys=list(part))
-
-
-def get(client: Any, bucket: str, index: str, key: str) -> VectorRecord | None:
-    """The stored vector of one object, or None when it has none."""
-    found = client.get_vectors(
-        vectorBucketName=bucket, indexName=index, keys=[key], returnData=True, returnMetadata=True
-    )["vectors"]
-    if not found:
-        return None
-    (vector,) = found
-    return VectorRecord(vector["key"], tuple(vector["data"]["float32"]), vector.get("metadata") or {})
-
-
-def query(
-    client: Any,
-    bucket: str,
-    index: str,
-    vector: Sequence[float],
-    top_k: int = 20,
-    where: Mapping[str, Any] | None = None,
-) -> list[Hit]:
-    """The closest vectors to `vector` that pass the metadata filter, closest first."""
-    if not 1 <= top_k <= TOP_K_MAX:
-        raise ConfigError(f"--limit must be between 1 and {TOP_K_MAX} for a vector search")
-    answer = client.query_vectors(
-        vectorBucketName=bucket,
-        indexName=index,
-        topK=top_k,
-        queryVector={"float32": [float(x) for x in vector]},
-        returnDistance=True,
-        returnMetadata=True,
-        **({"filter": dict(where)} if where else {}),
-    )
-    return [Hit(v["key"], float(v["distance"]), v.get("metadata") or {}) for v in answer["vectors"]]

@@ -94,6 +94,16 @@ class RunConfig:
     model_min_confidence: float | None = None
     model_batch: int | None = None
     model_device: str | None = None
+    # the user's embedding model (job/worker/embeddings.py) and where its vectors go (job/core/vectors.py)
+    embed_image_uri: str | None = None
+    embed_text_uri: str | None = None
+    embed_tokenizer_uri: str | None = None
+    vector_bucket: str | None = None
+
+    @property
+    def embeds(self) -> bool:
+        """Whether each image is also embedded and its vector stored."""
+        return self.embed_image_uri is not None
 
     @property
     def opensearch(self) -> Any:
@@ -141,10 +151,16 @@ class RunConfig:
             if self.labeler == "onnx"
             else {}
         )
+        embedding = (
+            {"embed_image_uri": self.embed_image_uri, "vector_bucket": self.vector_bucket}
+            if self.embeds
+            else {}
+        )
         return {
             "source": self.source,
             "labeler": self.labeler,
             **model,
+            **embedding,
             "index": self.index,
             "shards": self.shards,
             "shard_offset": self.shard_offset,
@@ -213,6 +229,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
         str,
         "onnx: auto (default: the GPU when there is one), cpu, or cuda (the GPU or exit 78)",
     ),
+    "embed_image_uri": (str, "embeddings: s3://…/image.onnx, (N, 3, H, W) floats -> (N, D) (optional)"),
+    "embed_text_uri": (str, "embeddings: s3://…/text.onnx, (N, L) token ids -> (N, D)"),
+    "embed_tokenizer_uri": (str, "embeddings: s3://…/tokenizer.json of the text encoder"),
+    "vector_bucket": (str, "embeddings: the S3 Vectors bucket (an index per model is made in it)"),
 }
 
 
@@ -301,6 +321,10 @@ def from_args(
         "model_uri",
         "model_labels_uri",
         "model_device",
+        "embed_image_uri",
+        "embed_text_uri",
+        "embed_tokenizer_uri",
+        "vector_bucket",
     ):
         if name in raw:
             values[name] = str(raw[name])
@@ -380,6 +404,26 @@ def validate(config: RunConfig) -> None:
     if config.results_uri and not config.results_uri.startswith("s3://"):
         raise ConfigError("--results-uri must be an s3:// URI")
     validate_labeler(config)
+    validate_embedding(config)
+
+
+def _s3_object(uri: str | None) -> bool:
+    return bool(uri) and uri.startswith("s3://") and "/" in uri[len("s3://") :].strip("/")
+
+
+def validate_embedding(config: RunConfig) -> None:
+    """An embedding model is its three files and a vector bucket, or nothing (a vector bucket alone is the
+    submitter's: its deletes remove vectors, whoever made them)."""
+    if not any([config.embed_image_uri, config.embed_text_uri, config.embed_tokenizer_uri]):
+        return
+    for name in ("embed_image_uri", "embed_text_uri", "embed_tokenizer_uri"):
+        uri = getattr(config, name)
+        if not _s3_object(uri):
+            raise ConfigError(f"embeddings need --{name.replace('_', '-')} s3://bucket/key, got {uri!r}")
+    if not config.vector_bucket or not 3 <= len(config.vector_bucket) <= 63:
+        raise ConfigError(
+            f"embeddings need --vector-bucket (3 to 63 characters), got {config.vector_bucket!r}"
+        )
 
 
 def validate_labeler(config: RunConfig) -> None:

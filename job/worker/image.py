@@ -18,7 +18,7 @@ import backoff
 from botocore.exceptions import BotoCoreError, ClientError
 
 from job import exif
-from job.core import clients, model_status, previews, quota, store
+from job.core import clients, model_status, previews, quota, store, vectors
 from job.core.manifest import ObjectRef
 from job.core.ordering import iso_time
 from job.core.summary import Stats
@@ -41,11 +41,12 @@ RETRY_MAX_WAIT = 20.0
 
 @dataclass(frozen=True)
 class Backends:
-    """The three AWS clients the worker uses; tests and the benchmark pass their own."""
+    """The AWS clients the worker uses; tests and the benchmark pass their own."""
 
     s3: Any
     ddb: Any
     rekognition: Any
+    vectors: Any = None  # S3 Vectors: made by Worker.open only with an embedding model
 
     @classmethod
     def default(cls, pool: int) -> Backends:
@@ -135,15 +136,29 @@ class Worker:
         self._model_checked = False
         self._model_lock = threading.Lock()
         self.classifier: Batcher | None = None  # the onnx labeler, once `open` has loaded it
+        self.encoders: Any = None  # the embedding model, once `open` has loaded it
+        self.vector_index: str | None = None
 
     def open(self, providers: list[str] | None = None) -> None:
-        """Load the onnx labeler's model (once per child): its digest joins the feature key, so the skip
-        check knows whether this model already labelled an object. Raises ConfigError."""
+        """Load the onnx labeler's model and the embedding model (once per child): their digests join the
+        feature key, so the skip check knows whether these models already did an object. Raises ConfigError."""
         if self.config.labeler == "onnx" and self.classifier is None:
             from job.worker import model_source, onnx_labels
 
             self.classifier = model_source.open_model(self.b.s3, self.config, providers)
             self.features = onnx_labels.feature_key(self.config.feature_key, self.classifier.model)
+        if self.config.embeds and self.encoders is None:
+            from job.worker import embeddings, model_source
+
+            self.encoders = model_source.open_embeddings(self.b.s3, self.config, providers)
+            self.vector_index = vectors.index_name(self.encoders.digest)
+            if self.b.vectors is None:
+                self.b = replace(self.b, vectors=clients.client("s3vectors"))
+            assert self.config.vector_bucket
+            vectors.ensure_index(
+                self.b.vectors, self.config.vector_bucket, self.vector_index, self.encoders.dimension
+            )
+            self.features = embeddings.feature_key(self.features, self.encoders)
 
     def close(self) -> None:
         if self.classifier is not None:
@@ -343,6 +358,8 @@ class Worker:
             return "skipped_changed"
         if item["status"] == "done":
             self._keep_preview(ref, record, item)
+            if self.encoders is not None:
+                self._embed(ref, item, memo)
         memo["item"] = item
         written = store.put_result(self.b.ddb, self.config.table, item)
         memo["item"] = None
@@ -354,6 +371,37 @@ class Worker:
         if item["status"] == "error":
             return "error:" + str(item.get("error_class"))
         return "done"
+
+    def _embed(self, ref: ObjectRef, item: dict, memo: dict) -> None:
+        """The image's vector, stored before its result names the model, so a `done` result means the vector
+        is there; one inference per object version, however often it is retried. An image that labelled but
+        does not decode here keeps its labels and gets no vector (logged): a retry would fail the same way."""
+        from job.worker import embeddings, onnx_labels
+
+        key = ("embed", ref.etag, ref.version_id)
+        if key not in memo:
+            try:
+                with self._converting:
+                    data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
+                    self.stats.call("s3.GetObject")
+                    self.stats.read_bytes(len(data))
+                    pixels = onnx_labels.prepare(data, self.config.model_settings)
+                    del data
+            except (convert.BadImage, s3.TooLarge) as exc:
+                log.warning("no vector: the image does not decode", extra={"key": ref.key, "error": str(exc)})
+                memo[key] = None
+                return
+            (row,) = embeddings.embed_images(self.encoders, pixels[None])
+            self.stats.call("onnx.Embed")
+            memo[key] = tuple(float(x) for x in row)
+        if memo[key] is None:
+            return
+        record = vectors.VectorRecord(
+            vectors.vector_key(ref.bucket, ref.key), memo[key], vectors.metadata_for(item)
+        )
+        assert self.config.vector_bucket and self.vector_index
+        vectors.put(self.b.vectors, self.config.vector_bucket, self.vector_index, [record])
+        self.stats.call("s3vectors.PutVectors")
 
     def _keep_preview(self, ref: ObjectRef, record: exif.ExifRecord, item: dict) -> None:
         """The camera's EXIF preview, upright, beside the results (before the item that names it); a

@@ -1,4 +1,5 @@
-"""The onnx labeler's model and classes, read from S3 once per child and checked before any image."""
+"""The onnx labeler's model and classes, and the embedding model's three files, read from S3 once per child
+and checked before any image."""
 
 from __future__ import annotations
 
@@ -42,3 +43,27 @@ def open_model(s3: Any, config: RunConfig, providers: list[str] | None = None) -
         },
     )
     return onnx_labels.Batcher(model, settings)
+
+
+def open_embeddings(s3: Any, config: RunConfig, providers: list[str] | None = None) -> Any:
+    """The embedding model at --embed-image-uri, --embed-text-uri and --embed-tokenizer-uri, loaded and
+    checked (job.worker.embeddings.Encoders); raises ConfigError when a file is missing or they do not fit."""
+    from job.worker import embeddings
+
+    assert config.embed_image_uri and config.embed_text_uri and config.embed_tokenizer_uri
+    started = time.monotonic()
+    image = sources.read_uri(s3, config.embed_image_uri, "--embed-image-uri")
+    text = sources.read_uri(s3, config.embed_text_uri, "--embed-text-uri")
+    tokenizer = sources.read_uri(s3, config.embed_tokenizer_uri, "--embed-tokenizer-uri")
+    name = posixpath.basename(split_s3_uri(config.embed_image_uri)[1]).removesuffix(".onnx") or "embed"
+    encoders = embeddings.load(image, text, tokenizer, name, config.model_settings, providers)
+    log.info(
+        "embedding model loaded",
+        extra={
+            "model": encoders.source,
+            "sha256": encoders.digest,
+            "dimension": encoders.dimension,
+            "seconds": round(time.monotonic() - started, 2),
+        },
+    )
+    return encoders

@@ -434,3 +434,33 @@ def test_a_lifecycle_expiration_tombstones_the_image(stack: dict, route: str) ->
     assert handler.handler({"Records": [record]}, None) == {"batchItemFailures": []}
     # then the image is a tombstone, no longer "done" forever
     assert _state(stack["dynamodb"], "old/expired.jpg")["status"]["S"] == "deleted"
+
+
+def test_a_deleted_image_leaves_every_embedding_index_when_configured(stack: dict, monkeypatch) -> None:
+    # given two models' indexes holding red flower.jpg's vector, and another image's
+    from job.commands import vector_query
+    from job.core import vectors
+    from job.demo import vector_search
+
+    vector_search.install()
+    store = clients.client("s3vectors")
+    gone, kept = (
+        vectors.vector_key(IMAGES, "photos/red flower.jpg"),
+        vectors.vector_key(IMAGES, "photos/kept.jpg"),
+    )
+    for model in ("a" * 64, "b" * 64):
+        vectors.ensure_index(store, "bl-vectors", vectors.index_name(model), 2)
+        vectors.put(
+            store,
+            "bl-vectors",
+            vectors.index_name(model),
+            [vectors.VectorRecord(k, (1.0, 0.0), {}) for k in (gone, kept)],
+        )
+    monkeypatch.setenv("BUCKETLENS_VECTOR_BUCKET", "bl-vectors")
+    # when its delete event is handled
+    assert handler.handler(load_event("sqs_object_removed.json"), None) == {"batchItemFailures": []}
+    # then its vector is gone from both indexes and the other image's stays
+    for model in ("a" * 64, "b" * 64):
+        index = vectors.index_name(model)
+        assert vector_query.get(store, "bl-vectors", index, gone) is None
+        assert vector_query.get(store, "bl-vectors", index, kept) is not None

@@ -441,10 +441,20 @@ SUBMITTER_SERVICE_NEEDS = LAMBDA_RUNTIME | {
     "s3:GetObjectVersion",  # the fast path's GetObject with the event's VersionId needs it
 }
 # Found in modules the fast path imports, never called by it (the scan sees modules, not call paths).
+# the vector store's writes (job/core/vectors.py): the fast path is off with an embedding model
+VECTOR_WRITES = {
+    "s3vectors:CreateIndex",
+    "s3vectors:CreateVectorBucket",
+    "s3vectors:GetIndex",
+    "s3vectors:PutVectors",
+}
 SUBMITTER_NEVER_CALLS = {
     "dynamodb:BatchGetItem",  # store.get_states: a Batch child's prefetch (job/worker/run.py)
     "secretsmanager:GetSecretValue",  # OpenSearch basic auth: the fast path is off with search
+    *VECTOR_WRITES,
 }
+# granted only with embedding_model, which this deployment does not set (test_static.py checks the grants)
+SUBMITTER_CONDITIONAL = {"s3vectors:DeleteVectors", "s3vectors:ListIndexes"}
 SCHEDULE_SERVICE_NEEDS = LAMBDA_RUNTIME | {"iam:PassRole"}  # UpdateSchedule passes the scheduler's role
 WORKER_SERVICE_NEEDS = {
     "s3:GetObjectVersion",  # GetObject with VersionId (the listed version) needs it
@@ -486,14 +496,15 @@ def test_roles_grant_every_action_the_code_calls_and_no_wildcard(on_moto: Deploy
     )
     # then each is granted to the role that runs that code
     assert worker_calls, "no AWS calls found in job/: the scan is broken"
-    # (granted only when configured: basic auth to a self-managed OpenSearch reads search_secret_arn)
-    conditional = {"secretsmanager:GetSecretValue"}
+    # (granted only when configured: basic auth to a self-managed OpenSearch reads search_secret_arn, and the
+    # vector store's writes come with embedding_model)
+    conditional = {"secretsmanager:GetSecretValue", *VECTOR_WRITES}
     assert {a: sorted(f) for a, f in worker_calls.items() if a not in worker and a not in conditional} == {}
     assert submitter_calls, "no AWS calls found in lambda_submitter/: the scan is broken"
     assert {
         a: sorted(f)
         for a, f in submitter_calls.items()
-        if a not in submitter and a not in SUBMITTER_NEVER_CALLS
+        if a not in submitter and a not in SUBMITTER_NEVER_CALLS | SUBMITTER_CONDITIONAL
     } == {}
     assert not submitter & SUBMITTER_NEVER_CALLS
     assert "rekognition:StartProjectVersion" in schedule_calls, "the scheduler's calls were not found"

@@ -243,3 +243,33 @@ def test_tfvars_example_names_real_variables_and_tells_the_default_event_route_t
         sentences = re.split(r"(?<=[.)])\s", " ".join(line.lstrip("# ") for line in text.splitlines()))
         assert any("keeps every notification" in s for s in sentences)
         assert all('"notification"' in s for s in sentences if "replace" in s), path
+
+
+def _granted(main: str, sid: str) -> set[str]:
+    """The actions of the statement with this sid in a module's main.tf."""
+    found = re.search(rf'sid\s*=\s*"{sid}"\s*\n\s*actions\s*=\s*\[([^\]]*)\]', main)
+    assert found, f"no statement {sid}"
+    return set(re.findall(r'"([^"]+)"', found.group(1)))
+
+
+def test_the_embedding_grants_are_exactly_the_vector_calls_of_each_role() -> None:
+    # given the vector store calls in the code each role runs (granted only with embedding_model, so the
+    # applied default deployment of test_deployment.py has none of them)
+    from tests.terraform import iam_calls
+
+    def vector_calls(start: list[Path], packages: tuple[str, ...]) -> set[str]:
+        calls = iam_calls.actions_in(iam_calls.import_closure(REPO, start, packages))
+        return {action for action in calls if action.startswith("s3vectors:")}
+
+    worker = vector_calls([REPO / "job" / "worker" / "run.py"], ("job",))
+    submitter = vector_calls([REPO / "lambda_submitter" / "handler.py"], ("job", "lambda_submitter"))
+    # then the jobs' statement grants exactly the writer's calls
+    batch = (TERRAFORM_DIR / "modules" / "batch" / "main.tf").read_text()
+    assert worker and _granted(batch, "StoreImageVectors") == worker
+    # and the submitter's exactly its deletes: the writer's calls reach it only through the fast path,
+    # which Terraform turns off with an embedding model
+    removal = (TERRAFORM_DIR / "modules" / "submitter" / "main.tf").read_text()
+    assert _granted(removal, "RemoveDeletedImagesVectors") == submitter - worker
+    assert submitter - worker == {"s3vectors:DeleteVectors", "s3vectors:ListIndexes"}
+    root = (TERRAFORM_DIR / "main.tf").read_text()
+    assert re.search(r"fast_path\s*=.*!local\.embeds", root)

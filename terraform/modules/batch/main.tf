@@ -234,6 +234,26 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
+  # job/worker/model_source.py: the embedding model's three files, once per child
+  dynamic "statement" {
+    for_each = length(var.embedding_object_arns) == 0 ? [] : [var.embedding_object_arns]
+    content {
+      sid       = "ReadEmbeddingModel"
+      actions   = ["s3:GetObject"]
+      resources = statement.value
+    }
+  }
+
+  # job/core/vectors.py: the vector bucket and the model's index where missing, then each image's vector
+  dynamic "statement" {
+    for_each = var.vector_bucket_arn == null ? [] : [var.vector_bucket_arn]
+    content {
+      sid       = "StoreImageVectors"
+      actions   = ["s3vectors:CreateIndex", "s3vectors:CreateVectorBucket", "s3vectors:GetIndex", "s3vectors:PutVectors"]
+      resources = [statement.value, "${statement.value}/index/*"]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.inventory_bucket_arn == null ? [] : [var.inventory_bucket_arn]
     content {

@@ -268,6 +268,18 @@ variable "model_object_arns" {
   default     = []
 }
 
+variable "embedding_object_arns" {
+  description = "S3 object ARNs of the embedding model's image encoder, text encoder and tokenizer.json: the job role may read them. Empty: none."
+  type        = list(string)
+  default     = []
+}
+
+variable "vector_bucket_arn" {
+  description = "ARN of the S3 Vectors bucket the jobs store image vectors in (they create it and the model's index where missing). null: no embeddings."
+  type        = string
+  default     = null
+}
+
 variable "instance_metadata_hop_limit" {
   description = "IMDSv2 hop limit of the EC2/SPOT/GPU instances' launch template: 1 keeps containers (one hop further) from the instance role; 2 lets them reach it."
   type        = number

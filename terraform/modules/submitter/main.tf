@@ -157,6 +157,16 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # lambda_submitter/deletions.py: a deleted image's vector leaves every model's index
+  dynamic "statement" {
+    for_each = var.vector_bucket_arn == null ? [] : [var.vector_bucket_arn]
+    content {
+      sid       = "RemoveDeletedImagesVectors"
+      actions   = ["s3vectors:DeleteVectors", "s3vectors:ListIndexes"]
+      resources = [statement.value, "${statement.value}/index/*"]
+    }
+  }
+
   # SQS and S3 ask KMS, as this role, for the keys of the messages it receives and the objects it reads/writes.
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]

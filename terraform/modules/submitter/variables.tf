@@ -235,3 +235,9 @@ variable "subnet_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "vector_bucket_arn" {
+  description = "ARN of the S3 Vectors bucket of the image embeddings: a delete removes the image's vector from each index. null: no embeddings."
+  type        = string
+  default     = null
+}

@@ -1,10 +1,12 @@
-"""The vector store: one index per model, a vector per object (an overwrite replaces it, a delete removes
-it), metadata that always fits the service's 2 KB, and a model that disagrees with its index refused."""
+"""The vector store: one index per model, a vector per object (an overwrite replaces it), metadata that
+always fits the service's 2 KB, and a model that disagrees with its index refused. (A delete removing it:
+tests/lambda_submitter/test_handler.py.)"""
 
 from __future__ import annotations
 
 import pytest
 
+from job.commands import vector_query
 from job.core import clients, vectors
 from job.core.errors import ConfigError
 from job.demo import vector_search
@@ -49,7 +51,7 @@ def test_a_key_too_long_for_a_vector_key_becomes_its_digest():
     assert long_key.startswith("sha256:") and len(long_key) == 7 + 64
 
 
-def test_vectors_are_replaced_by_an_overwrite_removed_by_a_delete_and_found_by_meaning(s3vectors):
+def test_vectors_are_found_by_meaning_filtered_by_metadata_and_replaced_by_an_overwrite(s3vectors):
     # given a red and a blue image, each with its metadata (the metadata of 300 labels too: it fits)
     red = vectors.VectorRecord(
         "photos/red.jpg", (1.0, 0.0, 0.0), vectors.metadata_for(_item("red.jpg", [("Car", 99)]))
@@ -63,20 +65,15 @@ def test_vectors_are_replaced_by_an_overwrite_removed_by_a_delete_and_found_by_m
     )
     vectors.put(s3vectors, BUCKET, INDEX, [red, blue])
     # when asked for red things, and for red things taken in 2019
-    hits = vectors.query(s3vectors, BUCKET, INDEX, (0.9, 0.1, 0.0), top_k=2)
-    old = vectors.query(s3vectors, BUCKET, INDEX, (0.9, 0.1, 0.0), top_k=2, where={"year": 2019})
+    hits = vector_query.query(s3vectors, BUCKET, INDEX, (0.9, 0.1, 0.0), top_k=2)
+    old = vector_query.query(s3vectors, BUCKET, INDEX, (0.9, 0.1, 0.0), top_k=2, where={"year": 2019})
     # then red comes first with its URI, and the filter leaves only the 2019 one
     assert [h.uri for h in hits] == ["s3://photos/red.jpg", "s3://photos/blue.jpg"]
     assert hits[0].distance < hits[1].distance
     assert [h.key for h in old] == ["photos/blue.jpg"]
     # when red.jpg is overwritten by a blue picture / then its one vector is the new one
     vectors.put(s3vectors, BUCKET, INDEX, [vectors.VectorRecord(red.key, (0.0, 0.1, 0.9), red.metadata)])
-    assert vectors.get(s3vectors, BUCKET, INDEX, red.key).data == pytest.approx((0.0, 0.1, 0.9))
-    # when it is deleted / then it is gone, and deleting it again is no error
-    vectors.delete(s3vectors, BUCKET, INDEX, [red.key])
-    vectors.delete(s3vectors, BUCKET, INDEX, [red.key])
-    assert vectors.get(s3vectors, BUCKET, INDEX, red.key) is None
-    assert [h.key for h in vectors.query(s3vectors, BUCKET, INDEX, (1.0, 0.0, 0.0), top_k=5)] == [blue.key]
+    assert vector_query.get(s3vectors, BUCKET, INDEX, red.key).data == pytest.approx((0.0, 0.1, 0.9))
 
 
 def test_ensuring_the_index_twice_is_harmless_and_a_model_of_another_dimension_is_refused(s3vectors):
@@ -89,4 +86,4 @@ def test_ensuring_the_index_twice_is_harmless_and_a_model_of_another_dimension_i
 
 def test_a_result_count_the_service_refuses_is_a_configuration_error(s3vectors):
     with pytest.raises(ConfigError, match="between 1 and 100"):
-        vectors.query(s3vectors, BUCKET, INDEX, (1.0, 0.0, 0.0), top_k=101)
+        vector_query.query(s3vectors, BUCKET, INDEX, (1.0, 0.0, 0.0), top_k=101)

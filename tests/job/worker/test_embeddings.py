@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from job.commands import vector_query
 from job.core import clients, errors, vectors
 from job.demo import vector_search
 from job.worker import embeddings, onnx_labels
@@ -59,12 +60,12 @@ def test_a_text_finds_its_images_and_an_image_its_near_copy(aws):
     )
     # when a person searches for "a red photo"
     (query,) = embeddings.embed_texts(model, ["a RED photo"])
-    by_text = vectors.query(store, "vectors", index, query, top_k=4)
+    by_text = vector_query.query(store, "vectors", index, query, top_k=4)
     # then the two red photos come first
     assert {h.key for h in by_text[:2]} == {"photos/red.jpg", "photos/dark-red.jpg"}
     # when they ask for images like red.jpg, from its stored vector
-    stored = vectors.get(store, "vectors", index, "photos/red.jpg")
-    like = vectors.query(store, "vectors", index, stored.data, top_k=2)
+    stored = vector_query.get(store, "vectors", index, "photos/red.jpg")
+    like = vector_query.query(store, "vectors", index, stored.data, top_k=2)
     # then it is first (distance 0) and its near copy next
     assert [h.key for h in like] == ["photos/red.jpg", "photos/dark-red.jpg"]
     assert like[0].distance == pytest.approx(0.0, abs=1e-6)

@@ -1,0 +1,156 @@
+"""Embeddings in a real run: each image's vector stored in the model's index beside its labels, found by a
+text, never computed twice for one object version, and a model that cannot be used stops the run (78)."""
+
+from __future__ import annotations
+
+import pytest
+
+from job.commands import vector_query
+from job.core import clients, errors, vectors
+from job.demo import vector_search
+from job.worker import embeddings, run
+from job.worker.config import from_args
+from tests.job.worker_helpers import BLUE, BUCKET, RED, RESULTS, TABLE, image_bytes, items, run_summary, world
+from tests.onnx_models import colour_image_encoder, colour_text_encoder, word_tokenizer
+
+VECTORS = "bl-vectors"
+IMAGES = {
+    "in/red.jpg": image_bytes("JPEG", (640, 480), RED),
+    "in/red.heic": image_bytes("HEIF", (400, 300), RED),
+    "in/blue.png": image_bytes("PNG", (300, 500), BLUE),
+    "in/blue.webp": image_bytes("WEBP", (400, 300), BLUE),
+}
+FILES = {
+    "image.onnx": colour_image_encoder,
+    "text.onnx": colour_text_encoder,
+    "tokenizer.json": word_tokenizer,
+}
+
+
+def _upload_model(**replaced: bytes) -> None:
+    s3 = clients.client("s3")
+    for name, build in FILES.items():
+        s3.put_object(Bucket=RESULTS, Key=f"models/{name}", Body=replaced.get(name) or build())
+
+
+def _config(**options):
+    base = {
+        "source": f"s3://{BUCKET}/in/",
+        "table": TABLE,
+        "results_uri": f"s3://{RESULTS}/runs",
+        "embed_image_uri": f"s3://{RESULTS}/models/image.onnx",
+        "embed_text_uri": f"s3://{RESULTS}/models/text.onnx",
+        "embed_tokenizer_uri": f"s3://{RESULTS}/models/tokenizer.json",
+        "vector_bucket": VECTORS,
+    }
+    return from_args({**base, **options}, env={})
+
+
+def _encoders() -> embeddings.Encoders:
+    return embeddings.load(colour_image_encoder(), colour_text_encoder(), word_tokenizer(), "image")
+
+
+def test_every_image_is_embedded_beside_its_labels_and_a_text_finds_it(aws):
+    # given red and blue photos, and an embedding model in S3
+    vector_search.install()
+    world({**IMAGES, "in/not-really.jpg": b"plain text"})
+    _upload_model()
+    # when a child runs with Rekognition labels and the embedding model
+    assert run.run(_config()) == errors.EXIT_OK
+    # then every image is done, its feature key names the model, and its vector is in the model's index
+    model = _encoders()
+    index = vectors.index_name(model.digest)
+    store = clients.client("s3vectors")
+    stored = items()
+    for key in IMAGES:
+        assert stored[key]["status"] == "done" and stored[key]["features"] == f"labels,embed@{model.digest}"
+        vector = vector_query.get(store, VECTORS, index, vectors.vector_key(BUCKET, key))
+        assert vector is not None and vector.metadata["uri"] == f"s3://{BUCKET}/{key}"
+    # and the file that is no image is a recorded error with no vector
+    assert stored["in/not-really.jpg"]["status"] == "error"
+    assert vector_query.get(store, VECTORS, index, vectors.vector_key(BUCKET, "in/not-really.jpg")) is None
+    # and a search for "red" finds the red photos first
+    (query,) = embeddings.embed_texts(model, ["red"])
+    hits = vector_query.query(store, VECTORS, index, query, top_k=4)
+    assert {h.key for h in hits[:2]} == {f"{BUCKET}/in/red.jpg", f"{BUCKET}/in/red.heic"}
+    assert run_summary()["calls"]["onnx.Embed"] == len(IMAGES)
+
+
+def test_a_rerun_embeds_nothing_and_an_overwrite_replaces_the_vector(aws):
+    # given a finished run
+    vector_search.install()
+    world(IMAGES)
+    _upload_model()
+    assert run.run(_config()) == errors.EXIT_OK
+    # when it runs again / then nothing is embedded again
+    assert run.run(_config()) == errors.EXIT_OK
+    summary = run_summary()
+    assert "onnx.Embed" not in summary["calls"] and summary["outcomes"]["skipped_done"] == len(IMAGES)
+    # when red.jpg is overwritten by a blue picture and the child runs / then its one vector is blue now
+    clients.client("s3").put_object(
+        Bucket=BUCKET, Key="in/red.jpg", Body=image_bytes("JPEG", (640, 480), BLUE)
+    )
+    assert run.run(_config()) == errors.EXIT_OK
+    model = _encoders()
+    index = vectors.index_name(model.digest)
+    store = clients.client("s3vectors")
+    (blue,) = embeddings.embed_texts(model, ["blue"])
+    hits = vector_query.query(store, VECTORS, index, blue, top_k=10)
+    assert len(hits) == len(IMAGES)
+    assert {h.key for h in hits[:3]} == {
+        f"{BUCKET}/in/red.jpg",
+        f"{BUCKET}/in/blue.png",
+        f"{BUCKET}/in/blue.webp",
+    }
+
+
+@pytest.mark.parametrize(
+    ("replaced", "says"),
+    [
+        ({"text.onnx": colour_text_encoder(dimension=4)}, "the image encoder gives 3-dimension vectors"),
+        ({"text.onnx": colour_text_encoder(rows=5)}, "does not fit the text encoder"),
+    ],
+    ids=["dimensions-disagree", "tokenizer-does-not-fit"],
+)
+def test_a_model_that_cannot_be_used_ends_the_run_as_configuration_before_any_image(aws, replaced, says):
+    # given images and an embedding model with one part that does not fit
+    vector_search.install()
+    world(IMAGES)
+    _upload_model(**replaced)
+    # when the child runs / then it exits 78 with the reason, and no image was touched
+    assert run.run(_config()) == errors.EXIT_CONFIG
+    assert says in run_summary()["fatal"]
+    assert items() == {}
+
+
+def test_a_missing_model_file_ends_the_run_as_configuration(aws):
+    vector_search.install()
+    world(IMAGES)
+    assert run.run(_config()) == errors.EXIT_CONFIG
+    assert "--embed-image-uri s3://bl-results-bucket/models/image.onnx: NoSuchKey" in run_summary()["fatal"]
+
+
+def test_a_model_of_another_dimension_than_its_index_is_refused(aws):
+    # given the model's index already made for 5-dimension vectors (another model under that name)
+    vector_search.install()
+    world(IMAGES)
+    _upload_model()
+    vectors.ensure_index(clients.client("s3vectors"), VECTORS, vectors.index_name(_encoders().digest), 5)
+    # when the child runs / then it exits 78 before any image
+    assert run.run(_config()) == errors.EXIT_CONFIG
+    assert "holds 5-dimension vectors; the model gives 3" in run_summary()["fatal"]
+    assert items() == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"vector_bucket": None}, "--vector-bucket"),
+        ({"embed_text_uri": "text.onnx"}, "--embed-text-uri s3://bucket/key"),
+    ],
+)
+def test_embedding_settings_are_checked_before_any_aws_call(options, says):
+    from job.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=says):
+        _config(**options)
