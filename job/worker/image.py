@@ -358,8 +358,8 @@ class Worker:
             return "skipped_changed"
         if item["status"] == "done":
             self._keep_preview(ref, record, item)
-            if self.encoders is not None:
-                self._embed(ref, item, memo)
+            if self.encoders is not None and not self._embed(ref, item, memo):
+                return "skipped_changed"
         memo["item"] = item
         written = store.put_result(self.b.ddb, self.config.table, item)
         memo["item"] = None
@@ -372,10 +372,11 @@ class Worker:
             return "error:" + str(item.get("error_class"))
         return "done"
 
-    def _embed(self, ref: ObjectRef, item: dict, memo: dict) -> None:
+    def _embed(self, ref: ObjectRef, item: dict, memo: dict) -> bool:
         """The image's vector, stored before its result names the model, so a `done` result means the vector
         is there; one inference per object version, however often it is retried. An image that labelled but
-        does not decode here keeps its labels and gets no vector (logged): a retry would fail the same way."""
+        does not decode here keeps its labels and gets no vector (logged): a retry would fail the same way.
+        False when the object changed or went since it was labelled: its next event does it again."""
         from job.worker import embeddings, onnx_labels
 
         key = ("embed", ref.etag, ref.version_id)
@@ -390,18 +391,21 @@ class Worker:
             except (convert.BadImage, s3.TooLarge) as exc:
                 log.warning("no vector: the image does not decode", extra={"key": ref.key, "error": str(exc)})
                 memo[key] = None
-                return
+                return True
+            except (s3.ObjectChanged, s3.ObjectGone):
+                return False
             (row,) = embeddings.embed_images(self.encoders, pixels[None])
             self.stats.call("onnx.Embed")
             memo[key] = tuple(float(x) for x in row)
         if memo[key] is None:
-            return
+            return True
         record = vectors.VectorRecord(
             vectors.vector_key(ref.bucket, ref.key), memo[key], vectors.metadata_for(item)
         )
         assert self.config.vector_bucket and self.vector_index
         vectors.put(self.b.vectors, self.config.vector_bucket, self.vector_index, [record])
         self.stats.call("s3vectors.PutVectors")
+        return True
 
     def _keep_preview(self, ref: ObjectRef, record: exif.ExifRecord, item: dict) -> None:
         """The camera's EXIF preview, upright, beside the results (before the item that names it); a

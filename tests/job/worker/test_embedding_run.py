@@ -154,3 +154,31 @@ def test_embedding_settings_are_checked_before_any_aws_call(options, says):
 
     with pytest.raises(ConfigError, match=says):
         _config(**options)
+
+
+def test_an_image_overwritten_while_it_is_embedded_is_left_to_its_next_event(aws, monkeypatch):
+    # given photos whose red.jpg is overwritten between its labels and its whole read for the embedding
+    from job.worker import s3 as worker_s3
+
+    vector_search.install()
+    world(IMAGES)
+    _upload_model()
+    whole_read = worker_s3.get_bytes
+
+    def changed(client, ref, max_bytes):
+        if ref.key == "in/red.jpg":
+            raise worker_s3.ObjectChanged(ref.key)
+        return whole_read(client, ref, max_bytes)
+
+    monkeypatch.setattr(worker_s3, "get_bytes", changed)
+    # when the child runs / then red.jpg has neither a result nor a vector (its overwrite's event does it),
+    # and the others are done
+    assert run.run(_config()) == errors.EXIT_OK
+    stored = items()
+    assert "in/red.jpg" not in stored and all(
+        stored[k]["status"] == "done" for k in IMAGES if k != "in/red.jpg"
+    )
+    index = vectors.index_name(_encoders().digest)
+    store = clients.client("s3vectors")
+    assert vector_query.get(store, VECTORS, index, vectors.vector_key(BUCKET, "in/red.jpg")) is None
+    assert run_summary()["outcomes"]["skipped_changed"] == 1
