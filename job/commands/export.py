@@ -102,3 +102,21 @@ def write(items: Iterator[dict], out: TextIO, fmt: str = "jsonl") -> int:
         out.write(json.dumps(row(item), ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def fetch_items(ddb: Any, table: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """The results-table items of up to 100 images (strongly consistent), as plain Python."""
+    found: dict[tuple[str, str], dict] = {}
+    request = {
+        table: {"Keys": [{"bucket": {"S": b}, "key": {"S": k}} for b, k in refs], "ConsistentRead": True}
+    }
+    for _ in range(5):
+        answer = ddb.batch_get_item(RequestItems=request)
+        for raw in answer.get("Responses", {}).get(table, ()):
+            item = _plain(deserialize(raw))
+            found[(item["bucket"], item["key"])] = item
+        left = answer.get("UnprocessedKeys") or {}
+        if not left.get(table):
+            break
+        request = left
+    return found

@@ -173,7 +173,8 @@ def add_parser(sub: Any, help_text: str) -> None:
     p.set_defaults(func=command)
 
 
-def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = sys.stdout if out is None else out  # the stream of now, not of when this module was imported
 
     from job.core import clients
 

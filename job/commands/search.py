@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from job.commands import export
 from job.commands.filters import NEEDS_INDEX, Filters, matches, parse_near
-from job.core import errors, label_index, store
+from job.core import errors, label_index
 
 log = logging.getLogger(__name__)
 
@@ -25,29 +25,11 @@ log = logging.getLogger(__name__)
 # --- DynamoDB -------------------------------------------------------------------------------------------
 
 
-def _fetch(ddb: Any, table: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    """The results-table items of up to 100 images (strongly consistent), as plain Python."""
-    found: dict[tuple[str, str], dict] = {}
-    request = {
-        table: {"Keys": [{"bucket": {"S": b}, "key": {"S": k}} for b, k in refs], "ConsistentRead": True}
-    }
-    for _ in range(5):
-        answer = ddb.batch_get_item(RequestItems=request)
-        for raw in answer.get("Responses", {}).get(table, ()):
-            item = export._plain(store.deserialize(raw))
-            found[(item["bucket"], item["key"])] = item
-        left = answer.get("UnprocessedKeys") or {}
-        if not left.get(table):
-            break
-        request = left
-    return found
-
-
 def verified(ddb: Any, table: str, hits: Iterable[Mapping[str, Any]]) -> Iterator[dict]:
     """Secondary-index hits (OpenSearch) re-read from the results table: deleted or changed images drop out."""
     it = iter(hits)
     while chunk := list(itertools.islice(it, 100)):
-        items = _fetch(ddb, table, [(h["bucket"], h["key"]) for h in chunk])
+        items = export.fetch_items(ddb, table, [(h["bucket"], h["key"]) for h in chunk])
         for hit in chunk:
             item = items.get((hit["bucket"], hit["key"]))
             if item and item.get("status") == "done" and item.get("etag") == hit.get("etag"):
@@ -69,7 +51,7 @@ def find(
         chunk = list(itertools.islice(hits, 100))
         if not chunk:
             return
-        items = _fetch(ddb, table, [(r["bucket"], r["key"]) for r in chunk])
+        items = export.fetch_items(ddb, table, [(r["bucket"], r["key"]) for r in chunk])
         for row in chunk:
             item = items.get((row["bucket"], row["key"]))
             # the index is a hint: a row whose image changed or went since it was written is not shown
@@ -134,8 +116,10 @@ def add_parser(sub: Any, help_text: str) -> None:
     p.add_argument("--near", help="LAT,LON,KM")
     p.add_argument("--scan", action="store_true", help="no --label: read the whole results table")
     p.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
+    from job.commands import similar
     from job.core import opensearch
 
+    similar.add_arguments(p)
     opensearch.add_arguments(p)
     p.set_defaults(func=command)
 
@@ -152,7 +136,8 @@ def filters_of(args: argparse.Namespace) -> Filters:
     )
 
 
-def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = sys.stdout if out is None else out  # the stream of now, not of when this module was imported
 
     from job.commands import opensearch_search
     from job.core import clients, opensearch
@@ -160,6 +145,23 @@ def command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     settings = opensearch.settings_from(args)
     try:
         f = filters_of(args)
+        from job.commands import similar
+
+        if similar.wanted(args):  # by meaning: the embedding model and the vector store
+            if args.meaning and args.like:
+                raise ValueError("give --meaning or --like, not both")
+            found = similar.search(
+                clients.client("s3"),
+                clients.client("dynamodb"),
+                clients.client("s3vectors"),
+                args.table,
+                args,
+                f,
+                args.limit,
+            )
+            count = similar.write(found, out, args.format)
+            log.info("search done", extra={"images": count, "backend": "s3vectors"})
+            return errors.EXIT_OK
         if settings is not None:  # every filter, no scan
             hits = opensearch_search.search(opensearch.connect(settings), settings.index, f, args.limit)
             items: Iterable[dict] = verified(clients.client("dynamodb"), args.table, hits)

@@ -50,7 +50,8 @@ def _from_terraform(args: argparse.Namespace) -> None:
     args.deleter.append(deployed.read(args.terraform_dir, "submitter_role_arn"))
 
 
-def command(args: argparse.Namespace, out: TextIO = sys.stdout, client: Any = None) -> int:
+def command(args: argparse.Namespace, out: TextIO | None = None, client: Any = None) -> int:
+    out = sys.stdout if out is None else out  # the stream of now, not of when this module was imported
     if args.terraform_dir:
         _from_terraform(args)
     settings = opensearch.settings_from(args)
