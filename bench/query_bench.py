@@ -30,6 +30,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from bench.results import Report  # noqa: E402
 from job.worker import embeddings  # noqa: E402
+from tests.onnx_models import colour_image_encoder, save, word_tokenizer  # noqa: E402
 
 VOCABULARY, CONTEXT, WIDTH, HEADS, LAYERS, MLP, OUT = 49_408, 77, 512, 8, 12, 2_048, 512
 TARGET_P95_MS = 100.0
@@ -116,40 +117,13 @@ class _Graph:
             [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["N", OUT])],
             self.weights,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        model.ir_version = 8
-        return model.SerializeToString()
-
-
-def image_encoder() -> bytes:
-    """A stand-in image tower of the same output size: loading checks the two agree (not timed here)."""
-    graph = helper.make_graph(
-        [
-            helper.make_node("GlobalAveragePool", ["pixel_values"], ["pooled"]),
-            helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
-            helper.make_node("MatMul", ["flat", "projection"], ["image_embeds"]),
-        ],
-        "image",
-        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["N", 3, 224, 224])],
-        [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["N", OUT])],
-        [numpy_helper.from_array(np.ones((3, OUT), np.float32), "projection")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
+        return save(graph)
 
 
 def tokenizer() -> bytes:
     """A word-level tokenizer.json with CLIP's vocabulary size, the query words among its entries."""
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers
-    from tokenizers.models import WordLevel
-
     words = ["[PAD]", "[UNK]", *sorted({w for q in QUERIES for w in q.split()})]
-    words += [f"w{i}" for i in range(VOCABULARY - len(words))]
-    model = Tokenizer(WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    model.normalizer = normalizers.Lowercase()
-    model.pre_tokenizer = pre_tokenizers.Whitespace()
-    return model.to_str().encode()
+    return word_tokenizer((*words, *(f"w{i}" for i in range(VOCABULARY - len(words)))))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,7 +139,8 @@ def main() -> int:
     os.environ["OMP_NUM_THREADS"] = "1"
     started = time.perf_counter()
     text = _Graph().text_encoder()
-    model = embeddings.load(image_encoder(), text, tokenizer(), "clip-b32-text")
+    # a stand-in image tower of the same output size: loading checks the two agree (it is not timed here)
+    model = embeddings.load(colour_image_encoder(dimension=OUT), text, tokenizer(), "clip-b32-text")
     load_s = time.perf_counter() - started
     embeddings.embed_texts(model, [QUERIES[0]])  # warm-up
     times = []

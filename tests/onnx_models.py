@@ -9,7 +9,8 @@ from onnx import TensorProto, helper, numpy_helper
 COLOURS = ("red", "blue")
 
 
-def _save(graph: onnx.GraphProto) -> bytes:
+def save(graph: onnx.GraphProto) -> bytes:
+    """The graph as a model file onnxruntime 1.20 and later read, checked by onnx first."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # what onnxruntime 1.20 and later read
     onnx.checker.check_model(model)
@@ -34,7 +35,7 @@ def red_blue(size: int = 224, classes: int = 2, strength: float = 2.0, batch: in
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, classes])],
         [numpy_helper.from_array(weights, "weights")],
     )
-    return _save(graph)
+    return save(graph)
 
 
 def flat_input(features: int = 3 * 224 * 224) -> bytes:
@@ -47,7 +48,7 @@ def flat_input(features: int = 3 * 224 * 224) -> bytes:
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2])],
         [numpy_helper.from_array(weights, "weights")],
     )
-    return _save(graph)
+    return save(graph)
 
 
 # A CLIP-shaped pair that knows colours: the image encoder gives an image's mean colour (after ImageNet
@@ -78,7 +79,7 @@ def colour_image_encoder(size: int = 224, dimension: int = 3) -> bytes:
         [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["N", dimension])],
         [numpy_helper.from_array(weights, "projection")],
     )
-    return _save(graph)
+    return save(graph)
 
 
 def colour_text_encoder(rows: int = len(WORDS), dimension: int = 3, context: int | str = "L") -> bytes:
@@ -97,7 +98,7 @@ def colour_text_encoder(rows: int = len(WORDS), dimension: int = 3, context: int
         [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["N", dimension])],
         [numpy_helper.from_array(table, "table")],
     )
-    return _save(graph)
+    return save(graph)
 
 
 def word_tokenizer(words: tuple[str, ...] = WORDS) -> bytes:

@@ -12,7 +12,6 @@ import argparse
 import csv
 import json
 import os
-import posixpath
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
@@ -26,17 +25,14 @@ OVERFETCH = 3  # vectors asked for per result wanted: some fail the filters the 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from job.worker.config import OPTIONS, env_name
+
     p.add_argument("--meaning", help="images that match this description, e.g. 'a red car at night'")
     p.add_argument("--like", help="s3://bucket/key: images that look like this one (its stored vector)")
-    for name, help_text in (
-        ("vector_bucket", "the S3 Vectors bucket of the embeddings"),
-        ("embed_image_uri", "s3://… of the embedding model's image encoder"),
-        ("embed_text_uri", "s3://… of its text encoder"),
-        ("embed_tokenizer_uri", "s3://… of its tokenizer.json"),
-    ):
-        env = f"BUCKETLENS_{name.upper()}"
+    for name in ("vector_bucket", "embed_image_uri", "embed_text_uri", "embed_tokenizer_uri"):
+        env = env_name(name)  # the worker's settings, read the same way
         p.add_argument(
-            "--" + name.replace("_", "-"), default=os.environ.get(env), help=f"{help_text} [env {env}]"
+            "--" + name.replace("_", "-"), default=os.environ.get(env), help=f"{OPTIONS[name][1]} [env {env}]"
         )
 
 
@@ -46,7 +42,7 @@ def wanted(args: argparse.Namespace) -> bool:
 
 def load_model(s3: Any, args: argparse.Namespace) -> Any:
     """The embedding model the vectors were made with: its digest names their index."""
-    from job.worker import embeddings, sources
+    from job.worker import model_source
 
     uris = {
         name: getattr(args, name) for name in ("embed_image_uri", "embed_text_uri", "embed_tokenizer_uri")
@@ -58,9 +54,7 @@ def load_model(s3: Any, args: argparse.Namespace) -> Any:
             "a search by meaning needs the embedding model and its vector bucket: "
             + ", ".join("--" + n.replace("_", "-") for n in names)
         )
-    files = [sources.read_uri(s3, uri, "--" + name.replace("_", "-")) for name, uri in uris.items()]
-    name = posixpath.basename(split_s3_uri(uris["embed_image_uri"])[1]).removesuffix(".onnx") or "embed"
-    return embeddings.load(*files, name)
+    return model_source.open_embeddings(s3, *uris.values())
 
 
 def store_filter(f: Filters) -> dict[str, Any] | None:

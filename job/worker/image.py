@@ -150,7 +150,16 @@ class Worker:
         if self.config.embeds and self.encoders is None:
             from job.worker import embeddings, model_source
 
-            self.encoders = model_source.open_embeddings(self.b.s3, self.config, providers)
+            cfg = self.config
+            assert cfg.embed_image_uri and cfg.embed_text_uri and cfg.embed_tokenizer_uri
+            self.encoders = model_source.open_embeddings(
+                self.b.s3,
+                cfg.embed_image_uri,
+                cfg.embed_text_uri,
+                cfg.embed_tokenizer_uri,
+                cfg.model_settings,
+                providers,
+            )
             self.vector_index = vectors.index_name(self.encoders.digest)
             if self.b.vectors is None:
                 self.b = replace(self.b, vectors=clients.client("s3vectors"))
@@ -377,17 +386,12 @@ class Worker:
         is there; one inference per object version, however often it is retried. An image that labelled but
         does not decode here keeps its labels and gets no vector (logged): a retry would fail the same way.
         False when the object changed or went since it was labelled: its next event does it again."""
-        from job.worker import embeddings, onnx_labels
+        from job.worker import embeddings
 
         key = ("embed", ref.etag, ref.version_id)
         if key not in memo:
             try:
-                with self._converting:
-                    data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
-                    self.stats.call("s3.GetObject")
-                    self.stats.read_bytes(len(data))
-                    pixels = onnx_labels.prepare(data, self.config.model_settings)
-                    del data
+                pixels = self._pixels(ref, memo)
             except (convert.BadImage, s3.TooLarge) as exc:
                 log.warning("no vector: the image does not decode", extra={"key": ref.key, "error": str(exc)})
                 memo[key] = None
@@ -467,17 +471,9 @@ class Worker:
     ) -> dict:
         """The onnx labeler: the whole object, decoded and resized here while the batcher's thread runs
         the model on earlier images; one inference per object version, however often it is retried."""
-        from job.worker import onnx_labels
-
         key = ("onnx", ref.etag, ref.version_id)
         if key not in memo:
-            with self._converting:  # decoded photos are large: as many at once as CPUs and memory allow
-                data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
-                self.stats.call("s3.GetObject")
-                self.stats.read_bytes(len(data))
-                pixels = onnx_labels.prepare(data, classifier.settings)
-                del data
-            memo[key] = classifier.labels(pixels)
+            memo[key] = classifier.labels(self._pixels(ref, memo))
             self.stats.call("onnx.Classify")
         return store.build_result(
             ref,
@@ -488,6 +484,21 @@ class Worker:
             label_model_version=classifier.model.source,
             route="onnx",
         )
+
+    def _pixels(self, ref: ObjectRef, memo: dict) -> Any:
+        """The whole object, decoded and resized as the onnx models take it: the labeler and the embedding
+        model share one read and one decode per object version (both use config.model_settings)."""
+        from job.worker import onnx_labels
+
+        key = ("pixels", ref.etag, ref.version_id)
+        if key not in memo:
+            with self._converting:  # decoded photos are large: as many at once as CPUs and memory allow
+                data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
+                self.stats.call("s3.GetObject")
+                self.stats.read_bytes(len(data))
+                memo[key] = onnx_labels.prepare(data, self.config.model_settings)
+                del data
+        return memo[key]
 
     def _require_model(self, arn: str) -> None:
         """Once per run, before the first Custom Labels call: a stopped model ends the run with no spend."""

@@ -45,18 +45,25 @@ def open_model(s3: Any, config: RunConfig, providers: list[str] | None = None) -
     return onnx_labels.Batcher(model, settings)
 
 
-def open_embeddings(s3: Any, config: RunConfig, providers: list[str] | None = None) -> Any:
-    """The embedding model at --embed-image-uri, --embed-text-uri and --embed-tokenizer-uri, loaded and
-    checked (job.worker.embeddings.Encoders); raises ConfigError when a file is missing or they do not fit."""
+def open_embeddings(
+    s3: Any,
+    image_uri: str,
+    text_uri: str,
+    tokenizer_uri: str,
+    settings: onnx_labels.Settings | None = None,
+    providers: list[str] | None = None,
+) -> Any:
+    """The embedding model's image encoder, text encoder and tokenizer.json (as --embed-*-uri name them),
+    loaded and checked (job.worker.embeddings.Encoders); raises ConfigError when a file is missing or they
+    do not fit. The worker and `search --meaning` both load it here."""
     from job.worker import embeddings
 
-    assert config.embed_image_uri and config.embed_text_uri and config.embed_tokenizer_uri
     started = time.monotonic()
-    image = sources.read_uri(s3, config.embed_image_uri, "--embed-image-uri")
-    text = sources.read_uri(s3, config.embed_text_uri, "--embed-text-uri")
-    tokenizer = sources.read_uri(s3, config.embed_tokenizer_uri, "--embed-tokenizer-uri")
-    name = posixpath.basename(split_s3_uri(config.embed_image_uri)[1]).removesuffix(".onnx") or "embed"
-    encoders = embeddings.load(image, text, tokenizer, name, config.model_settings, providers)
+    image = sources.read_uri(s3, image_uri, "--embed-image-uri")
+    text = sources.read_uri(s3, text_uri, "--embed-text-uri")
+    tokenizer = sources.read_uri(s3, tokenizer_uri, "--embed-tokenizer-uri")
+    name = posixpath.basename(split_s3_uri(image_uri)[1]).removesuffix(".onnx") or "embed"
+    encoders = embeddings.load(image, text, tokenizer, name, settings, providers)
     log.info(
         "embedding model loaded",
         extra={

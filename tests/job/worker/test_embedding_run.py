@@ -182,3 +182,26 @@ def test_an_image_overwritten_while_it_is_embedded_is_left_to_its_next_event(aws
     store = clients.client("s3vectors")
     assert vector_query.get(store, VECTORS, index, vectors.vector_key(BUCKET, "in/red.jpg")) is None
     assert run_summary()["outcomes"]["skipped_changed"] == 1
+
+
+def test_with_the_onnx_labeler_each_image_is_read_and_decoded_once_for_both_models(aws):
+    # given the onnx labeler's colour model beside the embedding model
+    from tests.onnx_models import COLOURS, red_blue
+
+    vector_search.install()
+    world(IMAGES)
+    _upload_model()
+    s3 = clients.client("s3")
+    s3.put_object(Bucket=RESULTS, Key="models/colours.onnx", Body=red_blue())
+    s3.put_object(Bucket=RESULTS, Key="models/colours.txt", Body="\n".join(COLOURS).encode())
+    # when a child labels and embeds
+    onnx = {
+        "labeler": "onnx",
+        "model_uri": f"s3://{RESULTS}/models/colours.onnx",
+        "model_labels_uri": f"s3://{RESULTS}/models/colours.txt",
+    }
+    assert run.run(_config(**onnx)) == errors.EXIT_OK
+    # then each image was labelled and embedded, from one ranged EXIF read and one whole read
+    calls = run_summary()["calls"]
+    assert calls["onnx.Classify"] == calls["onnx.Embed"] == len(IMAGES)
+    assert calls["s3.GetObject"] == 2 * len(IMAGES)
