@@ -15,7 +15,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_REQUIREMENT := checkov>=3.2,<4
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test browser lint bench figures clean lock lambda-lock pin-base tf-check checkov tf-init plan deploy eventbridge build push destroy backfill status logs demo
+.PHONY: help venv test browser lint bench figures clean lock lambda-lock pin-base tf-check checkov tf-init plan deploy eventbridge build push destroy backfill relabel status logs demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -198,6 +198,12 @@ backfill: $(RUN_DEPS) ## Submit a backfill with the deployed settings: make back
 	@environment=$$($(DEPLOYED) submitter_environment --format env) && region=$(REGION_SH) && \
 	env AWS_DEFAULT_REGION=$$region $$environment \
 		$(RUN_PY) -m lambda_submitter backfill --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
+
+relabel: $(RUN_DEPS) ## Apply the prompt list to every stored embedding as a Batch job, reading no image: make relabel [PROMPTS=s3://…] [CHILDREN=4]
+	@queue=$$($(DEPLOYED) job_queue_arn) && definition=$$($(DEPLOYED) job_definition_arn) && \
+	prompts=$(or $(PROMPTS),$$($(DEPLOYED) prompts_uri)) && region=$(REGION_SH) && \
+	AWS_DEFAULT_REGION=$$region $(RUN_PY) -m job relabel --prompts "$$prompts" --submit $(or $(CHILDREN),4) \
+		--job-queue "$$queue" --job-definition "$$definition"
 
 status: $(RUN_DEPS) ## Children, images, rate, ETA and failed children of a job: make status JOB=<job id> [WATCH=1]
 	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id> [WATCH=1]"; exit 2; }

@@ -137,6 +137,10 @@ LAZY_COMMANDS: dict[str, tuple[str | Callable[..., None], str]] = {
         "job.commands.reindex",
         "rebuild the label index from the results table (after an upgrade, or to repair it)",
     ),
+    "relabel": (
+        "job.commands.relabel",
+        "labels from a prompt list for every stored embedding, reading no image (--submit: as a Batch job)",
+    ),
     "search-setup": (
         "job.commands.search_setup",
         "map the workers' and the submitter's IAM roles to OpenSearch roles (as the master user)",

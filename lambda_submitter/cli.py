@@ -65,9 +65,10 @@ def dry_run_report(refs: Iterable[ObjectRef], cfg: config.SubmitterConfig, out: 
     print(f"shards:        {shards} (at most {cfg.shard_size} images each)", file=out)
     print(f"batch jobs:    {len(jobs)} ({', '.join(str(j.size) for j in jobs) or 'none'} children)", file=out)
     print(f"features:      {','.join(cfg.features)}", file=out)
-    if cfg.labeler == "onnx":
+    if cfg.labeler != "rekognition":
         queue = cfg.target[0].rsplit("/", 1)[-1] or "(not set)"
-        print(f"labeler:       onnx, your own model: no Rekognition charge; jobs go to {queue}", file=out)
+        own = "your own model" if cfg.labeler == "onnx" else "prompts with your embedding model"
+        print(f"labeler:       {cfg.labeler}, {own}: no Rekognition charge; jobs go to {queue}", file=out)
         print("dry run: nothing submitted", file=out)
         return EXIT_OK
     cost = pricing.estimate(images, cfg.features)

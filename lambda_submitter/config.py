@@ -40,14 +40,14 @@ class SubmitterConfig:
     tps_quota: float | None = None  # the account's Rekognition TPS, shared by every job (job/core/quota.py)
     tps_quota_source: str = "BUCKETLENS_TPS_QUOTA"
     labeller: worker_config.RunConfig | None = None  # the fast path's worker settings; None: it is off
-    labeler: str = "rekognition"  # or onnx: the user's model labels, in Batch jobs only
+    labeler: str = "rekognition"  # or onnx, clip: the user's models label, in Batch jobs only
     gpu_job_queue: str | None = None  # with the onnx labeler on GPUs, where its jobs go
     gpu_job_definition: str | None = None
 
     @property
     def target(self) -> tuple[str, str]:
         """The job queue and definition a job goes to: the GPU ones for the onnx labeler when deployed."""
-        if self.labeler == "onnx" and self.gpu_job_queue and self.gpu_job_definition:
+        if self.labeler in worker_config.OWN_MODELS and self.gpu_job_queue and self.gpu_job_definition:
             return self.gpu_job_queue, self.gpu_job_definition
         return self.job_queue, self.job_definition
 
@@ -119,10 +119,10 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         raise ConfigError(
             "BUCKETLENS_GPU_JOB_QUEUE and BUCKETLENS_GPU_JOB_DEFINITION go together: set both or neither"
         )
-    # the Lambda has no onnxruntime: with the onnx labeler every image goes to a Batch job
+    # the Lambda has no onnxruntime: with the user's models every image goes to a Batch job
     fast_path_images = (
         0
-        if labeler == "onnx"
+        if labeler in worker_config.OWN_MODELS
         else _whole_number(env, "BUCKETLENS_FAST_PATH_IMAGES", FAST_PATH_IMAGES, 0, MAX_FAST_PATH_IMAGES)
     )
     cfg = SubmitterConfig(

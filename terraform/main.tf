@@ -43,14 +43,22 @@ locals {
   vector_bucket_arn = local.embeds ? (
     "arn:${data.aws_partition.current.partition}:s3vectors:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:bucket/${local.vector_bucket}"
   ) : null
-  embedding_environment = local.embeds ? {
+  embedding_environment = local.embeds ? { for k, v in {
     BUCKETLENS_EMBED_IMAGE_URI     = var.embedding_model.image_uri
     BUCKETLENS_EMBED_TEXT_URI      = var.embedding_model.text_uri
     BUCKETLENS_EMBED_TOKENIZER_URI = var.embedding_model.tokenizer_uri
     BUCKETLENS_VECTOR_BUCKET       = local.vector_bucket
-  } : {}
+    BUCKETLENS_PROMPTS_URI         = var.embedding_model.prompts_uri
+    BUCKETLENS_EMBED_SIZE          = var.embedding_model.size == null ? null : tostring(var.embedding_model.size)
+    BUCKETLENS_EMBED_MEAN          = var.embedding_model.mean
+    BUCKETLENS_EMBED_STD           = var.embedding_model.std
+  } : k => v if v != null } : {}
+  # the model's files and the prompt list the jobs read (labeler = clip, relabel)
   embedding_object_arns = local.embeds ? [
-    for uri in values(var.embedding_model) : "arn:${data.aws_partition.current.partition}:s3:::${trimprefix(uri, "s3://")}"
+    for uri in compact([
+      var.embedding_model.image_uri, var.embedding_model.text_uri, var.embedding_model.tokenizer_uri,
+      var.embedding_model.prompts_uri,
+    ]) : "arn:${data.aws_partition.current.partition}:s3:::${trimprefix(uri, "s3://")}"
   ] : []
 
   onnx = var.labeler == "onnx"
@@ -136,6 +144,22 @@ locals {
     # its deletes remove the deleted image's vectors (lambda_submitter/deletions.py)
     local.embeds ? { BUCKETLENS_VECTOR_BUCKET = local.vector_bucket } : {},
   )
+}
+
+# The labeler's own inputs, refused at plan rather than by the first job (exit 78) after a whole deploy.
+resource "terraform_data" "labeler_inputs" {
+  input = var.labeler
+
+  lifecycle {
+    precondition {
+      condition     = var.labeler != "onnx" || (var.model_uri != null && var.model_labels_uri != null)
+      error_message = "labeler = onnx needs model_uri and model_labels_uri."
+    }
+    precondition {
+      condition     = var.labeler != "clip" || try(var.embedding_model.prompts_uri != null, false)
+      error_message = "labeler = clip needs embedding_model, with its prompts_uri (the prompt list)."
+    }
+  }
 }
 
 module "ecr" {

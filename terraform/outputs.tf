@@ -132,3 +132,8 @@ output "search_admin_role_arn" {
   description = "The created search domain's master user: the role of its setup function (null without enable_search, with search_master_user_arn, or with an existing cluster)."
   value       = var.enable_search ? module.search[0].admin_role_arn : null
 }
+
+output "prompts_uri" {
+  description = "The prompt list of labeler = clip and of make relabel (embedding_model.prompts_uri): the jobs may read it; upload a changed list there, then make relabel. null without one."
+  value       = try(var.embedding_model.prompts_uri, null)
+}

@@ -185,13 +185,13 @@ variable "features" {
 }
 
 variable "labeler" {
-  description = "Who labels the images: rekognition (Amazon Rekognition, the default) or onnx (your own ONNX image classifier, model_uri)."
+  description = "Who labels the images: rekognition (Amazon Rekognition, the default), onnx (your own ONNX image classifier, model_uri) or clip (embedding_model.prompts_uri's prompts compared with each image's embedding: no Rekognition call)."
   type        = string
   default     = "rekognition"
 
   validation {
-    condition     = contains(["rekognition", "onnx"], var.labeler)
-    error_message = "labeler must be rekognition or onnx."
+    condition     = contains(["rekognition", "onnx", "clip"], var.labeler)
+    error_message = "labeler must be rekognition, onnx or clip."
   }
 }
 
@@ -218,17 +218,34 @@ variable "model_labels_uri" {
 }
 
 variable "embedding_model" {
-  description = "Your CLIP-style embedding model, so images can be found by meaning: s3://bucket/key of its image encoder (N x 3 x H x W floats -> N x D), text encoder (N x L token ids -> N x D) and tokenizer.json. Each image's vector goes to the S3 Vectors bucket <name>-vectors, which the first job creates. null: no embeddings. The Lambda fast path is off with it (every upload goes to a Batch job)."
+  description = "Your CLIP-style embedding model, so images can be found by meaning: s3://bucket/key of its image encoder (N x 3 x H x W floats -> N x D), text encoder (N x L token ids -> N x D) and tokenizer.json; optionally prompts_uri (the prompt list of labeler = clip and of make relabel) and the image transform, size (224) and mean and std (R,G,B; CLIP's by default, 0.5,0.5,0.5 for SigLIP). Each image's vector goes to the S3 Vectors bucket <name>-vectors, which the first job creates. null: no embeddings. The Lambda fast path is off with it (every upload goes to a Batch job)."
   type = object({
     image_uri     = string
     text_uri      = string
     tokenizer_uri = string
+    prompts_uri   = optional(string)
+    size          = optional(number)
+    mean          = optional(string)
+    std           = optional(string)
   })
   default = null
 
   validation {
-    condition     = var.embedding_model == null || alltrue([for uri in values(var.embedding_model == null ? {} : var.embedding_model) : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", uri))])
-    error_message = "embedding_model's image_uri, text_uri and tokenizer_uri must each be s3://bucket/key."
+    condition = alltrue([
+      for uri in(var.embedding_model == null ? [] : [
+        var.embedding_model.image_uri, var.embedding_model.text_uri, var.embedding_model.tokenizer_uri,
+        coalesce(var.embedding_model.prompts_uri, "s3://prompts-not-given/-"),
+      ]) : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", uri))
+    ])
+    error_message = "embedding_model's image_uri, text_uri, tokenizer_uri and prompts_uri must each be s3://bucket/key."
+  }
+
+  validation {
+    condition = alltrue([
+      for triple in(var.embedding_model == null ? [] : compact([var.embedding_model.mean, var.embedding_model.std])) :
+      can(regex("^[0-9.]+,[0-9.]+,[0-9.]+$", triple))
+    ])
+    error_message = "embedding_model's mean and std are three numbers R,G,B, e.g. 0.5,0.5,0.5."
   }
 }
 

@@ -51,17 +51,17 @@ def flat_input(features: int = 3 * 224 * 224) -> bytes:
     return save(graph)
 
 
-# A CLIP-shaped pair that knows colours: the image encoder gives an image's mean colour (after ImageNet
-# normalisation), the text encoder looks each word up in a table where a colour word is that colour's vector
+# A CLIP-shaped pair that knows colours: the image encoder gives an image's mean colour (after CLIP's
+# normalisation, the embedding model's default), the text encoder looks each word up in a table where a colour word is that colour's vector
 # and every other word is zero, and averages them. "red" then lies nearest the red images.
 WORDS = ("[PAD]", "[UNK]", "a", "photo", "of", "red", "green", "blue")
 PIXELS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
-IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+CLIP = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
 
 
 def colour_vector(rgb: tuple[float, float, float]) -> np.ndarray:
     """Where the image encoder puts a picture of one colour (channels in 0..1)."""
-    mean, std = (np.asarray(v, np.float32) for v in IMAGENET)
+    mean, std = (np.asarray(v, np.float32) for v in CLIP)
     return (np.asarray(rgb, np.float32) - mean) / std
 
 

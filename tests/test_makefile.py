@@ -237,3 +237,62 @@ def test_backfill_runs_the_submitter_with_the_deployed_environment(moto_server, 
     assert "images found:  2" in result.stdout
     assert "shards:        2" in result.stdout
     assert "labels,text" in result.stdout
+
+
+def test_relabel_submits_the_deployed_prompt_list_as_a_batch_job(moto_server, tmp_path):
+    # given the deployment's queue and job definition in the emulator, and a terraform whose outputs name
+    # them and the prompt list
+    import boto3
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="relabel-batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = boto3.client("batch", region_name="us-east-1")
+    environment = batch.create_compute_environment(
+        computeEnvironmentName="relabel-ce", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName="relabel-q",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )["jobQueueArn"]
+    definition = batch.register_job_definition(
+        jobDefinitionName="relabel-worker",
+        type="container",
+        containerProperties={"image": "bucketlens:test", "vcpus": 1, "memory": 2048},
+    )["jobDefinitionArn"]
+    fake = tmp_path / "terraform"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "for last; do :; done\n"
+        'case "$last" in\n'
+        "  region) echo '\"us-east-1\"' ;;\n"
+        f"  job_queue_arn) echo '\"{queue}\"' ;;\n"
+        f"  job_definition_arn) echo '\"{definition}\"' ;;\n"
+        "  prompts_uri) echo '\"s3://models-b/prompts.json\"' ;;\n"
+        "  *) exit 1 ;;\n"
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    # when `make relabel` runs with three children
+    result = subprocess.run(
+        ["make", "--no-print-directory", "relabel", "CHILDREN=3", f"TERRAFORM={fake}", RUN_PY],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # then one array job of three children relabels the deployed prompt list's segments
+    assert result.returncode == 0, result.stderr[-2000:]
+    import json
+
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    (job,) = batch.describe_jobs(jobs=[answer["job_id"]])["jobs"]
+    assert job["arrayProperties"]["size"] == 3
+    assert job["container"]["command"] == [
+        "relabel",
+        "--prompts",
+        "s3://models-b/prompts.json",
+        "--segments",
+        "3",
+    ]

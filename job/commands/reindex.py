@@ -10,7 +10,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
-from job.commands import export, search
+from job.commands import export, options
 from job.core import errors, label_index
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def add_parser(sub: Any, help_text: str) -> None:
     p = sub.add_parser("reindex", help=help_text)
-    search.add_tables(p)
+    options.add_tables(p)
     p.add_argument("--segment", type=int, default=0, help="this process's part of the scan (0-based)")
     p.add_argument("--segments", type=int, default=1, help="how many processes share the scan (default 1)")
     p.set_defaults(func=command)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
-import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
 from job.commands import export
 from job.commands.filters import NEEDS_INDEX, Filters, matches, parse_near
+from job.commands.options import add_tables
 from job.core import errors, label_index
 
 log = logging.getLogger(__name__)
@@ -84,19 +84,6 @@ def write_table(items: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     for r in [header, *rows]:
         out.write("  ".join(r[c].ljust(widths[c]) for c in range(3)) + "  " + r[3] + "\n")
     return len(rows)
-
-
-def add_tables(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--table",
-        default=os.environ.get("BUCKETLENS_TABLE") or "bucketlens-results",
-        help="results table [env BUCKETLENS_TABLE]",
-    )
-    p.add_argument(
-        "--label-table",
-        default=os.environ.get("BUCKETLENS_LABEL_TABLE"),
-        help=f"label index (default <table>{label_index.SUFFIX}) [env BUCKETLENS_LABEL_TABLE]",
-    )
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

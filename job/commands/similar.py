@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-from job.commands import export, vector_query
+from job.commands import export, options, vector_query
 from job.commands.filters import Filters, matches
 from job.core import vectors
 from job.core.manifest import split_s3_uri
@@ -25,36 +24,13 @@ OVERFETCH = 3  # vectors asked for per result wanted: some fail the filters the 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from job.worker.config import OPTIONS, env_name
-
     p.add_argument("--meaning", help="images that match this description, e.g. 'a red car at night'")
     p.add_argument("--like", help="s3://bucket/key: images that look like this one (its stored vector)")
-    for name in ("vector_bucket", "embed_image_uri", "embed_text_uri", "embed_tokenizer_uri"):
-        env = env_name(name)  # the worker's settings, read the same way
-        p.add_argument(
-            "--" + name.replace("_", "-"), default=os.environ.get(env), help=f"{OPTIONS[name][1]} [env {env}]"
-        )
+    options.add_embedding(p)
 
 
 def wanted(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "meaning", None) or getattr(args, "like", None))
-
-
-def load_model(s3: Any, args: argparse.Namespace) -> Any:
-    """The embedding model the vectors were made with: its digest names their index."""
-    from job.worker import model_source
-
-    uris = {
-        name: getattr(args, name) for name in ("embed_image_uri", "embed_text_uri", "embed_tokenizer_uri")
-    }
-    missing = [name for name, uri in uris.items() if not uri]
-    if missing or not args.vector_bucket:
-        names = [*missing, *([] if args.vector_bucket else ["vector_bucket"])]
-        raise ValueError(
-            "a search by meaning needs the embedding model and its vector bucket: "
-            + ", ".join("--" + n.replace("_", "-") for n in names)
-        )
-    return model_source.open_embeddings(s3, *uris.values())
 
 
 def store_filter(f: Filters) -> dict[str, Any] | None:
@@ -78,7 +54,7 @@ def search(
     """Results closest first, each a result item with `score` (1 - cosine distance) and `preview` (a link)."""
     from job.worker import embeddings
 
-    model = load_model(s3, args)
+    model = options.load_embeddings(s3, args, "a search by meaning")
     index = vectors.index_name(model.digest)
     if args.like:
         bucket, key = split_s3_uri(args.like)

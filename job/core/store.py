@@ -310,3 +310,31 @@ def put_result(ddb: Any, table: str, item: Mapping[str, Any]) -> bool:
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=serialize(values),
     )
+
+
+def replace_labels(
+    ddb: Any, table: str, item: Mapping[str, Any], labels: Iterable[Mapping[str, Any]]
+) -> bool:
+    """Another labeler's answer for an image already done (`relabel`): its labels replaced, and its label
+    model's name where `model_version` is given, only while the item is still this done object version with
+    these features; False when the image changed or went meanwhile (its own event labels it)."""
+    names = {"#labels": "labels", "#st": "status", "#etag": "etag", "#feat": "features"}
+    values = {
+        ":labels": to_dynamo(list(labels)),
+        ":done": "done",
+        ":etag": item["etag"],
+        ":feat": item["features"],
+    }
+    update = "SET #labels = :labels"
+    if item.get("label_model_version"):
+        names["#lmv"], values[":lmv"] = "label_model_version", item["label_model_version"]
+        update += ", #lmv = :lmv"
+    return conditional(
+        ddb.update_item,
+        TableName=table,
+        Key=serialize({"bucket": item["bucket"], "key": item["key"]}),
+        UpdateExpression=update,
+        ConditionExpression="#st = :done AND #etag = :etag AND #feat = :feat",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=serialize(values),
+    )

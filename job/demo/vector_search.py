@@ -5,18 +5,24 @@ the tests search offline with AWS's distance metrics and metadata filter languag
 Sources: Amazon S3 User Guide, "Metadata filtering" (the operators and their input types; `$eq` against a
 list matches any element) and "Limitations and restrictions" (top-K <= 100, <= 500 vectors a PutVectors
 and DeleteVectors, <= 100 a GetVectors, <= 50 metadata keys, filterable metadata <= 2 KB a vector); the
-API reference of QueryVectors (cosine distance is 1 - cosine similarity) and of CreateIndex (an existing
-name is a ConflictException, where moto replaced the index and its vectors).
+API reference of QueryVectors (cosine distance is 1 - cosine similarity), of CreateIndex (an existing
+name is a ConflictException, where moto replaced the index and its vectors) and of ListVectors (pages of at
+most 1,000, 500 by default, with a nextToken; segmentCount 1 to 16 and segmentIndex below it, each given only
+with the other, split the vectors between parallel readers; moto returns every vector in one page).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 TOP_K_MAX = 100
+LIST_DEFAULT, LIST_MAX = 500, 1000  # vectors a ListVectors page (its API reference: maxResults)
+SEGMENTS_MAX = 16  # segmentCount, 1 to 16 (the same page)
 PUT_MAX = DELETE_MAX = 500
 GET_MAX = 100
 METADATA_KEYS_MAX = 50
@@ -125,6 +131,33 @@ def check_metadata(key: str, metadata: Mapping[str, Any] | None, unfiltered: Seq
         )
 
 
+def list_page(
+    keys: Sequence[str],
+    max_results: int | None,
+    token: str | None,
+    segment_count: int | None,
+    segment_index: int | None,
+) -> tuple[list[str], str | None]:
+    """The keys of one ListVectors page, and the token of the next (None at the end); each key belongs to
+    one segment, so parallel readers see every vector once."""
+    if (segment_count is None) != (segment_index is None):
+        raise FilterError("segmentCount and segmentIndex are given together")
+    count, index = segment_count or 1, segment_index or 0
+    if not 1 <= count <= SEGMENTS_MAX or not 0 <= index < count:
+        raise FilterError(f"segmentCount must be 1 to {SEGMENTS_MAX}, segmentIndex below it")
+    size = LIST_DEFAULT if max_results is None else max_results
+    if not 1 <= size <= LIST_MAX:
+        raise FilterError(f"maxResults must be 1 to {LIST_MAX}")
+    mine = sorted(k for k in keys if int(hashlib.sha256(k.encode()).hexdigest(), 16) % count == index)
+    start = 0
+    if token:
+        after = base64.urlsafe_b64decode(token.encode()).decode()
+        start = next((n for n, k in enumerate(mine) if k > after), len(mine))
+    page = mine[start : start + size]
+    more = start + size < len(mine)
+    return page, base64.urlsafe_b64encode(page[-1].encode()).decode() if more else None
+
+
 def install() -> None:
     """Teach moto's s3vectors QueryVectors and AWS's documented limits (idempotent)."""
     from moto.s3vectors import responses, urls
@@ -222,7 +255,38 @@ def install() -> None:
         index.non_filterable = tuple(config.get("nonFilterableMetadataKeys") or ())
         return result
 
+    def list_vectors_response(self):  # type: ignore[no-untyped-def]
+        """Pages and segments, as AWS answers ListVectors (moto gives every vector at once)."""
+        index = self.s3vectors_backend.get_index(
+            self._get_param("vectorBucketName"),
+            index_name=self._get_param("indexName"),
+            index_arn=self._get_param("indexArn"),
+        )
+        keys, token = validated(
+            lambda: list_page(
+                list(index.vectors),
+                self._get_int_param("maxResults"),
+                self._get_param("nextToken"),
+                self._get_int_param("segmentCount"),
+                self._get_int_param("segmentIndex"),
+            )
+        )
+        with_data = self._get_bool_param("returnData", False)
+        with_metadata = self._get_bool_param("returnMetadata", False)
+        found = []
+        for key in keys:
+            vector = index.vectors[key]
+            found.append(
+                {
+                    "key": key,
+                    **({"data": vector.data} if with_data else {}),
+                    **({"metadata": vector.metadata or {}} if with_metadata else {}),
+                }
+            )
+        return ActionResult({"vectors": found, **({"nextToken": token} if token else {})})
+
     responses.S3VectorsResponse.query_vectors = query_vectors
+    responses.S3VectorsResponse.list_vectors = list_vectors_response
     S3VectorsBackend.put_vectors = put_vectors
     S3VectorsBackend.get_vectors = get_vectors
     S3VectorsBackend.delete_vectors = delete_vectors

@@ -10,7 +10,7 @@ import argparse
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from job.core import inventory, label_index
@@ -19,7 +19,8 @@ from job.core.summary import parent_job_id
 
 ENV_PREFIX = "BUCKETLENS_"
 FEATURES = ("labels", "text", "custom-labels")
-LABELERS = ("rekognition", "onnx")
+LABELERS = ("rekognition", "onnx", "clip")
+OWN_MODELS = ("onnx", "clip")  # labelers that run the user's models (onnxruntime), never Rekognition
 DEFAULT_TABLE = "bucketlens-results"
 DEFAULT_EXTENSIONS = ",".join(inventory.DEFAULT_EXTENSIONS)  # the submitter's and the inventory's list
 
@@ -33,7 +34,7 @@ def default_workers(
     """Threads enough for the rate this child may reach (in flight = rate x latency), 4..64; without a
     quota, 8 per CPU (Rekognition calls wait ~150 ms on the network, so threads outnumber cores). The
     onnx labeler's threads download and decode for the model: 2 per CPU keep it fed."""
-    if labeler == "onnx":
+    if labeler in OWN_MODELS:
         from job.worker.convert import cpu_limit  # the container's CPUs, not the host's
 
         return min(64, max(4, cpu_limit() * 2))
@@ -83,7 +84,9 @@ class RunConfig:
     opensearch_auth: str = "sigv4"
     opensearch_secret_arn: str | None = None
     deployment: str = "bucketlens"  # the Deployment dimension of the EMF metrics (job/core/metrics.py)
-    labeler: str = "rekognition"  # or onnx: the user's own classifier (job/worker/onnx_labels.py)
+    # or onnx: the user's own classifier (job/worker/onnx_labels.py); or clip: labels from prompts compared
+    # with each image's embedding (job/worker/prompts.py)
+    labeler: str = "rekognition"
     model_uri: str | None = None
     model_labels_uri: str | None = None
     # the model's settings where given; None takes job.worker.onnx_labels.Settings' default
@@ -99,6 +102,10 @@ class RunConfig:
     embed_text_uri: str | None = None
     embed_tokenizer_uri: str | None = None
     vector_bucket: str | None = None
+    embed_size: int | None = None  # None: 224
+    embed_mean: tuple[float, float, float] | None = None  # None: CLIP's
+    embed_std: tuple[float, float, float] | None = None
+    prompts_uri: str | None = None  # labeler clip: the prompt list (job/worker/prompts.py)
 
     @property
     def embeds(self) -> bool:
@@ -145,6 +152,30 @@ class RunConfig:
         }
         return Settings(**{name: value for name, value in given.items() if value is not None})
 
+    @property
+    def embed_settings(self) -> Any:
+        """How images are prepared for the embedding model: CLIP's transform unless --embed-size, --embed-mean
+        or --embed-std say otherwise (SigLIP: 0.5,0.5,0.5 for both); batches and device as the labeler's."""
+        from job.worker import embeddings
+
+        labeler = self.model_settings
+        return replace(
+            labeler,
+            size=self.embed_size or 224,
+            mean=self.embed_mean or embeddings.CLIP_MEAN,
+            std=self.embed_std or embeddings.CLIP_STD,
+            crop=embeddings.CLIP_CROP,
+        )
+
+    @property
+    def labels_features(self) -> str:
+        """The feature key before any model's digest joins it. `clip` names itself (its labels come from the
+        embedding, whose digest follows; a changed prompt list is `relabel`'s work, never a reason to read the
+        images again); onnx adds its model's digest when loaded."""
+        if self.labeler == "clip":
+            return self.feature_key.replace("labels", "labels@clip")
+        return self.feature_key
+
     def to_log(self) -> dict:
         model = (
             {"model_uri": self.model_uri, "model_labels_uri": self.model_labels_uri}
@@ -156,6 +187,8 @@ class RunConfig:
             if self.embeds
             else {}
         )
+        if self.labeler == "clip":
+            embedding["prompts_uri"] = self.prompts_uri
         return {
             "source": self.source,
             "labeler": self.labeler,
@@ -210,7 +243,11 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "opensearch_auth": (str, "sigv4 (Amazon OpenSearch Service, default) or basic"),
     "opensearch_secret_arn": (str, "basic auth: Secrets Manager secret with username and password"),
     "deployment": (str, "the deployment's name: the Deployment dimension of the CloudWatch metrics"),
-    "labeler": (str, "rekognition (default) or onnx: your own image classifier, --model-uri"),
+    "labeler": (
+        str,
+        "rekognition (default); onnx: your own image classifier, --model-uri; clip: labels from --prompts-uri "
+        "compared with each image's embedding (no Rekognition call)",
+    ),
     "model_uri": (str, "onnx: s3://…/model.onnx, an image classifier taking (N, 3, H, W) floats"),
     "model_labels_uri": (
         str,
@@ -233,6 +270,13 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "embed_text_uri": (str, "embeddings: s3://…/text.onnx, (N, L) token ids -> (N, D)"),
     "embed_tokenizer_uri": (str, "embeddings: s3://…/tokenizer.json of the text encoder"),
     "vector_bucket": (str, "embeddings: the S3 Vectors bucket (an index per model is made in it)"),
+    "embed_size": (int, "embeddings: the image encoder's input height and width (default 224)"),
+    "embed_mean": (str, "embeddings: per-channel mean R,G,B (default CLIP's 0.4815,0.4578,0.4082)"),
+    "embed_std": (str, "embeddings: per-channel std R,G,B (default CLIP's 0.2686,0.2613,0.2758)"),
+    "prompts_uri": (
+        str,
+        'labeler clip: s3://…/prompts.json, [{"name": …, "prompt": …, "threshold": 0.25}, …]',
+    ),
 }
 
 
@@ -325,6 +369,7 @@ def from_args(
         "embed_text_uri",
         "embed_tokenizer_uri",
         "vector_bucket",
+        "prompts_uri",
     ):
         if name in raw:
             values[name] = str(raw[name])
@@ -345,10 +390,11 @@ def from_args(
         "model_top_k",
         "model_min_confidence",
         "model_batch",
+        "embed_size",
     ):
         if name in raw:
             values[name] = _convert(name, raw[name])
-    for name in ("model_mean", "model_std"):
+    for name in ("model_mean", "model_std", "embed_mean", "embed_std"):
         if name in raw:
             values[name] = parse_triple(name, str(raw[name]))
     if "features" in raw:
@@ -371,6 +417,19 @@ def from_args(
     config = RunConfig(**values)  # type: ignore[arg-type]
     validate(config)
     return config
+
+
+def embed_settings(env: Mapping[str, str] | None = None) -> Any:
+    """The embedding model's settings from BUCKETLENS_EMBED_SIZE, _MEAN and _STD: the operator commands
+    (search --meaning, relabel) load the model as the jobs do."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if env.get(env_name("embed_size")):
+        values["embed_size"] = _convert("embed_size", env[env_name("embed_size")])
+    for name in ("embed_mean", "embed_std"):
+        if env.get(env_name(name)):
+            values[name] = parse_triple(name, env[env_name(name)])
+    return RunConfig(source="s3://operator/", **values).embed_settings
 
 
 def validate(config: RunConfig) -> None:
@@ -424,22 +483,39 @@ def validate_embedding(config: RunConfig) -> None:
         raise ConfigError(
             f"embeddings need --vector-bucket (3 to 63 characters), got {config.vector_bucket!r}"
         )
+    settings = config.embed_settings
+    if not 16 <= settings.size <= 4096:
+        raise ConfigError("--embed-size must be between 16 and 4096")
+    if any(s <= 0 for s in settings.std):
+        raise ConfigError("--embed-std must be positive")
+    _check_run_settings(settings)
 
 
 def validate_labeler(config: RunConfig) -> None:
-    """The onnx labeler's model and settings; Rekognition's features are Rekognition's alone."""
+    """The onnx labeler's model and settings, the clip labeler's embedding model and prompts; Rekognition's
+    features are Rekognition's alone."""
     if config.labeler not in LABELERS:
         raise ConfigError(f"--labeler must be one of {', '.join(LABELERS)}, got {config.labeler!r}")
+    if config.labeler == "clip":
+        if not config.embeds:
+            raise ConfigError("--labeler clip needs the embedding model: --embed-image-uri and the rest")
+        if not _s3_object(config.prompts_uri):
+            raise ConfigError(
+                f"--labeler clip needs --prompts-uri s3://bucket/key, got {config.prompts_uri!r}"
+            )
+    if config.labeler == "rekognition":
+        return
+    if config.features != ("labels",):
+        raise ConfigError(
+            f"--labeler {config.labeler} labels only: --features labels (text and custom-labels are "
+            "Rekognition's)"
+        )
     if config.labeler != "onnx":
         return
     for name in ("model_uri", "model_labels_uri"):
         uri = getattr(config, name)
         if not uri or not uri.startswith("s3://") or "/" not in uri[len("s3://") :]:
             raise ConfigError(f"--labeler onnx needs --{name.replace('_', '-')} s3://bucket/key, got {uri!r}")
-    if config.features != ("labels",):
-        raise ConfigError(
-            "--labeler onnx labels only: --features labels (text and custom-labels are Rekognition's)"
-        )
     settings = config.model_settings
     if not 16 <= settings.size <= 4096:
         raise ConfigError("--model-size must be between 16 and 4096")
@@ -449,6 +525,11 @@ def validate_labeler(config: RunConfig) -> None:
         raise ConfigError("--model-top-k must be between 1 and 100")
     if not 0 <= settings.min_confidence <= 100:
         raise ConfigError("--model-min-confidence must be between 0 and 100")
+    _check_run_settings(settings)
+
+
+def _check_run_settings(settings: Any) -> None:
+    """Batch size and device, which the labeler and the embedding model share."""
     if not 1 <= settings.batch <= 1024:
         raise ConfigError("--model-batch must be between 1 and 1024")
     from job.worker.onnx_labels import DEVICES

@@ -22,6 +22,11 @@ from job.worker.onnx_labels import ModelError, Settings
 
 PROBE_TEXT = "a photo"
 TEXT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+# OpenAI CLIP's and open_clip's evaluation transform: the shorter side resized to the input size, a centre
+# crop of it (nothing more cut), these mean and std per channel
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+CLIP_CROP = 1.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,24 @@ def embed_texts(encoders: Encoders, texts: Sequence[str]) -> np.ndarray:
     if not texts or not all(t.strip() for t in texts):
         raise ModelError("a text to embed must not be empty")
     return _normalised(_text_rows(encoders, texts))
+
+
+class ImageBatcher(onnx_labels.BatchRunner):
+    """The image encoder's batches: images from many threads, one inference a batch, a unit vector each."""
+
+    def __init__(self, encoders: Encoders, settings: Settings, linger_s: float = 0.02) -> None:
+        self.encoders = encoders
+        self.settings = settings
+        super().__init__(
+            lambda batch: embed_images(encoders, batch),
+            encoders.image_batch or settings.batch,
+            "embed-batcher",
+            linger_s,
+        )
+
+    def vector(self, pixels: np.ndarray) -> np.ndarray:
+        """One prepared image's unit vector; waits for its batch."""
+        return self.answer(pixels)
 
 
 def feature_key(features: str, encoders: Encoders) -> str:

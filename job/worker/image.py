@@ -120,7 +120,7 @@ class Worker:
         self.b = backends
         self.stats = stats
         self.stop = stop
-        self.features = config.feature_key
+        self.features = config.labels_features
         self._limiters = {
             op: self._limiter(op) for op in ("DetectLabels", "DetectText", "DetectCustomLabels")
         }
@@ -137,6 +137,8 @@ class Worker:
         self._model_lock = threading.Lock()
         self.classifier: Batcher | None = None  # the onnx labeler, once `open` has loaded it
         self.encoders: Any = None  # the embedding model, once `open` has loaded it
+        self.embedder: Any = None  # its image batches (embeddings.ImageBatcher)
+        self.prompt_set: Any = None  # labeler clip: the prompts, embedded (prompts.PromptSet)
         self.vector_index: str | None = None
 
     def open(self, providers: list[str] | None = None) -> None:
@@ -152,14 +154,23 @@ class Worker:
 
             cfg = self.config
             assert cfg.embed_image_uri and cfg.embed_text_uri and cfg.embed_tokenizer_uri
+            if cfg.labeler == "clip":  # an empty or broken prompt list stops the run before the model loads
+                assert cfg.prompts_uri
+                listed = model_source.read_prompts(self.b.s3, cfg.prompts_uri)
             self.encoders = model_source.open_embeddings(
                 self.b.s3,
                 cfg.embed_image_uri,
                 cfg.embed_text_uri,
                 cfg.embed_tokenizer_uri,
-                cfg.model_settings,
+                cfg.embed_settings,
                 providers,
             )
+            if cfg.labeler == "clip":
+                from job.worker import prompts
+
+                self.prompt_set = prompts.compile_set(self.encoders, listed)
+                log.info("prompts loaded", extra={"prompts": len(listed), "source": self.prompt_set.source})
+            self.embedder = embeddings.ImageBatcher(self.encoders, cfg.embed_settings)
             self.vector_index = vectors.index_name(self.encoders.digest)
             if self.b.vectors is None:
                 self.b = replace(self.b, vectors=clients.client("s3vectors"))
@@ -170,8 +181,9 @@ class Worker:
             self.features = embeddings.feature_key(self.features, self.encoders)
 
     def close(self) -> None:
-        if self.classifier is not None:
-            self.classifier.close()
+        for batcher in (self.classifier, self.embedder):
+            if batcher is not None:
+                batcher.close()
 
     def _limiter(self, operation: str) -> Any:
         """The shared quota when one is configured (--tps-quota), else the optional per-child cap."""
@@ -313,8 +325,10 @@ class Worker:
 
     def process(self, ref: ObjectRef, stored: Any = UNKNOWN, memo: dict | None = None) -> str:
         memo = {} if memo is None else memo
-        if self.config.labeler == "onnx" and self.classifier is None:
-            raise Fatal("the onnx model is not loaded: Worker.open() comes first")
+        if (self.config.labeler == "onnx" and self.classifier is None) or (
+            self.config.embeds and self.embedder is None
+        ):
+            raise Fatal("the onnx models are not loaded: Worker.open() comes first")
         ref = _normalized(ref)
         if not self.wants(ref):
             return "skipped_not_image"
@@ -386,21 +400,16 @@ class Worker:
         is there; one inference per object version, however often it is retried. An image that labelled but
         does not decode here keeps its labels and gets no vector (logged): a retry would fail the same way.
         False when the object changed or went since it was labelled: its next event does it again."""
-        from job.worker import embeddings
-
         key = ("embed", ref.etag, ref.version_id)
         if key not in memo:
             try:
-                pixels = self._pixels(ref, memo)
+                self._vector(ref, memo)
             except (convert.BadImage, s3.TooLarge) as exc:
                 log.warning("no vector: the image does not decode", extra={"key": ref.key, "error": str(exc)})
                 memo[key] = None
                 return True
             except (s3.ObjectChanged, s3.ObjectGone):
                 return False
-            (row,) = embeddings.embed_images(self.encoders, pixels[None])
-            self.stats.call("onnx.Embed")
-            memo[key] = tuple(float(x) for x in row)
         if memo[key] is None:
             return True
         record = vectors.VectorRecord(
@@ -440,6 +449,8 @@ class Worker:
         try:
             if self.classifier is not None:
                 return self._classify(ref, self.classifier, exif_map, order_time, memo)
+            if self.prompt_set is not None:
+                return self._prompt_labels(ref, exif_map, order_time, memo)
             image, route = self._image(ref, record)
             return self._detect(ref, image, route, exif_map, order_time, memo)
         except labels.ImageRejected as exc:
@@ -473,7 +484,7 @@ class Worker:
         the model on earlier images; one inference per object version, however often it is retried."""
         key = ("onnx", ref.etag, ref.version_id)
         if key not in memo:
-            memo[key] = classifier.labels(self._pixels(ref, memo))
+            memo[key] = classifier.labels(self._pixels(ref, memo, classifier.settings))
             self.stats.call("onnx.Classify")
         return store.build_result(
             ref,
@@ -485,20 +496,47 @@ class Worker:
             route="onnx",
         )
 
-    def _pixels(self, ref: ObjectRef, memo: dict) -> Any:
-        """The whole object, decoded and resized as the onnx models take it: the labeler and the embedding
-        model share one read and one decode per object version (both use config.model_settings)."""
+    def _prompt_labels(self, ref: ObjectRef, exif_map: dict, order_time: str, memo: dict) -> dict:
+        """The clip labeler: the image's vector against the prompts, no Rekognition call; the vector is the
+        one `_embed` then stores."""
+        from job.worker import prompts
+
+        (found,) = prompts.labels_for(self.prompt_set, [self._vector(ref, memo)])
+        return store.build_result(
+            ref,
+            self.features,
+            order_time,
+            exif_map,
+            labels=[label.to_dict() for label in found],
+            label_model_version=self.prompt_set.source,
+            route="clip",
+        )
+
+    def _vector(self, ref: ObjectRef, memo: dict) -> tuple[float, ...]:
+        """The image's unit vector, in a batch with other threads' images; one inference per object version,
+        however often it is retried. Raises convert.BadImage, s3.TooLarge, s3.ObjectChanged, s3.ObjectGone."""
+        key = ("embed", ref.etag, ref.version_id)
+        if memo.get(key) is None:
+            row = self.embedder.vector(self._pixels(ref, memo, self.embedder.settings))
+            self.stats.call("onnx.Embed")
+            memo[key] = tuple(float(x) for x in row)
+        return memo[key]
+
+    def _pixels(self, ref: ObjectRef, memo: dict, settings: Any) -> Any:
+        """The whole object, decoded and resized as the model of `settings` takes it: the labeler and the
+        embedding model share one read and one decode per object version, each prepared its own way."""
         from job.worker import onnx_labels
 
+        wanted = [b.settings for b in (self.classifier, self.embedder) if b is not None]
         key = ("pixels", ref.etag, ref.version_id)
         if key not in memo:
             with self._converting:  # decoded photos are large: as many at once as CPUs and memory allow
                 data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
                 self.stats.call("s3.GetObject")
                 self.stats.read_bytes(len(data))
-                memo[key] = onnx_labels.prepare(data, self.config.model_settings)
+                memo[key] = dict(zip(wanted, onnx_labels.prepare(data, *wanted), strict=True))
                 del data
-        return memo[key]
+        return memo[key][settings]
 
     def _require_model(self, arn: str) -> None:
         """Once per run, before the first Custom Labels call: a stopped model ends the run with no spend."""

@@ -74,3 +74,13 @@ def open_embeddings(
         },
     )
     return encoders
+
+
+def read_prompts(s3: Any, uri: str) -> tuple[Any, ...]:
+    """The clip labeler's prompt list (job.worker.prompts.Prompt); raises ConfigError when it is missing,
+    empty or malformed."""
+    from job.worker import prompts
+
+    listed = prompts.parse(sources.read_uri(s3, uri, "--prompts-uri"), uri)
+    log.info("prompt list read", extra={"uri": uri, "prompts": len(listed)})
+    return listed

@@ -47,6 +47,7 @@ class Settings:
     # GPU job definition sets it, so a job that lands without CUDA stops instead of running on the CPU at
     # GPU prices); cpu: never the GPU
     device: str = "auto"
+    crop: float = CROP  # the share of the resized shorter side kept: ImageNet's 0.875, CLIP's 1.0
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,10 @@ def choose_providers(available: Sequence[str], device: str) -> list[str]:
 
 
 def preprocess(image: Image.Image, settings: Settings) -> np.ndarray:
-    """ImageNet evaluation transform: shorter side to size/0.875, centre crop, scale, normalise, CHW."""
+    """The evaluation transform: shorter side to size/crop (ImageNet 0.875, CLIP 1), centre crop, scale,
+    normalise, CHW."""
     size = settings.size
-    short = math.ceil(size / CROP)
+    short = math.ceil(size / settings.crop)
     width, height = image.size
     scale = short / min(width, height)
     resized = image.convert("RGB").resize(
@@ -216,11 +218,12 @@ def preprocess(image: Image.Image, settings: Settings) -> np.ndarray:
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
-def prepare(data: bytes, settings: Settings) -> np.ndarray:
-    """The object's bytes as the model's input (any format convert.decode reads); raises convert.BadImage."""
-    image = convert.decode(data, math.ceil(settings.size / CROP))
+def prepare(data: bytes, *settings: Settings) -> tuple[np.ndarray, ...]:
+    """The object's bytes as each model's input (any format convert.decode reads), decoded once for all of
+    them; raises convert.BadImage."""
+    image = convert.decode(data, max(math.ceil(s.size / s.crop) for s in settings))
     try:
-        return preprocess(image, settings)
+        return tuple(preprocess(image, s) for s in settings)
     finally:
         image.close()
 
@@ -273,19 +276,20 @@ def feature_key(features: str, model: Model) -> str:
     return features.replace("labels", f"labels@onnx:{model.digest}")
 
 
-class Batcher:
+class BatchRunner:
     """Collects inputs from many threads into batches for one inference thread; each caller gets a Future.
 
     A batch runs as soon as it is full, or when `linger_s` passes with fewer (the last images of a shard).
+    `infer` takes the stacked batch and returns one answer per input.
     """
 
-    def __init__(self, model: Model, settings: Settings, linger_s: float = 0.02) -> None:
-        self.model = model
-        self.settings = settings
+    def __init__(self, infer: Any, size: int, name: str, linger_s: float = 0.02) -> None:
+        self.infer = infer
+        self.size = size
         self.linger_s = linger_s
-        self.batches = 0  # inference calls made (the run counts images classified in its Stats)
+        self.batches = 0  # inference calls made (the run counts images in its Stats)
         self._queue: queue.Queue[tuple[np.ndarray, Future] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="onnx-batcher", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, pixels: np.ndarray) -> Future:
@@ -293,8 +297,8 @@ class Batcher:
         self._queue.put((pixels, future))
         return future
 
-    def labels(self, pixels: np.ndarray) -> tuple[OnnxLabel, ...]:
-        """The classes for one prepared image; waits for its batch."""
+    def answer(self, pixels: np.ndarray) -> Any:
+        """The answer for one prepared image; waits for its batch."""
         return self.submit(pixels).result()
 
     def close(self) -> None:
@@ -308,7 +312,7 @@ class Batcher:
                 return
             entries = [first]
             closing = False
-            while len(entries) < (self.model.fixed_batch or self.settings.batch):
+            while len(entries) < self.size:
                 try:
                     entry = self._queue.get(timeout=self.linger_s)
                 except queue.Empty:
@@ -323,7 +327,7 @@ class Batcher:
 
     def _run(self, entries: list[tuple[np.ndarray, Future]]) -> None:
         try:
-            answers = classify(self.model, np.stack([pixels for pixels, _ in entries]), self.settings)
+            answers = self.infer(np.stack([pixels for pixels, _ in entries]))
             self.batches += 1
         except Exception as exc:  # onnxruntime's errors reach the image's thread, which records them
             for _, future in entries:
@@ -331,3 +335,21 @@ class Batcher:
             return
         for (_, future), answer in zip(entries, answers, strict=True):
             future.set_result(answer)
+
+
+class Batcher(BatchRunner):
+    """The classifier's batches: each image's classes (`labels`)."""
+
+    def __init__(self, model: Model, settings: Settings, linger_s: float = 0.02) -> None:
+        self.model = model
+        self.settings = settings
+        super().__init__(
+            lambda batch: classify(model, batch, settings),
+            model.fixed_batch or settings.batch,
+            "onnx-batcher",
+            linger_s,
+        )
+
+    def labels(self, pixels: np.ndarray) -> tuple[OnnxLabel, ...]:
+        """The classes for one prepared image; waits for its batch."""
+        return self.answer(pixels)

@@ -6,6 +6,8 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from job.core.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
 from lambda_submitter import cli
 from tests.lambda_submitter.conftest import EVENTS, IMAGES, INVENTORY
@@ -32,10 +34,15 @@ def test_dry_run_prints_figures_and_submits_nothing(stack: dict) -> None:
     assert "Contents" not in stack["s3"].list_objects_v2(Bucket="bucketlens-manifests")
 
 
-def test_an_onnx_dry_run_names_no_rekognition_charge_and_the_gpu_queue(stack: dict, monkeypatch) -> None:
-    # given the onnx labeler deployed on GPUs
+@pytest.mark.parametrize(
+    ("labeler", "says"), [("onnx", "your own model"), ("clip", "prompts with your embedding model")]
+)
+def test_an_own_model_dry_run_names_no_rekognition_charge_and_the_gpu_queue(
+    stack: dict, monkeypatch, labeler, says
+) -> None:
+    # given the onnx (or clip) labeler deployed on GPUs
     _put_images(stack["s3"], 5)
-    monkeypatch.setenv("BUCKETLENS_LABELER", "onnx")
+    monkeypatch.setenv("BUCKETLENS_LABELER", labeler)
     monkeypatch.setenv(
         "BUCKETLENS_GPU_JOB_QUEUE", "arn:aws:batch:us-east-1:123456789012:job-queue/bl-gpu-queue"
     )
@@ -46,7 +53,7 @@ def test_an_onnx_dry_run_names_no_rekognition_charge_and_the_gpu_queue(stack: di
     # then the images are counted, no Rekognition cost is estimated, and the GPU queue is named
     text = out.getvalue()
     assert code == EXIT_OK and "images found:  5" in text
-    assert "no Rekognition charge; jobs go to bl-gpu-queue" in text
+    assert f"labeler:       {labeler}, {says}: no Rekognition charge; jobs go to bl-gpu-queue" in text
     assert "estimated Rekognition cost" not in text
 
 

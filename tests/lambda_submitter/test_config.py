@@ -60,7 +60,7 @@ def test_dry_run_needs_nothing() -> None:
         ("BUCKETLENS_SHARD_SIZE", "ten"),
         ("BUCKETLENS_FEATURES", "labels,faces"),
         ("BUCKETLENS_EXTENSIONS", " , "),
-        ("BUCKETLENS_LABELER", "clip"),
+        ("BUCKETLENS_LABELER", "clip-v2"),
         ("BUCKETLENS_GPU_JOB_QUEUE", "gpu-queue-without-its-definition"),
     ],
 )
@@ -91,11 +91,14 @@ def test_a_botocore_without_s3_conditional_writes_is_a_configuration_error(monke
         config.from_env(ENV)
 
 
-def test_the_onnx_labeler_goes_to_the_gpu_queue_when_deployed_and_never_runs_in_the_lambda() -> None:
-    # given the variables Terraform sets for the onnx labeler on GPUs, with the fast path asked for
+@pytest.mark.parametrize("labeler", ["onnx", "clip"])
+def test_the_own_model_labelers_go_to_the_gpu_queue_when_deployed_and_never_run_in_the_lambda(
+    labeler,
+) -> None:
+    # given the variables Terraform sets for the onnx (or clip) labeler on GPUs, with the fast path asked for
     env = {
         **ENV,
-        "BUCKETLENS_LABELER": "onnx",
+        "BUCKETLENS_LABELER": labeler,
         "BUCKETLENS_GPU_JOB_QUEUE": "bucketlens-gpu-queue",
         "BUCKETLENS_GPU_JOB_DEFINITION": "bucketlens-gpu-worker",
         "BUCKETLENS_FAST_PATH_IMAGES": "20",

@@ -164,3 +164,44 @@ def test_terraform_derives_the_dead_letter_count_from_the_fast_paths_waits(on_mo
         )
         # then it is the fewest deliveries whose fast-path retry waits add up to the patience
         assert int(shown.strip()) == triggers.receives_for_patience(hours * 3600), hours
+
+
+def test_a_labeler_without_its_inputs_is_refused_at_plan_and_clip_reads_its_prompts(
+    on_moto: Deployment,
+) -> None:
+    # given the configuration / when a labeler is chosen without the files it labels with
+    # then the plan stops and says what is missing, instead of the first job exiting 78 after a deploy
+    said = _plan_fails(on_moto, "-var", "labeler=clip")
+    assert "labeler = clip needs embedding_model, with its prompts_uri" in said
+    assert "labeler = onnx needs model_uri and model_labels_uri" in _plan_fails(
+        on_moto, "-var", "labeler=onnx"
+    )
+    model = (
+        '{image_uri = "s3://models-b/clip/image.onnx", text_uri = "s3://models-b/clip/text.onnx", '
+        'tokenizer_uri = "s3://models-b/clip/tokenizer.json", prompts_uri = "s3://models-b/prompts.json", '
+        'size = 256, mean = "0.5,0.5,0.5"}'
+    )
+    # when the clip labeler has its model and prompts: then the jobs are told where both are and how the
+    # images are prepared, and may read the prompt list with the model's files
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    shown = run(
+        [on_moto.terraform, "console", "-var", "labeler=clip", "-var", f"embedding_model={model}"],
+        on_moto.workdir,
+        APPLY_TIMEOUT,
+        env,
+        stdin="jsonencode([merge(local.labeler_environment, local.embedding_environment), "
+        "length(local.embedding_object_arns)])\n",
+    )
+    environment, count = json.loads(json.loads(shown.strip()))
+    assert environment["BUCKETLENS_LABELER"] == "clip"
+    assert environment["BUCKETLENS_PROMPTS_URI"] == "s3://models-b/prompts.json"
+    assert (
+        environment["BUCKETLENS_EMBED_SIZE"] == "256"
+        and environment["BUCKETLENS_EMBED_MEAN"] == "0.5,0.5,0.5"
+    )
+    assert "BUCKETLENS_EMBED_STD" not in environment  # not given: the worker's CLIP default
+    # (the object ARNs wait for the partition, read at apply: there are four, the prompt list's among them)
+    assert count == 4
+    # and a malformed mean is refused at plan
+    bad = model.replace('"0.5,0.5,0.5"', '"half"')
+    assert "mean and std are three numbers" in _plan_fails(on_moto, "-var", f"embedding_model={bad}")

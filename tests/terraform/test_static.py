@@ -261,11 +261,15 @@ def test_the_embedding_grants_are_exactly_the_vector_calls_of_each_role() -> Non
         calls = iam_calls.actions_in(iam_calls.import_closure(REPO, start, packages))
         return {action for action in calls if action.startswith("s3vectors:")}
 
-    worker = vector_calls([REPO / "job" / "worker" / "run.py"], ("job",))
+    # (the job role runs `run` and `relabel`; ListVectors with returnData needs GetVectors as well)
+    worker = vector_calls(
+        [REPO / "job" / "worker" / "run.py", REPO / "job" / "commands" / "relabel.py"], ("job",)
+    )
     submitter = vector_calls([REPO / "lambda_submitter" / "handler.py"], ("job", "lambda_submitter"))
-    # then the jobs' statement grants exactly the writer's calls
+    # then the jobs' statement grants exactly the writer's and the relabeller's calls, and reads no query
     batch = (TERRAFORM_DIR / "modules" / "batch" / "main.tf").read_text()
-    assert worker and _granted(batch, "StoreImageVectors") == worker
+    assert "s3vectors:ListVectors" in worker and "s3vectors:QueryVectors" not in worker
+    assert _granted(batch, "StoreImageVectors") == worker | {"s3vectors:GetVectors"}
     # and the submitter's exactly its deletes: the writer's calls reach it only through the fast path,
     # which Terraform turns off with an embedding model
     removal = (TERRAFORM_DIR / "modules" / "submitter" / "main.tf").read_text()

@@ -244,12 +244,17 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
-  # job/core/vectors.py: the vector bucket and the model's index where missing, then each image's vector
+  # job/core/vectors.py: the vector bucket and the model's index where missing, then each image's vector;
+  # job/commands/relabel.py (run as a job): every vector listed with its data (ListVectors with returnData
+  # needs GetVectors too) and its metadata rewritten
   dynamic "statement" {
     for_each = var.vector_bucket_arn == null ? [] : [var.vector_bucket_arn]
     content {
-      sid       = "StoreImageVectors"
-      actions   = ["s3vectors:CreateIndex", "s3vectors:CreateVectorBucket", "s3vectors:GetIndex", "s3vectors:PutVectors"]
+      sid = "StoreImageVectors"
+      actions = [
+        "s3vectors:CreateIndex", "s3vectors:CreateVectorBucket", "s3vectors:GetIndex", "s3vectors:GetVectors",
+        "s3vectors:ListVectors", "s3vectors:PutVectors",
+      ]
       resources = [statement.value, "${statement.value}/index/*"]
     }
   }

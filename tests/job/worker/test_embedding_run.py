@@ -205,3 +205,80 @@ def test_with_the_onnx_labeler_each_image_is_read_and_decoded_once_for_both_mode
     calls = run_summary()["calls"]
     assert calls["onnx.Classify"] == calls["onnx.Embed"] == len(IMAGES)
     assert calls["s3.GetObject"] == 2 * len(IMAGES)
+    # and each got its own classes from the labeler's ImageNet transform and a vector from CLIP's
+    stored = items()
+    assert stored["in/red.jpg"]["labels"][0]["name"] == "red"
+    assert stored["in/blue.png"]["labels"][0]["name"] == "blue"
+
+
+PROMPTS = [  # the prompt list a user writes (job/worker/prompts.py documents its shape)
+    {"name": "Red", "prompt": "a red photo", "threshold": 0.9},
+    {"name": "Red", "prompt": "red", "threshold": 0.9},
+    {"name": "Blue", "prompt": "a photo of blue", "threshold": 0.9},
+]
+
+
+def _prompts(entries) -> str:
+    import json
+
+    clients.client("s3").put_object(Bucket=RESULTS, Key="models/prompts.json", Body=json.dumps(entries))
+    return f"s3://{RESULTS}/models/prompts.json"
+
+
+def test_the_clip_labeler_labels_from_prompts_with_no_rekognition_call(aws):
+    # given photos, the embedding model and a prompt list in S3
+    vector_search.install()
+    world(IMAGES)
+    _upload_model()
+    uri = _prompts(PROMPTS)
+    # when a child runs with labeler clip
+    assert run.run(_config(labeler="clip", prompts_uri=uri)) == errors.EXIT_OK
+    # then each image has the label of its colour only, from the model and the prompt set
+    stored = items()
+    for key in IMAGES:
+        colour = "Red" if "red" in key else "Blue"
+        labels = stored[key]["labels"]
+        assert [label["name"] for label in labels] == [colour]
+        assert "+prompts@" in labels[0]["source"] and float(labels[0]["confidence"]) >= 90
+        assert stored[key]["features"] == f"labels@clip,embed@{_encoders().digest}"
+    # and Rekognition was never called, each image embedded once (in batches) and read whole once
+    calls = run_summary()["calls"]
+    assert not any(name.startswith("rekognition.") for name in calls)
+    assert calls["onnx.Embed"] == len(IMAGES) and calls["s3.GetObject"] == 2 * len(IMAGES)
+    # and the label index finds them by the prompt's name
+    from job.core import label_index
+
+    found = label_index.query(clients.client("dynamodb"), f"{TABLE}-label-index", "Red")
+    assert {row["key"] for row in found} == {"in/red.jpg", "in/red.heic"}
+
+
+@pytest.mark.parametrize(
+    ("entries", "says"),
+    [
+        ([], "an empty prompt list"),
+        ([{"name": "Red", "prompt": "", "threshold": 0.2}], "needs a non-empty prompt text"),
+        ([{"name": "Red", "prompt": "red", "threshold": 2}], "needs a threshold above -1 and at most 1"),
+    ],
+    ids=["empty", "no-text", "threshold-out-of-range"],
+)
+def test_a_prompt_list_that_cannot_be_used_ends_the_run_before_any_image(aws, entries, says):
+    # given photos, the model and a prompt list that cannot label anything
+    vector_search.install()
+    world(IMAGES)
+    _upload_model()
+    uri = _prompts(entries)
+    # when the child runs with labeler clip / then it exits 78 with the reason and touched no image
+    assert run.run(_config(labeler="clip", prompts_uri=uri)) == errors.EXIT_CONFIG
+    assert says in run_summary()["fatal"]
+    assert items() == {}
+
+
+def test_the_clip_labeler_needs_the_model_and_a_prompt_list():
+    from job.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--labeler clip needs --prompts-uri"):
+        _config(labeler="clip")
+    with pytest.raises(ConfigError, match="--labeler clip needs the embedding model"):
+        from_args({"source": f"s3://{BUCKET}/in/", "labeler": "clip", "prompts_uri": "s3://b/p.json"}, env={})
+    with pytest.raises(ConfigError, match="labels only"):
+        _config(labeler="clip", prompts_uri="s3://b/p.json", features="labels,text")

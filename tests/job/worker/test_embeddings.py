@@ -44,7 +44,7 @@ def test_a_text_finds_its_images_and_an_image_its_near_copy(aws):
     # given four photos embedded by a colour-aware CLIP-shaped pair and stored in the model's index
     vector_search.install()
     model = _pair()
-    pixels = np.stack([onnx_labels.prepare(_jpeg(rgb), Settings()) for rgb in PICTURES.values()])
+    pixels = np.stack([onnx_labels.prepare(_jpeg(rgb), Settings())[0] for rgb in PICTURES.values()])
     rows = embeddings.embed_images(model, pixels)
     store = clients.client("s3vectors")
     index = vectors.index_name(model.digest)

@@ -127,7 +127,7 @@ def test_onnx_settings_are_checked_before_any_aws_call():
     with pytest.raises(ConfigError, match="labels only"):
         _config(features="labels,text")
     with pytest.raises(ConfigError, match="--labeler must be one of"):
-        _config(labeler="clip")
+        _config(labeler="rekognition-v2")
     with pytest.raises(ConfigError, match="three numbers"):
         _config(model_mean="0.5,0.5")
     with pytest.raises(ConfigError, match="--model-top-k must be between 1 and 100"):

@@ -121,7 +121,7 @@ def test_top_k_and_the_confidence_floor_limit_what_is_kept(model):
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF"])
 def test_every_format_the_worker_reads_is_prepared(model, fmt):
-    pixels = onnx_labels.prepare(image_bytes(fmt, (500, 400), RED), SETTINGS)
+    (pixels,) = onnx_labels.prepare(image_bytes(fmt, (500, 400), RED), SETTINGS)
     assert onnx_labels.classify(model, pixels[None], SETTINGS)[0][0].name == "red"
 
 
