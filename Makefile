@@ -57,7 +57,7 @@ lint: $(STAMP) ## Lint the Python code, its layers (import-linter) and the Docke
 	$(VENV)/bin/ruff format --check job lambda_submitter tests bench
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-BENCHES := exif inventory listing worker faults latency onnx query
+BENCHES := exif inventory listing worker faults latency onnx embed query
 
 bench: $(STAMP) ## Run every benchmark (about 20 minutes), write bench/results/*.json and the docs' figures; fails naming any bench that missed a target
 	@failed=; for b in $(BENCHES); do echo "== bench/$${b}_bench.py"; $(PY) bench/$${b}_bench.py || failed="$$failed $$b"; done; \

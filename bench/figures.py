@@ -96,6 +96,15 @@ ROWS: list[tuple[str, str, Callable[[dict], str]]] = [
         ),
     ),
     (
+        "Embeddings: CLIP ViT-B/32-sized image tower on one vCPU, labels from prompts, camera JPEGs read whole",
+        "embed",
+        lambda d: (
+            f"{_v(d, 'images_per_s_per_vcpu')} images/s; ${_v(d, 'total_usd_per_million'):,.2f} per million on "
+            f"Spot with every call counted and the vectors' PUT; relabel {_v(d, 'relabel_vectors_per_s_per_vcpu')} "
+            "stored vectors/s reading no image; GPU not measured"
+        ),
+    ),
+    (
         "Your own model: ResNet-50 (ONNX) on one vCPU, camera JPEGs read whole",
         "onnx",
         lambda d: (

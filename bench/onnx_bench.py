@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -150,17 +151,18 @@ def model_only(data: bytes, batches: int = 6) -> dict:
     model = onnx_labels.load(
         data, [f"class-{i}" for i in range(CLASSES)], "resnet50", settings, ["CPUExecutionProvider"]
     )
-    batch = np.random.default_rng(1).normal(0, 1, (settings.batch, 3, 224, 224)).astype(np.float32)
-    onnx_labels.classify(model, batch, settings)  # warm-up
+    return batch_rate(lambda batch: onnx_labels.classify(model, batch, settings), settings.batch, batches)
+
+
+def batch_rate(infer: Any, size: int, batches: int) -> dict:
+    """Images/s of `infer` over random batches of `size` on this thread, after one warm-up batch."""
+    batch = np.random.default_rng(1).normal(0, 1, (size, 3, 224, 224)).astype(np.float32)
+    infer(batch)
     start = time.perf_counter()
     for _ in range(batches):
-        onnx_labels.classify(model, batch, settings)
+        infer(batch)
     seconds = time.perf_counter() - start
-    return {
-        "batch": settings.batch,
-        "threads": 1,
-        "images_per_s": round(batches * settings.batch / seconds, 2),
-    }
+    return {"batch": size, "threads": 1, "images_per_s": round(batches * size / seconds, 2)}
 
 
 def _onnx_environment(url: str, table: str) -> dict[str, str]:
@@ -174,27 +176,38 @@ def _onnx_environment(url: str, table: str) -> dict[str, str]:
     }
 
 
-def _child(server: FaultServer, job: str, cpu: int, log: Path) -> tuple[int, float]:
-    """(exit code, wall s) of one child over the bench images, pinned to `cpu` like a one-vCPU job."""
+def pinned(cmd: list[str], env: dict[str, str], cpu: int, log: Path) -> tuple[int, float]:
+    """(exit code, wall s) of one process pinned to `cpu` like a one-vCPU job, its log lines to `log`."""
     taskset = shutil.which("taskset")
     pin = [taskset, "-c", str(cpu)] if taskset else []
-    cmd = [*pin, sys.executable, "-m", "job", "run", "--source", SOURCE]
-    env = {**_onnx_environment(server.url, f"t-{job}"), "AWS_BATCH_JOB_ID": job}
     with log.open("w") as stderr:
-        measured = peak_rss.run(cmd, env, ROOT, 1800, stderr=stderr)
+        measured = peak_rss.run([*pin, *cmd], env, ROOT, 1800, stderr=stderr)
     return measured.exit, measured.wall_s
 
 
-def _logged(log: Path, message: str) -> dict:
+def _child(server: FaultServer, job: str, cpu: int, log: Path) -> tuple[int, float]:
+    """(exit code, wall s) of one child over the bench images, pinned to `cpu` like a one-vCPU job."""
+    env = {**_onnx_environment(server.url, f"t-{job}"), "AWS_BATCH_JOB_ID": job}
+    return pinned([sys.executable, "-m", "job", "run", "--source", SOURCE], env, cpu, log)
+
+
+def logged(log: Path, message: str) -> dict:
+    """The first JSON log line with this message, else {}."""
     for line in log.read_text().splitlines():
         if line.startswith("{") and json.loads(line).get("message") == message:
             return json.loads(line)
     return {}
 
 
-def _summary(job: str) -> dict:
+def summary_of(job: str) -> dict:
+    """Child 0's run summary."""
     body = clients.client("s3").get_object(Bucket=RESULTS, Key=f"runs/{job}/0.json")["Body"].read()
     return json.loads(body)
+
+
+def vcpu_hours(images_per_s: float, model_load_s: float) -> float:
+    """vCPU-hours a million images take at this rate, with one model load per shard of 1,000."""
+    return 1_000_000 / images_per_s / 3600 + (1_000_000 / SHARD_SIZE) * model_load_s / 3600
 
 
 def child_runs(server: FaultServer, images: int, cpu: int, tmp: Path) -> dict:
@@ -205,8 +218,8 @@ def child_runs(server: FaultServer, images: int, cpu: int, tmp: Path) -> dict:
     layer.reset_counts()
     code, wall = _child(server, job, cpu, tmp / "first.log")
     first = layer.counts("passed")
-    summary = _summary(job)
-    loaded = _logged(tmp / "first.log", "model loaded")
+    summary = summary_of(job)
+    loaded = logged(tmp / "first.log", "model loaded")
     model_s = float(loaded.get("seconds") or 0.0)
     working_s = max(1e-9, summary["duration_s"] - model_s)
     label_rows = clients.client("dynamodb").scan(
@@ -215,7 +228,7 @@ def child_runs(server: FaultServer, images: int, cpu: int, tmp: Path) -> dict:
     layer.reset_counts()
     layer.record("S3.GetObject")
     rerun_code, rerun_wall = _child(server, job, cpu, tmp / "rerun.log")
-    rerun = _summary(job)
+    rerun = summary_of(job)
     image_reads = [p for p, _ in layer.recorded("S3.GetObject") if p.startswith(f"/{BUCKET}/")]
     return {
         "images": images,
@@ -240,15 +253,14 @@ def child_runs(server: FaultServer, images: int, cpu: int, tmp: Path) -> dict:
 def cost(run: dict, spot_vcpu_hour: float) -> dict:
     """USD per million images on CPU Spot, beside Rekognition's list price for DetectLabels, with the label
     index reckoned as for Rekognition (faults_bench.cost_table)."""
-    rate = run["images_per_s_per_vcpu"]
-    vcpu_hours = 1_000_000 / rate / 3600 + (1_000_000 / SHARD_SIZE) * run["model_load_s"] / 3600
+    hours = vcpu_hours(run["images_per_s_per_vcpu"], run["model_load_s"])
     calls = cost_table(run["counts"], run["images"], run["label_rows"])
-    compute_usd = round(vcpu_hours * spot_vcpu_hour, 2)
+    compute_usd = round(hours * spot_vcpu_hour, 2)
     own = round(compute_usd + calls["counted_usd_per_million"], 2)
     rekognition = tiered_cost(1_000_000, GROUP_2)
     return {
         "spot_usd_per_vcpu_hour": spot_vcpu_hour,
-        "vcpu_hours_per_million": round(vcpu_hours, 1),
+        "vcpu_hours_per_million": round(hours, 1),
         "compute_usd": compute_usd,
         "counted_usd": calls["counted_usd_per_million"],
         "label_index_usd_reckoned": calls["label_index_usd_reckoned"],
@@ -260,22 +272,28 @@ def cost(run: dict, spot_vcpu_hour: float) -> dict:
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The bench's command line (tests/test_docs.py parses the documented ones with it)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser(doc: str = __doc__) -> argparse.ArgumentParser:
+    """The bench's command line (tests/test_docs.py parses the documented ones with it); the embedding
+    bench takes the same."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--spot-vcpu-hour", type=float, default=0.02)
     return parser
 
 
-def main() -> int:
-    args = build_parser().parse_args()
+def child_cpu() -> int:
+    """The CPU a one-vCPU child is pinned to: this process and the emulator move off it."""
     cpus = sorted(os.sched_getaffinity(0))
-    child_cpu, own = cpus[0], set(cpus[1:]) or {cpus[0]}
-    os.sched_setaffinity(0, own)  # the emulator and this process off the child's CPU
+    os.sched_setaffinity(0, set(cpus[1:]) or {cpus[0]})
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )
+    return cpus[0]
+
+
+def main() -> int:
+    args = build_parser().parse_args()
+    cpu = child_cpu()
 
     data, parameters, convolutions = resnet50()
     model = model_only(data)
@@ -306,7 +324,7 @@ def main() -> int:
         photo = camera_image(4032, 3024, "JPEG", 6)
         for i in range(args.images):
             s3.put_object(Bucket=BUCKET, Key=f"onnx/{i:04d}.jpg", Body=photo)
-        run = child_runs(server, args.images, child_cpu, Path(tmp))
+        run = child_runs(server, args.images, cpu, Path(tmp))
     priced = cost(run, args.spot_vcpu_hour)
     print(
         json.dumps(

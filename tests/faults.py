@@ -39,6 +39,7 @@ SERVICE_NAMES = {
     "events": "EventBridge",
     "logs": "CloudWatchLogs",
     "es": "OpenSearch",
+    "s3vectors": "S3Vectors",
 }
 THROTTLE_CODE = {"DynamoDB": "ProvisionedThroughputExceededException"}
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
@@ -142,6 +143,8 @@ def operation_of(environ: dict[str, Any]) -> str:
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if scope == "s3":
         return f"S3.{_s3_operation(method, environ.get('PATH_INFO', '/'), query, headers)}"
+    if scope == "s3vectors":  # REST JSON: the operation is the path, POST /PutVectors
+        return f"S3Vectors.{environ.get('PATH_INFO', '/').strip('/')}"
     if "Action" in query:
         return f"{service}.{query['Action'][0]}"
     if method == "POST" and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):

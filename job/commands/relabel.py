@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
@@ -175,6 +176,7 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
     label_table = label_index.table_name(table, args.label_table)
     embedded = f"embed@{model.digest}"
     counts: Counter[str] = Counter()
+    started = time.monotonic()
     for page in _pages(s3vectors, args.vector_bucket, index, args.segment, args.segments):
         refs = [split_s3_uri(str((v.get("metadata") or {}).get("uri") or "s3://-/-")) for v in page]
         items = export.fetch_items(ddb, table, refs)
@@ -209,5 +211,6 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
         "segment": args.segment,
         "segments": args.segments,
         "prompts": prompt_set.source,
+        "seconds": round(time.monotonic() - started, 2),  # listing, scoring and writing, after the model
         **{name: counts[name] for name in ("vectors", "relabelled", "unchanged", "skipped_not_current")},
     }

@@ -35,6 +35,14 @@ CANNED_NOTE = (
     "Labels come from the emulator's canned Rekognition answers (moto returns the same labels for every "
     "image); EXIF, errors, ordering and idempotency are bucketlens' own work."
 )
+MEANING_NOTE = (
+    "The embedding model is a tiny one built for the demo: it knows only colours (red, green, blue), not "
+    "what a photo shows. A real CLIP model finds 'a red car at night' (docs/meaning.md)."
+)
+DEMO_PROMPTS = [  # labels from prompts, the demo's colours (docs/meaning.md#the-prompt-list)
+    {"name": colour.title(), "prompt": f"a {colour} photo", "threshold": 0.5}
+    for colour in ("red", "green", "blue")
+]
 CHILD_TIMEOUT_S = 300
 EVENT_UPLOADS = 10  # uploads timed one by one through the event path: enough for a p50 and a p95
 SKIPPED_SHOWN = 10  # non-images named on the console; the report lists them all
@@ -83,6 +91,9 @@ class Outcome:
     skipped: dict[str, str] = field(default_factory=dict)  # folder files that are not images, and why
     event_jobs: int = 0  # event batches that went to Batch instead of the submitter's fast path
     timings: dict[str, float] = field(default_factory=dict)
+    meaning_hits: list[str] = field(default_factory=list)  # `search --meaning red`, best first
+    like_hits: list[str] = field(default_factory=list)  # `search --like` the best of them
+    meaning_rekognition_calls: int = -1
 
 
 # --- pure pieces ---------------------------------------------------------------------------------------
@@ -388,6 +399,7 @@ class Demo:
                 self.step("events: one upload and one delete through S3 -> SQS -> submitter", self._events)
                 self.step("rerun the backfill (idempotency)", self._rerun)
                 self.step("report", self._report)
+                self.step("search by meaning, with a tiny model built for the demo", self._meaning)
         except KeyboardInterrupt:
             self.outcome.failures.append("interrupted")
             self.say("\ninterrupted: stopping children and the emulator")
@@ -664,6 +676,86 @@ class Demo:
         self.say("")
         self.say(CANNED_NOTE)
         self.say(f"wrote {out_dir / 'report.html'} and {out_dir / 'results.jsonl'}")
+
+    def _meaning(self) -> None:
+        """Embed every image with a tiny colour model, label them from prompts (labeler clip), then search by
+        a text and by an image; skipped, saying why, where onnx, onnxruntime or tokenizers is missing."""
+        try:
+            import onnxruntime  # noqa: F401
+            import tokenizers  # noqa: F401
+
+            from job.demo import tiny_model
+        except ImportError as exc:
+            self.say(f"    skipped: {exc.name} is not installed (pip install 'bucketlens[onnx]' onnx)")
+            return
+        from job.worker import config
+        from job.worker import run as worker_run
+
+        self.say(f"    {MEANING_NOTE}")
+        bucket = self.res.results_uri.removeprefix("s3://").split("/", 1)[0]
+        s3 = clients.client("s3")
+        files = {
+            "image.onnx": tiny_model.colour_image_encoder(),
+            "text.onnx": tiny_model.colour_text_encoder(),
+            "tokenizer.json": tiny_model.word_tokenizer(),
+            "prompts.json": json.dumps(DEMO_PROMPTS).encode(),
+        }
+        for name, body in files.items():
+            s3.put_object(Bucket=bucket, Key=f"demo-model/{name}", Body=body)
+        model = {
+            "vector_bucket": "bucketlens-demo-vectors",
+            "embed_image_uri": f"s3://{bucket}/demo-model/image.onnx",
+            "embed_text_uri": f"s3://{bucket}/demo-model/text.onnx",
+            "embed_tokenizer_uri": f"s3://{bucket}/demo-model/tokenizer.json",
+        }
+        job = f"meaning-{uuid.uuid4().hex[:8]}"
+        run_config = config.from_args(
+            {
+                "source": f"s3://{self.res.images_bucket}/",
+                "table": self.res.table,
+                "results_uri": self.res.results_uri,
+                "labeler": "clip",
+                "prompts_uri": f"s3://{bucket}/demo-model/prompts.json",
+                **model,
+            },
+            env={"AWS_BATCH_JOB_ID": job},
+        )
+        code = worker_run.run(run_config)
+        self.check(
+            code == EXIT_OK,
+            f"every image embedded and labelled from {len(DEMO_PROMPTS)} prompts (exit {code})",
+        )
+        calls = rekognition_calls(s3, self.res.results_uri, [job])
+        self.outcome.meaning_rekognition_calls = calls
+        self.check(calls == 0, f"labeler clip made {calls} Rekognition calls (expected 0)")
+        options = [f"--{k.replace('_', '-')}={v}" for k, v in model.items()]
+        self.outcome.meaning_hits = self._search(["--meaning", "red", *options], "search --meaning red")
+        if self.outcome.meaning_hits:
+            best = f"s3://{self.res.images_bucket}/{self.outcome.meaning_hits[0]}"
+            self.outcome.like_hits = self._search(["--like", best, *options], f"search --like {best}")
+            self.check(
+                self.outcome.like_hits[:1] == self.outcome.meaning_hits[:1],
+                "--like finds the image itself first",
+            )
+
+    def _search(self, args: list[str], shown: str) -> list[str]:
+        """Run `python -m job search` in-process; print its best three; the keys it found, best first."""
+        import io
+
+        from job.commands import search
+
+        parser = argparse.ArgumentParser(prog="python -m job")
+        search.add_parser(parser.add_subparsers(dest="command"), "search")
+        found = io.StringIO()
+        code = search.command(
+            parser.parse_args(["search", "--table", self.res.table, "--limit", "3", *args]), found
+        )
+        rows = [json.loads(line) for line in found.getvalue().splitlines() if line.startswith("{")]
+        self.check(code == EXIT_OK and bool(rows), f"{shown}: {len(rows)} results")
+        for row in rows:
+            labels = ", ".join(label["name"] for label in row.get("labels", [])[:3])
+            self.say(f"      {row['score']:.3f}  {row['uri']}  {labels}")
+        return [row["uri"].split("/", 3)[3] for row in rows]
 
 
 def _event_keys(body: str) -> set[tuple[str, str]]:

@@ -39,9 +39,17 @@ SAMPLES = (
         "2024:02:10 17:40:12",
         (-22.9519, -43.2105),
         6,
+        sky=(225, 85, 50),  # a sunset: the demo's search by colour finds it for "red"
     ),
     Sample(
-        "cameras/sony/new york.tif", "SONY", "ILCE-7M4", "2023:12:31 23:59:30", (40.6892, -74.0445), 1, "TIFF"
+        "cameras/sony/new york.tif",
+        "SONY",
+        "ILCE-7M4",
+        "2023:12:31 23:59:30",
+        (40.6892, -74.0445),
+        1,
+        "TIFF",
+        sky=(30, 30, 70),  # midnight
     ),
     Sample(
         "cameras/fuji/sydney+harbour.webp",
@@ -69,6 +77,7 @@ SAMPLES = (
         (64.1466, -21.9426),
         3,
         "PNG",
+        sky=(210, 90, 110),  # the evening light
     ),
     Sample(
         "phones/pixel/no-gps.jpg", "Google", "Pixel 8", "2024:05:05 10:10:10", None, 1, "JPEG", (480, 640)

@@ -11,25 +11,15 @@ import pytest
 from job import cli
 from job.core import clients, errors, label_index, vectors
 from job.demo import vector_search
-from job.worker import run
 from tests.batch_queue import job_queue
 from tests.job.commands.test_similar import MODEL, _search
-from tests.job.worker.test_embedding_run import IMAGES, VECTORS, _config, _encoders, _prompts, _upload_model
-from tests.job.worker_helpers import BUCKET, TABLE, items, world
+from tests.job.worker.test_embedding_run import IMAGES, VECTORS, _encoders, _prompts
+from tests.job.worker_helpers import BUCKET, TABLE, items
 
 SOLAR = [  # a category added after the images were embedded
     {"name": "Red thing", "prompt": "red", "threshold": 0.9},
     {"name": "Blue thing", "prompt": "a photo of blue", "threshold": 0.9},
 ]
-
-
-@pytest.fixture
-def embedded(aws):
-    """Red and blue photos labelled by Rekognition (the emulator's canned label) and embedded."""
-    vector_search.install()
-    world(IMAGES)
-    _upload_model()
-    assert run.run(_config()) == errors.EXIT_OK
 
 
 def _image_reads() -> list[str]:

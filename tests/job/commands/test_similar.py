@@ -10,10 +10,8 @@ import pytest
 
 from job import cli
 from job.core import clients, errors
-from job.demo import vector_search
-from job.worker import run
-from tests.job.worker.test_embedding_run import IMAGES, VECTORS, _config, _upload_model
-from tests.job.worker_helpers import BUCKET, RESULTS, TABLE, world
+from tests.job.worker.test_embedding_run import VECTORS
+from tests.job.worker_helpers import BUCKET, RESULTS, TABLE
 
 MODEL = [
     "--vector-bucket",
@@ -25,15 +23,6 @@ MODEL = [
     "--embed-tokenizer-uri",
     f"s3://{RESULTS}/models/tokenizer.json",
 ]
-
-
-@pytest.fixture
-def embedded(aws):
-    """Red and blue photos labelled and embedded by a run with the colour model."""
-    vector_search.install()
-    world(IMAGES)
-    _upload_model()
-    assert run.run(_config()) == errors.EXIT_OK
 
 
 def _search(*args: str, capsys) -> tuple[int, list[dict], str]:

@@ -116,6 +116,12 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind(tmp_path, small_
     # and the backfill paid for Rekognition, the second backfill did not
     assert outcome.backfill_rekognition_calls > 0
     assert outcome.rerun_rekognition_calls == 0
+    # and a search by meaning with the demo's tiny colour model finds the sunset for "red", says the model is
+    # a stand-in, and labelling from prompts made no Rekognition call
+    assert (
+        outcome.meaning_hits[0] == "cameras/nikon/rio.jpg" and outcome.like_hits[0] == "cameras/nikon/rio.jpg"
+    )
+    assert outcome.meaning_rekognition_calls == 0 and "a tiny one built for the demo" in text
     # and the report and results were (re)written
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert {r["uri"].split("/", 3)[3] for r in rows} == set(by_key)
