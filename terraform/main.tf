@@ -48,6 +48,7 @@ locals {
     BUCKETLENS_EMBED_TEXT_URI      = var.embedding_model.text_uri
     BUCKETLENS_EMBED_TOKENIZER_URI = var.embedding_model.tokenizer_uri
     BUCKETLENS_VECTOR_BUCKET       = local.vector_bucket
+    BUCKETLENS_VECTOR_KMS_KEY_ARN  = var.kms_key_arn # the first job creates the vector bucket with it
     BUCKETLENS_PROMPTS_URI         = var.embedding_model.prompts_uri
     BUCKETLENS_EMBED_SIZE          = var.embedding_model.size == null ? null : tostring(var.embedding_model.size)
     BUCKETLENS_EMBED_MEAN          = var.embedding_model.mean

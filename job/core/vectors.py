@@ -77,11 +77,21 @@ def _size(metadata: Mapping[str, Any]) -> int:
     return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def ensure_index(client: Any, bucket: str, index: str, dimension: int) -> None:
-    """The vector bucket and the model's index, created where missing (idempotent); ConfigError when the
-    index exists with another dimension (a different model under the same name)."""
+def encryption(kms_key_arn: str | None) -> dict[str, str]:
+    """The vector bucket's encryption: the deployment's customer-managed key (SSE-KMS) where there is one,
+    else the service's own keys (SSE-S3, its default)."""
+    return {"sseType": "aws:kms", "kmsKeyArn": kms_key_arn} if kms_key_arn else {"sseType": "AES256"}
+
+
+def ensure_index(
+    client: Any, bucket: str, index: str, dimension: int, kms_key_arn: str | None = None
+) -> None:
+    """The vector bucket (encrypted as `encryption` says) and the model's index, created where missing
+    (idempotent); ConfigError when the bucket exists encrypted otherwise (a bucket's encryption cannot
+    change), or the index with another dimension (a different model under the same name)."""
+    wanted = encryption(kms_key_arn)
     for create in (
-        lambda: client.create_vector_bucket(vectorBucketName=bucket),
+        lambda: client.create_vector_bucket(vectorBucketName=bucket, encryptionConfiguration=wanted),
         lambda: client.create_index(
             vectorBucketName=bucket,
             indexName=index,
@@ -96,6 +106,15 @@ def ensure_index(client: Any, bucket: str, index: str, dimension: int) -> None:
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ALREADY_THERE:
                 raise
+    encrypted = client.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"].get(
+        "encryptionConfiguration"
+    )
+    if (encrypted or {"sseType": "AES256"}) != wanted:
+        raise ConfigError(
+            f"vector bucket {bucket} is encrypted with {encrypted}, the deployment asks for {wanted}: a vector "
+            "bucket's encryption cannot change; delete the bucket (its vectors are made again by a backfill) "
+            "or name another"
+        )
     found = client.get_index(vectorBucketName=bucket, indexName=index)["index"]
     if int(found["dimension"]) != dimension:
         raise ConfigError(

@@ -102,6 +102,7 @@ class RunConfig:
     embed_text_uri: str | None = None
     embed_tokenizer_uri: str | None = None
     vector_bucket: str | None = None
+    vector_kms_key_arn: str | None = None  # the vector bucket's SSE-KMS key; None: SSE-S3
     embed_size: int | None = None  # None: 224
     embed_mean: tuple[float, float, float] | None = None  # None: CLIP's
     embed_std: tuple[float, float, float] | None = None
@@ -270,6 +271,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "embed_text_uri": (str, "embeddings: s3://…/text.onnx, (N, L) token ids -> (N, D)"),
     "embed_tokenizer_uri": (str, "embeddings: s3://…/tokenizer.json of the text encoder"),
     "vector_bucket": (str, "embeddings: the S3 Vectors bucket (an index per model is made in it)"),
+    "vector_kms_key_arn": (
+        str,
+        "embeddings: the customer-managed KMS key (ARN) the vector bucket is created with (default SSE-S3)",
+    ),
     "embed_size": (int, "embeddings: the image encoder's input height and width (default 224)"),
     "embed_mean": (str, "embeddings: per-channel mean R,G,B (default CLIP's 0.4815,0.4578,0.4082)"),
     "embed_std": (str, "embeddings: per-channel std R,G,B (default CLIP's 0.2686,0.2613,0.2758)"),
@@ -369,6 +374,7 @@ def from_args(
         "embed_text_uri",
         "embed_tokenizer_uri",
         "vector_bucket",
+        "vector_kms_key_arn",
         "prompts_uri",
     ):
         if name in raw:
@@ -483,6 +489,9 @@ def validate_embedding(config: RunConfig) -> None:
         raise ConfigError(
             f"embeddings need --vector-bucket (3 to 63 characters), got {config.vector_bucket!r}"
         )
+    key = config.vector_kms_key_arn
+    if key and not (key.startswith("arn:") and ":kms:" in key and ":key/" in key):
+        raise ConfigError(f"--vector-kms-key-arn must be a KMS key ARN (arn:…:kms:…:key/…), got {key!r}")
     settings = config.embed_settings
     if not 16 <= settings.size <= 4096:
         raise ConfigError("--embed-size must be between 16 and 4096")

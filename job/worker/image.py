@@ -176,7 +176,11 @@ class Worker:
                 self.b = replace(self.b, vectors=clients.client("s3vectors"))
             assert self.config.vector_bucket
             vectors.ensure_index(
-                self.b.vectors, self.config.vector_bucket, self.vector_index, self.encoders.dimension
+                self.b.vectors,
+                self.config.vector_bucket,
+                self.vector_index,
+                self.encoders.dimension,
+                self.config.vector_kms_key_arn,
             )
             self.features = embeddings.feature_key(self.features, self.encoders)
 

@@ -244,7 +244,8 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
-  # job/core/vectors.py: the vector bucket and the model's index where missing, then each image's vector;
+  # job/core/vectors.py: the vector bucket (its encryption checked) and the model's index where missing, then
+  # each image's vector;
   # job/commands/relabel.py (run as a job): every vector listed with its data (ListVectors with returnData
   # needs GetVectors too) and its metadata rewritten
   dynamic "statement" {
@@ -252,8 +253,8 @@ data "aws_iam_policy_document" "job" {
     content {
       sid = "StoreImageVectors"
       actions = [
-        "s3vectors:CreateIndex", "s3vectors:CreateVectorBucket", "s3vectors:GetIndex", "s3vectors:GetVectors",
-        "s3vectors:ListVectors", "s3vectors:PutVectors",
+        "s3vectors:CreateIndex", "s3vectors:CreateVectorBucket", "s3vectors:GetIndex", "s3vectors:GetVectorBucket",
+        "s3vectors:GetVectors", "s3vectors:ListVectors", "s3vectors:PutVectors",
       ]
       resources = [statement.value, "${statement.value}/index/*"]
     }

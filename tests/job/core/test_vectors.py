@@ -87,3 +87,24 @@ def test_ensuring_the_index_twice_is_harmless_and_a_model_of_another_dimension_i
 def test_a_result_count_the_service_refuses_is_a_configuration_error(s3vectors):
     with pytest.raises(ConfigError, match="between 1 and 100"):
         vector_query.query(s3vectors, BUCKET, INDEX, (1.0, 0.0, 0.0), top_k=101)
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_the_vector_bucket_is_made_with_the_deployment_key_and_one_made_otherwise_is_refused(aws):
+    # given no vector bucket yet / when the index is ensured with the deployment's key
+    vector_search.install()
+    client = clients.client("s3vectors")
+    vectors.ensure_index(client, "keyed-vectors", INDEX, 3, KEY)
+    # then the bucket is encrypted with that key (SSE-KMS), and ensuring again is harmless
+    bucket = client.get_vector_bucket(vectorBucketName="keyed-vectors")["vectorBucket"]
+    assert bucket["encryptionConfiguration"] == {"sseType": "aws:kms", "kmsKeyArn": KEY}
+    vectors.ensure_index(client, "keyed-vectors", INDEX, 3, KEY)
+    # when a bucket made without a key (SSE-S3) meets a deployment with one, or the other way round
+    vectors.ensure_index(client, BUCKET, INDEX, 3)
+    # then it is a configuration error that says why: a vector bucket's encryption cannot change
+    with pytest.raises(ConfigError, match="encryption cannot change"):
+        vectors.ensure_index(client, BUCKET, INDEX, 3, KEY)
+    with pytest.raises(ConfigError, match="encryption cannot change"):
+        vectors.ensure_index(client, "keyed-vectors", INDEX, 3)

@@ -123,6 +123,19 @@ def test_a_model_that_cannot_be_used_ends_the_run_as_configuration_before_any_im
     assert items() == {}
 
 
+def test_the_first_job_makes_the_vector_bucket_with_the_deployment_key(aws):
+    # given images, the model, and a deployment with a customer-managed key
+    vector_search.install()
+    world(IMAGES)
+    _upload_model()
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    # when the first child runs / then it made the vector bucket with that key and embedded every image
+    assert run.run(_config(vector_kms_key_arn=key)) == errors.EXIT_OK
+    bucket = clients.client("s3vectors").get_vector_bucket(vectorBucketName=VECTORS)["vectorBucket"]
+    assert bucket["encryptionConfiguration"] == {"sseType": "aws:kms", "kmsKeyArn": key}
+    assert run_summary()["calls"]["onnx.Embed"] == len(IMAGES)
+
+
 def test_a_missing_model_file_ends_the_run_as_configuration(aws):
     vector_search.install()
     world(IMAGES)
@@ -147,6 +160,8 @@ def test_a_model_of_another_dimension_than_its_index_is_refused(aws):
     [
         ({"vector_bucket": None}, "--vector-bucket"),
         ({"embed_text_uri": "text.onnx"}, "--embed-text-uri s3://bucket/key"),
+        ({"vector_kms_key_arn": "alias/bucketlens"}, "--vector-kms-key-arn must be a KMS key ARN"),
+        ({"embed_size": "8"}, "--embed-size must be between 16 and 4096"),
     ],
 )
 def test_embedding_settings_are_checked_before_any_aws_call(options, says):
