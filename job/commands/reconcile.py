@@ -9,11 +9,14 @@ read bucket by bucket with Query, so memory stays flat for any bucket size (disk
 `--fix` submits one Batch job for the missing and stale images (a bucketlens manifest with a deterministic
 id: a second `--fix` before the job ran submits nothing new) and deletes the orphans' results (only if
 unchanged since read) and their label index rows.
+
+`--vectors` compares the vector store with the results table instead (job/commands/vector_reconcile.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -209,8 +212,26 @@ def submit_fix(s3: Any, batch: Any, cfg: Any, findings: list[Finding], inventory
 
 
 def add_parser(sub: Any, help_text: str) -> None:
+    from job.commands import vector_reconcile
+
     p = sub.add_parser("reconcile", help=help_text)
-    p.add_argument("--inventory", required=True, help="s3://…/manifest.json of an S3 Inventory report")
+    p.add_argument("--inventory", help="s3://…/manifest.json of an S3 Inventory report")
+    p.add_argument(
+        "--vectors",
+        action="store_true",
+        help="compare the vector store with the results instead: orphaned, unknown and missing vectors",
+    )
+    p.add_argument(
+        "--vector-bucket",
+        default=os.environ.get("BUCKETLENS_VECTOR_BUCKET"),
+        help="with --vectors: the S3 Vectors bucket [env BUCKETLENS_VECTOR_BUCKET]",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=vector_reconcile.GRACE_S,
+        help=f"with --vectors: a tombstone younger than this many seconds is left alone (default {vector_reconcile.GRACE_S})",
+    )
     p.add_argument(
         "--table",
         default=os.environ.get("BUCKETLENS_TABLE") or "bucketlens-results",
@@ -220,7 +241,9 @@ def add_parser(sub: Any, help_text: str) -> None:
         "--label-table", default=os.environ.get("BUCKETLENS_LABEL_TABLE"), help="[env BUCKETLENS_LABEL_TABLE]"
     )
     p.add_argument(
-        "--fix", action="store_true", help="submit a job for missing/stale, delete orphaned results"
+        "--fix",
+        action="store_true",
+        help="submit a job for missing/stale, delete orphaned results (with --vectors: orphaned vectors)",
     )
     p.add_argument("--format", choices=("jsonl", "none"), default="jsonl", help="the findings on stdout")
     p.set_defaults(func=command)
@@ -233,6 +256,10 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from job.worker import sources
     from lambda_submitter import config as submitter_config
 
+    if args.vectors:
+        return vectors_command(args, out)
+    if not args.inventory:
+        raise errors.ConfigError("reconcile needs --inventory s3://…/manifest.json, or --vectors")
     s3, ddb = clients.client("s3"), clients.client("dynamodb")
     # the submitter's settings: its extensions decide what is an image (notes.txt is never "missing"), and
     # with --fix its queue and bucket are checked before anything is deleted
@@ -284,4 +311,31 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         log.error("reconcile failed", extra={"error": str(exc)})
         return errors.EXIT_CONFIG
     log.info("reconcile done", extra=summary)
+    return errors.EXIT_OK
+
+
+def vectors_command(args: argparse.Namespace, out: TextIO) -> int:
+    """`reconcile --vectors`: the findings as JSON lines, a summary, and with --fix the orphans deleted."""
+    from job.commands import vector_reconcile
+    from job.core import clients
+
+    if not args.vector_bucket:
+        raise errors.ConfigError("reconcile --vectors needs --vector-bucket (or BUCKETLENS_VECTOR_BUCKET)")
+    store_client, ddb = clients.client("s3vectors"), clients.client("dynamodb")
+    counts: Counter[str] = Counter()
+    orphans = []
+    found = itertools.chain(
+        vector_reconcile.stored(store_client, ddb, args.table, args.vector_bucket, args.grace),
+        vector_reconcile.missing(store_client, ddb, args.table, args.vector_bucket),
+    )
+    for finding in found:
+        counts[finding.kind] += 1
+        if finding.kind == "orphaned":
+            orphans.append(finding)
+        if args.format == "jsonl":
+            out.write(json.dumps({"kind": finding.kind, "index": finding.index, "uri": finding.uri}) + "\n")
+    summary: dict[str, Any] = {k: counts.get(k, 0) for k in ("orphaned", "unknown", "missing")}
+    if args.fix:
+        summary["vectors_deleted"] = vector_reconcile.delete(store_client, args.vector_bucket, orphans)
+    log.info("vector reconcile done", extra=summary)
     return errors.EXIT_OK

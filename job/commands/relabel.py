@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from job.commands import export, options
@@ -27,7 +27,6 @@ from job.core.manifest import split_s3_uri
 log = logging.getLogger(__name__)
 
 SEGMENTS_MAX = 16  # ListVectors' segmentCount
-PAGE = 100  # vectors a page: one BatchGetItem of their items (its limit)
 
 
 def add_parser(sub: Any, help_text: str) -> None:
@@ -131,28 +130,6 @@ def submit(batch: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"job_id": answer["jobId"], "job_name": answer["jobName"], "children": children}
 
 
-def _pages(
-    client: Any, bucket: str, index: str, segment: int, segments: int
-) -> Iterator[list[dict[str, Any]]]:
-    """This segment's vectors with their data and metadata, a page at a time."""
-    token = None
-    while True:
-        answer = client.list_vectors(
-            vectorBucketName=bucket,
-            indexName=index,
-            maxResults=PAGE,
-            returnData=True,
-            returnMetadata=True,
-            **({"segmentCount": segments, "segmentIndex": segment} if segments > 1 else {}),
-            **({"nextToken": token} if token else {}),
-        )
-        if answer.get("vectors"):
-            yield answer["vectors"]
-        token = answer.get("nextToken")
-        if not token:
-            return
-
-
 def _same(old: list[Mapping[str, Any]], new: list[Mapping[str, Any]]) -> bool:
     def key(labels: list[Mapping[str, Any]]) -> list[tuple[str, float, str]]:
         return sorted(
@@ -177,7 +154,7 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
     embedded = f"embed@{model.digest}"
     counts: Counter[str] = Counter()
     started = time.monotonic()
-    for page in _pages(s3vectors, args.vector_bucket, index, args.segment, args.segments):
+    for page in vectors.pages(s3vectors, args.vector_bucket, index, args.segment, args.segments):
         refs = [split_s3_uri(str((v.get("metadata") or {}).get("uri") or "s3://-/-")) for v in page]
         items = export.fetch_items(ddb, table, refs)
         answers = prompts.labels_for(prompt_set, [v["data"]["float32"] for v in page])

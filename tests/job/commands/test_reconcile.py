@@ -101,7 +101,9 @@ def world(aws, monkeypatch):
 
 def _run(uri: str, fix: bool) -> tuple[int, list[dict]]:
     out = io.StringIO()
-    args = SimpleNamespace(inventory=uri, table=TABLE, label_table=None, fix=fix, format="jsonl")
+    args = SimpleNamespace(
+        inventory=uri, table=TABLE, label_table=None, fix=fix, format="jsonl", vectors=False
+    )
     code = reconcile.command(args, out)
     return code, [json.loads(line) for line in out.getvalue().splitlines()]
 
