@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from job.commands import export, report_html, search
+from job.commands import export, report_html, search, similar
 from job.commands.filters import Filters, text_lines
 from job.core import errors, label_index, previews
 from job.core.manifest import split_s3_uri
@@ -42,6 +42,8 @@ def text_report(items: list[Mapping[str, Any]], f: Filters, with_text: bool) -> 
             default=None,
         )
         head = f"s3://{item['bucket']}/{item['key']}"
+        if item.get("score") is not None:  # found by meaning
+            head += f"\tscore {float(item['score']):.3f}"
         if confidence is not None:
             head += f"\t{f.label} {confidence:.1f}%"
         blocks.append(head + "".join(f"\n    {line}" for line in lines))
@@ -133,9 +135,17 @@ def _why(item: Mapping[str, Any], results_bucket: str | None) -> str:
     return f"no EXIF preview in this file: --thumbnails{where} makes one"
 
 
-def title(label: str | None, min_confidence: float, items: list[Mapping[str, Any]], table: str) -> str:
+def title(
+    label: str | None,
+    min_confidence: float,
+    items: list[Mapping[str, Any]],
+    table: str,
+    meaning: str | None = None,
+) -> str:
     """Two lines: what was asked for; then the buckets, the table and when the page was made."""
     asked = f"bucketlens: {label} ≥ {min_confidence:g}%" if label else "bucketlens: all images"
+    if meaning:
+        asked = f"bucketlens: {meaning}" + (f", {label} ≥ {min_confidence:g}%" if label else "")
     buckets = ", ".join(f"s3://{b}" for b in sorted({str(i.get("bucket")) for i in items})) or "no images"
     made = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"{asked}\n{buckets} · table {table} · generated {made}"
@@ -170,6 +180,7 @@ def add_parser(sub: Any, help_text: str) -> None:
         f"(default {PRESIGN_SECONDS}: one hour; anyone holding the page sees the images until then)",
     )
     p.add_argument("-o", "--output", default="-", help="file to write (default stdout)")
+    similar.add_arguments(p)
     p.set_defaults(func=command)
 
 
@@ -185,12 +196,17 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not 1 <= seconds <= MAX_PRESIGN_SECONDS:
             raise ValueError(f"--link-seconds {seconds}: from 1 to {MAX_PRESIGN_SECONDS} (SigV4's longest)")
         labels_table = label_index.table_name(args.table, args.label_table)
-        if args.label:
+        if similar.wanted(args):  # by meaning: the closest images first, with their score
+            if args.meaning and args.like:
+                raise ValueError("give --meaning or --like, not both")
+            hits = similar.search(s3, ddb, clients.client("s3vectors"), args.table, args, f, args.limit)
+            items = list(hits)
+        elif args.label:
             items = list(search.find(ddb, args.table, labels_table, f, args.limit))
         elif args.html:
             items = list(export.scan(ddb, args.table))[: args.limit]
         else:
-            raise ValueError("the text report needs --label")
+            raise ValueError("the text report needs --label, --meaning or --like")
         if args.html:
             bucket = previews.location(args.results_uri) or next(
                 (split_s3_uri(str(i["thumbnail"]))[0] for i in items if i.get("thumbnail")), None
@@ -198,7 +214,9 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if args.thumbnails and bucket is None:
                 raise ValueError("--thumbnails needs --results-uri (where the previews are kept)")
             shown = gather_previews(s3, items, bucket, args.embed, args.thumbnails, seconds)
-            heading = title(args.label, f.min_confidence, items, args.table)
+            meaning, like = getattr(args, "meaning", None), getattr(args, "like", None)
+            asked = f"“{meaning}”" if meaning else (f"like {like}" if like else None)
+            heading = title(args.label, f.min_confidence, items, args.table, asked)
             body = report_html.render(items, shown.src, heading, reasons=shown.missing)
             count = len(items)
         else:

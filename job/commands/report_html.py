@@ -184,8 +184,10 @@ def _card(item: Mapping[str, Any], src: str | None, reason: str) -> str:
         f'<span class="chip">{html.escape(str(lb.get("name")))} {float(lb.get("confidence") or 0):.0f}%</span>'
         for lb in labels[:8]
     )
+    score = item.get("score")  # a search by meaning's: how close to what was asked (1 - cosine distance)
     rows = [
         f'<div class="key">{html.escape(key)}</div>',
+        f'<div class="meta score">score {float(score):.3f}</div>' if score is not None else "",
         outcome,
         f'<div class="meta">{html.escape(made_by)}</div>' if made_by else "",
         f'<div class="meta when">{html.escape(when)}</div>' if when else "",

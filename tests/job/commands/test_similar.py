@@ -91,3 +91,25 @@ def test_the_table_format_leads_with_the_score(embedded):
     assert search.command(args, out) == errors.EXIT_OK
     first = out.getvalue().splitlines()[0].split()
     assert float(first[0]) > 0.9 and first[1].endswith(("blue.png", "blue.webp"))
+
+
+def test_the_report_and_the_html_catalogue_show_a_search_by_meaning_best_first(embedded, capsys, tmp_path):
+    # when the text report and the HTML catalogue are asked for "red"
+    code = cli.main(["report", "--table", TABLE, "--meaning", "red", "--limit", "2", *MODEL])
+    text = capsys.readouterr().out
+    page = tmp_path / "red.html"
+    html_code = cli.main(
+        ["report", "--html", "--table", TABLE, "--meaning", "red", "--limit", "2", "-o", str(page), *MODEL]
+    )
+    # then both list the two red photos with their scores, and the page says what was asked
+    assert code == html_code == errors.EXIT_OK
+    lines = text.strip().splitlines()
+    assert {line.split("\t")[0] for line in lines} == {
+        f"s3://{BUCKET}/in/red.jpg",
+        f"s3://{BUCKET}/in/red.heic",
+    }
+    assert all(float(line.split("\tscore ")[1]) > 0.9 for line in lines)
+    written = page.read_text()
+    assert "bucketlens: “red”" in written and written.count('class="meta score"') == 2
+    # and asking for both kinds of search at once is refused
+    assert cli.main(["report", "--meaning", "red", "--like", f"s3://{BUCKET}/in/red.jpg", *MODEL]) == 2
