@@ -81,12 +81,14 @@ lock: ## Re-pin both images' dependencies (CPU, GPU) and the build backend with 
 	rm -rf $(VENV)-lock
 	$(MAKE) lambda-lock
 
-lambda-lock: ## Re-pin the Lambda zip's wheels, every platform's hash, at requirements.lock's versions
+lambda-lock: ## Re-pin the Lambda zips' wheels (without and with onnxruntime), every platform's hash, at requirements.lock's versions
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet 'pip-tools>=7.4,<8'
-	CUSTOM_COMPILE_COMMAND="make lambda-lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes \
-	  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -c requirements.lock \
-	  -o lambda_submitter/requirements.txt lambda_submitter/requirements.in
+	for lock in requirements requirements-models; do \
+	  CUSTOM_COMPILE_COMMAND="make lambda-lock" $(VENV)-lock/bin/pip-compile --quiet --generate-hashes \
+	    --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -c requirements.lock \
+	    -o lambda_submitter/$$lock.txt lambda_submitter/$$lock.in || exit 1; \
+	done
 	rm -rf $(VENV)-lock
 
 clean: ## Remove the virtualenv and caches

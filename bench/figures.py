@@ -99,9 +99,11 @@ ROWS: list[tuple[str, str, Callable[[dict], str]]] = [
         "Embeddings: CLIP ViT-B/32-sized image tower on one vCPU, labels from prompts, camera JPEGs read whole",
         "embed",
         lambda d: (
-            f"{_v(d, 'images_per_s_per_vcpu')} images/s; ${_v(d, 'total_usd_per_million'):,.2f} per million on "
-            f"Spot with every call counted and the vectors' PUT; relabel {_v(d, 'relabel_vectors_per_s_per_vcpu')} "
-            "stored vectors/s reading no image; GPU not measured"
+            f"{_v(d, 'images_per_s_per_vcpu')} images/s; ${_v(d, 'embedding_usd_per_million'):,.2f} per million "
+            f"on Spot with every call counted and the vectors' PUT (${_v(d, 'total_usd_per_million'):,.2f} with "
+            f"the label index reckoned); relabel {_v(d, 'relabel_vectors_per_s_per_vcpu')} stored vectors/s "
+            f"reading no image; fast path {_v(d, 'fast_path_warm_s')} s warm, {_v(d, 'fast_path_cold_s')} s "
+            "cold (in-process handler, one CPU); GPU not measured"
         ),
     ),
     (

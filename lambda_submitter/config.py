@@ -40,7 +40,7 @@ class SubmitterConfig:
     tps_quota: float | None = None  # the account's Rekognition TPS, shared by every job (job/core/quota.py)
     tps_quota_source: str = "BUCKETLENS_TPS_QUOTA"
     labeller: worker_config.RunConfig | None = None  # the fast path's worker settings; None: it is off
-    labeler: str = "rekognition"  # or onnx, clip: the user's models label, in Batch jobs only
+    labeler: str = "rekognition"  # or onnx, clip: the user's models label (on the fast path too)
     gpu_job_queue: str | None = None  # with the onnx labeler on GPUs, where its jobs go
     gpu_job_definition: str | None = None
 
@@ -119,11 +119,8 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         raise ConfigError(
             "BUCKETLENS_GPU_JOB_QUEUE and BUCKETLENS_GPU_JOB_DEFINITION go together: set both or neither"
         )
-    # the Lambda has no onnxruntime: with the user's models every image goes to a Batch job
-    fast_path_images = (
-        0
-        if labeler in worker_config.OWN_MODELS
-        else _whole_number(env, "BUCKETLENS_FAST_PATH_IMAGES", FAST_PATH_IMAGES, 0, MAX_FAST_PATH_IMAGES)
+    fast_path_images = _whole_number(
+        env, "BUCKETLENS_FAST_PATH_IMAGES", FAST_PATH_IMAGES, 0, MAX_FAST_PATH_IMAGES
     )
     cfg = SubmitterConfig(
         job_queue=env.get("BUCKETLENS_JOB_QUEUE", "").strip(),
@@ -150,9 +147,23 @@ def from_env(environ: Mapping[str, str] | None = None, submit: bool = True) -> S
         return cfg
     # the worker reads the same BUCKETLENS_* names (table, features, quota...): checked now, at start
     try:
-        return replace(cfg, labeller=worker_config.from_args({"source": "s3://events/"}, env))
+        labeller = worker_config.from_args({"source": "s3://events/"}, env)
     except ConfigError as exc:
         raise ConfigError(f"fast path (BUCKETLENS_FAST_PATH_IMAGES={fast_path_images}): {exc}") from exc
+    if (labeller.labeler in worker_config.OWN_MODELS or labeller.embeds) and not _has_onnxruntime():
+        raise ConfigError(
+            f"fast path with your models (BUCKETLENS_LABELER={labeller.labeler}, embeddings "
+            f"{'on' if labeller.embeds else 'off'}): this package has no onnxruntime; Terraform builds it "
+            "from lambda_submitter/requirements-models.txt (or set BUCKETLENS_FAST_PATH_IMAGES=0)"
+        )
+    return replace(cfg, labeller=labeller)
+
+
+def _has_onnxruntime() -> bool:
+    """Whether this package can run the user's models (the zip built with requirements-models.txt)."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def _positive_number(env: Mapping[str, str], name: str) -> float | None:

@@ -105,8 +105,9 @@ locals {
 
   uses_model = var.project_version_arn != null && contains(split(",", var.features), "custom-labels")
 
-  # the Lambda has no onnxruntime: with the onnx labeler or an embedding model every image goes to a Batch job
-  fast_path = var.fast_path_images > 0 && !var.enable_search && !local.onnx && !local.embeds
+  fast_path = var.fast_path_images > 0 && !var.enable_search
+  # the user's models on the fast path: the zip carries onnxruntime (lambda_submitter/requirements-models.txt)
+  with_models = local.onnx || local.embeds
   # the fast path runs the worker in the Lambda: the worker's settings, without the region (Lambda sets it)
   labeller_environment = local.fast_path ? tomap(merge(
     {
@@ -118,6 +119,8 @@ locals {
     },
     var.max_tps_per_child == null ? {} : { BUCKETLENS_MAX_TPS = tostring(var.max_tps_per_child) },
     var.workers == null ? {} : { BUCKETLENS_WORKERS = tostring(var.workers) },
+    local.labeler_environment,
+    local.embedding_environment,
   )) : tomap({ BUCKETLENS_FAST_PATH_IMAGES = "0" })
 
   submitter_environment = merge({
@@ -145,22 +148,6 @@ locals {
     # its deletes remove the deleted image's vectors (lambda_submitter/deletions.py)
     local.embeds ? { BUCKETLENS_VECTOR_BUCKET = local.vector_bucket } : {},
   )
-}
-
-# The labeler's own inputs, refused at plan rather than by the first job (exit 78) after a whole deploy.
-resource "terraform_data" "labeler_inputs" {
-  input = var.labeler
-
-  lifecycle {
-    precondition {
-      condition     = var.labeler != "onnx" || (var.model_uri != null && var.model_labels_uri != null)
-      error_message = "labeler = onnx needs model_uri and model_labels_uri."
-    }
-    precondition {
-      condition     = var.labeler != "clip" || try(var.embedding_model.prompts_uri != null, false)
-      error_message = "labeler = clip needs embedding_model, with its prompts_uri (the prompt list)."
-    }
-  }
 }
 
 module "ecr" {
@@ -301,13 +288,17 @@ module "submitter" {
   limiter_table_arn    = module.results.limiter_table_arn
   search_domain_arn    = var.enable_search ? module.search[0].domain_arn : null
   vector_bucket_arn    = local.vector_bucket_arn
-  log_retention_days   = var.log_retention_days
-  enabled              = !var.enable_schedule
-  subnet_ids           = local.submitter_in_vpc ? var.subnet_ids : []
-  project_version_arn  = local.uses_model ? var.project_version_arn : null
-  kms_key_arn          = var.kms_key_arn
-  log_kms_key_arn      = var.kms_key_arn
-  tags                 = var.tags
+  # the fast path with the user's models: onnxruntime in the zip, their files, their vectors, no Rekognition
+  with_models         = local.with_models
+  model_object_arns   = concat(local.model_object_arns, local.embedding_object_arns)
+  uses_rekognition    = var.labeler == "rekognition"
+  log_retention_days  = var.log_retention_days
+  enabled             = !var.enable_schedule
+  subnet_ids          = local.submitter_in_vpc ? var.subnet_ids : []
+  project_version_arn = local.uses_model ? var.project_version_arn : null
+  kms_key_arn         = var.kms_key_arn
+  log_kms_key_arn     = var.kms_key_arn
+  tags                = var.tags
 }
 
 module "search" {

@@ -218,7 +218,7 @@ variable "model_labels_uri" {
 }
 
 variable "embedding_model" {
-  description = "Your CLIP-style embedding model, so images can be found by meaning: s3://bucket/key of its image encoder (N x 3 x H x W floats -> N x D), text encoder (N x L token ids -> N x D) and tokenizer.json; optionally prompts_uri (the prompt list of labeler = clip and of make relabel) and the image transform, size (224) and mean and std (R,G,B; CLIP's by default, 0.5,0.5,0.5 for SigLIP). Each image's vector goes to the S3 Vectors bucket <name>-vectors, which the first job creates. null: no embeddings. The Lambda fast path is off with it (every upload goes to a Batch job)."
+  description = "Your CLIP-style embedding model, so images can be found by meaning: s3://bucket/key of its image encoder (N x 3 x H x W floats -> N x D), text encoder (N x L token ids -> N x D) and tokenizer.json; optionally prompts_uri (the prompt list of labeler = clip and of make relabel) and the image transform, size (224) and mean and std (R,G,B; CLIP's by default, 0.5,0.5,0.5 for SigLIP). Each image's vector goes to the S3 Vectors bucket <name>-vectors, which the first job creates. null: no embeddings. The fast path embeds too: the submitter's zip then carries onnxruntime (about 195 MB unzipped); raise submitter_memory_mb for a model larger than ViT-B/32."
   type = object({
     image_uri     = string
     text_uri      = string

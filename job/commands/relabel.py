@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from job.commands import export, options
+from job.commands import export, options, vector_listing
 from job.core import errors, label_index, store, vectors
 from job.core.manifest import split_s3_uri
 
@@ -154,7 +154,7 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
     embedded = f"embed@{model.digest}"
     counts: Counter[str] = Counter()
     started = time.monotonic()
-    for page in vectors.pages(s3vectors, args.vector_bucket, index, args.segment, args.segments):
+    for page in vector_listing.pages(s3vectors, args.vector_bucket, index, args.segment, args.segments):
         refs = [split_s3_uri(str((v.get("metadata") or {}).get("uri") or "s3://-/-")) for v in page]
         items = export.fetch_items(ddb, table, refs)
         answers = prompts.labels_for(prompt_set, [v["data"]["float32"] for v in page])

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from job.commands import export
+from job.commands import export, vector_listing
 from job.core import vectors
 from job.core.manifest import split_s3_uri
 from job.core.ordering import iso_time
@@ -66,7 +66,7 @@ def stored(client: Any, ddb: Any, table: str, bucket: str, grace_s: float) -> It
     """Vectors whose image is deleted (orphaned) or has no result (unknown), in every index."""
     cutoff = iso_time(datetime.now(UTC) - timedelta(seconds=grace_s))
     for index in indexes(client, bucket):
-        for page in vectors.pages(client, bucket, index, data=False):
+        for page in vector_listing.pages(client, bucket, index, data=False):
             uris = [str((v.get("metadata") or {}).get("uri") or "") for v in page]
             refs = [split_s3_uri(uri) if uri.startswith("s3://") else ("", "") for uri in uris]
             items = export.fetch_items(ddb, table, [r for r in refs if r[0]])

@@ -4,16 +4,17 @@ A vector's key is its object's (`bucket/key`, or its SHA-256 when that is longer
 so an overwrite replaces the vector and a delete removes it. Its filterable metadata carries what searches
 filter on (the year taken, the camera, the label names), within the service's 2 KB; the object's URI and
 version ride along unfiltered. The index's dimension is the model's: a model that disagrees with an existing
-index is a configuration error before any image is read. These are the writer's calls (the worker's) and
-the listing `relabel` and `reconcile --vectors` walk; querying is job/commands/vector_query.py's and deleting
-lambda_submitter/deletions.py's, so each role is granted only what its code calls.
+index is a configuration error before any image is read. These are the writer's calls (the worker's, in a
+Batch job or on the fast path); listing is job/commands/vector_listing.py's, querying
+job/commands/vector_query.py's and deleting lambda_submitter/deletions.py's, so each role is granted only what
+its code calls.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,29 +126,6 @@ def ensure_index(
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     return (items[start : start + size] for start in range(0, len(items), size))
-
-
-def pages(
-    client: Any, bucket: str, index: str, segment: int = 0, segments: int = 1, data: bool = True
-) -> Iterator[list[dict[str, Any]]]:
-    """One segment of the index's vectors with their metadata (and data, unless not wanted), a page of 100
-    at a time: what one BatchGetItem of their results covers."""
-    token = None
-    while True:
-        answer = client.list_vectors(
-            vectorBucketName=bucket,
-            indexName=index,
-            maxResults=100,
-            returnData=data,
-            returnMetadata=True,
-            **({"segmentCount": segments, "segmentIndex": segment} if segments > 1 else {}),
-            **({"nextToken": token} if token else {}),
-        )
-        if answer.get("vectors"):
-            yield answer["vectors"]
-        token = answer.get("nextToken")
-        if not token:
-            return
 
 
 def put(client: Any, bucket: str, index: str, records: Sequence[VectorRecord]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from job.core.errors import ConfigError
 from job.core.manifest import ObjectRef
 from job.core.metrics import Emitter
 from job.core.summary import Stats
@@ -73,6 +74,11 @@ def label_now(
             log.exception("unexpected failure", extra={"bucket": ref.bucket, "key": ref.key})
         return NOT_DONE
 
+    try:  # the user's models, loaded once per Lambda environment (job.worker.model_source), not per batch
+        worker.open()
+    except ConfigError as exc:  # a model that cannot be used: the images stay queued until it is fixed
+        log.error("fast path cannot load the models: images stay queued", extra={"error": str(exc)})
+        return Labelled(dict.fromkeys(refs, NOT_DONE), stats.snapshot())
     worker.attach()
     deadline.start()
     try:
@@ -82,6 +88,7 @@ def label_now(
         deadline.cancel()
         worker.detach()
         worker.leave_quota()
+        worker.close()
         for sink in worker.sinks:
             sink.flush()
     for outcome in outcomes.values():

@@ -9,6 +9,7 @@ confidence the similarity in percent, their `source` the model and the prompt se
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -83,8 +84,10 @@ def digest(prompts: Sequence[Prompt]) -> str:
     return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
 
 
-def compile_set(encoders: embeddings.Encoders, prompts: Sequence[Prompt]) -> PromptSet:
-    """Each prompt's text vector, from the same model as the images'."""
+@functools.lru_cache(maxsize=8)
+def compile_set(encoders: embeddings.Encoders, prompts: tuple[Prompt, ...]) -> PromptSet:
+    """Each prompt's text vector, from the same model as the images'; once per process for one model and
+    list (a warm Lambda's fast path encodes its prompts once, not once a batch)."""
     rows = embeddings.embed_texts(encoders, [p.prompt for p in prompts])
     whole = digest(prompts)
     return PromptSet(tuple(prompts), whole, f"{encoders.source}{PROMPT_MARK}{whole[:DIGEST_CHARS]}", rows)

@@ -60,6 +60,22 @@ def _get(s3: Any, bucket: str, key: str, what: str) -> bytes:
         raise
 
 
+def identity_of(s3: Any, uri: str, what: str) -> str:
+    """The object's ETag and version (one HEAD): what a process that loaded it compares before loading it
+    again; a missing object or bucket, or no permission, is a ConfigError."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NotFound"):  # a HEAD's 404 has no body
+            raise ConfigError(f"{what} {uri}: NoSuchKey: the object is not there") from exc
+        mapped = _config_error(exc, f"{what} {uri}")
+        if mapped:
+            raise mapped from exc
+        raise
+    return f"{strip_etag(head.get('ETag'))}:{head.get('VersionId') or ''}"
+
+
 def read_uri(s3: Any, uri: str, what: str) -> bytes:
     """The whole object at an s3:// URI; a missing object or bucket, or no permission, is a ConfigError."""
     bucket, key = split_s3_uri(uri)

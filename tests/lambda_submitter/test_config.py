@@ -91,23 +91,36 @@ def test_a_botocore_without_s3_conditional_writes_is_a_configuration_error(monke
         config.from_env(ENV)
 
 
+MODELS = {  # what Terraform sets for each labeler's models (terraform/main.tf)
+    "onnx": {"BUCKETLENS_MODEL_URI": "s3://m/model.onnx", "BUCKETLENS_MODEL_LABELS_URI": "s3://m/labels.txt"},
+    "clip": {
+        "BUCKETLENS_EMBED_IMAGE_URI": "s3://m/image.onnx",
+        "BUCKETLENS_EMBED_TEXT_URI": "s3://m/text.onnx",
+        "BUCKETLENS_EMBED_TOKENIZER_URI": "s3://m/tokenizer.json",
+        "BUCKETLENS_VECTOR_BUCKET": "bucketlens-vectors",
+        "BUCKETLENS_PROMPTS_URI": "s3://m/prompts.json",
+    },
+}
+
+
 @pytest.mark.parametrize("labeler", ["onnx", "clip"])
-def test_the_own_model_labelers_go_to_the_gpu_queue_when_deployed_and_never_run_in_the_lambda(
-    labeler,
+def test_the_own_model_labelers_go_to_the_gpu_queue_and_run_on_the_fast_path_with_onnxruntime(
+    labeler, monkeypatch
 ) -> None:
     # given the variables Terraform sets for the onnx (or clip) labeler on GPUs, with the fast path asked for
     env = {
         **ENV,
+        **MODELS[labeler],
         "BUCKETLENS_LABELER": labeler,
         "BUCKETLENS_GPU_JOB_QUEUE": "bucketlens-gpu-queue",
         "BUCKETLENS_GPU_JOB_DEFINITION": "bucketlens-gpu-worker",
         "BUCKETLENS_FAST_PATH_IMAGES": "20",
     }
-    # when read
+    # when read in a package that has onnxruntime (this one, as the zip built from requirements-models.txt)
     cfg = config.from_env(env)
-    # then jobs go to the GPU queue and definition, and the Lambda (no onnxruntime) labels nothing itself
+    # then jobs go to the GPU queue and definition, and a small batch is labelled by the model in the Lambda
     assert cfg.target == ("bucketlens-gpu-queue", "bucketlens-gpu-worker")
-    assert (cfg.fast_path_images, cfg.labeller) == (0, None)
+    assert cfg.fast_path_images == 20 and cfg.labeller is not None and cfg.labeller.labeler == labeler
     # and without a GPU deployment the onnx jobs go to the CPU queue; Rekognition's always do
     cpu_only = {k: v for k, v in env.items() if "GPU" not in k}
     assert config.from_env(cpu_only).target == (ENV["BUCKETLENS_JOB_QUEUE"], ENV["BUCKETLENS_JOB_DEFINITION"])
@@ -116,3 +129,7 @@ def test_the_own_model_labelers_go_to_the_gpu_queue_when_deployed_and_never_run_
         ENV["BUCKETLENS_JOB_QUEUE"],
         ENV["BUCKETLENS_JOB_DEFINITION"],
     )
+    # and a package without onnxruntime (the default zip) refuses to start, naming the one that has it
+    monkeypatch.setattr(config, "_has_onnxruntime", lambda: False)
+    with pytest.raises(ConfigError, match="requirements-models.txt"):
+        config.from_env(env)

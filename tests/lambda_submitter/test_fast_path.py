@@ -222,3 +222,48 @@ def test_an_upload_throttled_for_hours_stays_on_the_queue_until_the_stated_patie
     assert len(waits) == receives and sum(waits) >= triggers.DEFAULT_PATIENCE_S > sum(waits[:-1])
     assert len(sqs.receive_message(QueueUrl=dlq)["Messages"]) == 1
     assert THROTTLED_KEY not in _results(uploads["dynamodb"])
+
+
+def test_with_your_models_a_small_batch_is_embedded_and_labelled_from_prompts_in_the_lambda(
+    uploads: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the clip labeler deployed (the colour model and a prompt list in S3), and the same uploads
+    from job.commands import vector_query
+    from job.core import vectors
+    from job.demo import tiny_model, vector_search
+    from job.worker import embeddings
+
+    vector_search.install()
+    s3 = uploads["s3"]
+    files = {
+        "image.onnx": tiny_model.colour_image_encoder(),
+        "text.onnx": tiny_model.colour_text_encoder(),
+        "tokenizer.json": tiny_model.word_tokenizer(),
+        "prompts.json": json.dumps([{"name": "Red", "prompt": "red", "threshold": 0.5}]).encode(),
+    }
+    for name, body in files.items():
+        s3.put_object(Bucket=MANIFESTS, Key=f"models/{name}", Body=body)
+    for option, name in (
+        ("EMBED_IMAGE_URI", "image.onnx"),
+        ("EMBED_TEXT_URI", "text.onnx"),
+        ("EMBED_TOKENIZER_URI", "tokenizer.json"),
+        ("PROMPTS_URI", "prompts.json"),
+    ):
+        monkeypatch.setenv(f"BUCKETLENS_{option}", f"s3://{MANIFESTS}/models/{name}")
+    monkeypatch.setenv("BUCKETLENS_LABELER", "clip")
+    monkeypatch.setenv("BUCKETLENS_VECTOR_BUCKET", "bl-vectors")
+    # when the handler runs
+    response = handler.handler(uploads["event"], LambdaContext(DEPLOYED_TIMEOUT_S))
+    # then every image was labelled from the prompts in the Lambda, with no Batch job and no Rekognition call
+    assert response == {"batchItemFailures": []}
+    assert [key for key in _manifests(uploads["s3"]) if not key.startswith("models/")] == []
+    results = _results(uploads["dynamodb"])
+    jpegs = [k for k in results if k.lower().endswith(".jpg")]
+    assert len(jpegs) == 3 and all(results[k]["status"]["S"] == "done" for k in jpegs)
+    assert all(results[k]["features"]["S"].startswith("labels@clip,embed@") for k in jpegs)
+    assert all(results[k]["labels"]["L"][0]["M"]["name"]["S"] == "Red" for k in jpegs)  # red test images
+    # and each image's vector is in the model's index
+    model = embeddings.load(files["image.onnx"], files["text.onnx"], files["tokenizer.json"], "image")
+    store = clients.client("s3vectors")
+    index = vectors.index_name(model.digest)
+    assert all(vector_query.get(store, "bl-vectors", index, vectors.vector_key(IMAGES, k)) for k in jpegs)

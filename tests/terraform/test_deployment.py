@@ -440,21 +440,22 @@ SUBMITTER_SERVICE_NEEDS = LAMBDA_RUNTIME | {
     "es:ESHttpDelete",  # search_delete.py signs its HTTP DELETE itself: no boto3 client call to find
     "s3:GetObjectVersion",  # the fast path's GetObject with the event's VersionId needs it
 }
-# Found in modules the fast path imports, never called by it (the scan sees modules, not call paths).
-# the vector store's writes (job/core/vectors.py): the fast path is off with an embedding model
+# the vector store's writes (job/core/vectors.py), granted only with embedding_model
 VECTOR_WRITES = {
     "s3vectors:CreateIndex",
     "s3vectors:CreateVectorBucket",
     "s3vectors:GetIndex",
+    "s3vectors:GetVectorBucket",
     "s3vectors:PutVectors",
 }
+# Found in modules the fast path imports, never called by it (the scan sees modules, not call paths).
 SUBMITTER_NEVER_CALLS = {
     "dynamodb:BatchGetItem",  # store.get_states: a Batch child's prefetch (job/worker/run.py)
     "secretsmanager:GetSecretValue",  # OpenSearch basic auth: the fast path is off with search
-    *VECTOR_WRITES,
 }
-# granted only with embedding_model, which this deployment does not set (test_static.py checks the grants)
-SUBMITTER_CONDITIONAL = {"s3vectors:DeleteVectors", "s3vectors:ListIndexes"}
+# granted only with embedding_model, which this deployment does not set (test_static.py checks the grants):
+# deletes remove vectors, and the fast path writes them
+SUBMITTER_CONDITIONAL = {"s3vectors:DeleteVectors", "s3vectors:ListIndexes", *VECTOR_WRITES}
 SCHEDULE_SERVICE_NEEDS = LAMBDA_RUNTIME | {"iam:PassRole"}  # UpdateSchedule passes the scheduler's role
 WORKER_SERVICE_NEEDS = {
     "s3:GetObjectVersion",  # GetObject with VersionId (the listed version) needs it
@@ -1210,8 +1211,8 @@ def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_m
     assert sorted(read["resources"]) == sorted(
         f"arn:aws:s3:::{IMAGES_BUCKET}/models/{name}" for name in ("resnet50.onnx", "imagenet.json")
     )
-    # and the submitter is told to route onnx jobs to the GPU queue, with no fast path in the Lambda
-    # (the function's variables wait for the GPU queue's ARN: read through `terraform console`)
+    # and the submitter is told to route onnx jobs to the GPU queue, and to label small batches itself with the
+    # model (the function's variables wait for the GPU queue's ARN: read through `terraform console`)
     function = changes["module.submitter.aws_lambda_function.this"]
     assert function["actions"] == ["update"] and function["after_unknown"]["environment"][0]["variables"]
     shown = run(
@@ -1219,14 +1220,21 @@ def test_the_onnx_labeler_on_gpus_plans_a_gpu_queue_the_submitter_routes_to(on_m
         on_moto.workdir,
         APPLY_TIMEOUT,
         env,
-        stdin='jsonencode([sort(keys(local.submitter_environment)), local.submitter_environment["BUCKETLENS_LABELER"], local.submitter_environment["BUCKETLENS_FAST_PATH_IMAGES"]])\n',
+        stdin='jsonencode([sort(keys(local.submitter_environment)), local.submitter_environment["BUCKETLENS_LABELER"], local.submitter_environment["BUCKETLENS_FAST_PATH_IMAGES"], local.submitter_environment["BUCKETLENS_MODEL_URI"]])\n',
     )
-    names, labeler, fast_path = json.loads(json.loads(shown))
+    names, labeler, fast_path, model = json.loads(json.loads(shown))
     assert {"BUCKETLENS_GPU_JOB_QUEUE", "BUCKETLENS_GPU_JOB_DEFINITION"} <= set(names)
-    assert (labeler, fast_path) == ("onnx", "0")
+    assert (labeler, fast_path, model) == ("onnx", "20", f"s3://{IMAGES_BUCKET}/models/resnet50.onnx")
+    # and its role may read the model but not call Rekognition (the labeler is the model)
+    lambda_statements = {
+        s.get("sid"): s
+        for s in _planned_statements(plan, "module.submitter.data.aws_iam_policy_document.this")
+    }
+    assert sorted(lambda_statements["ReadModels"]["resources"]) == sorted(read["resources"])
+    assert "DetectLabelsAndText" not in lambda_statements and "ShareRekognitionQuota" not in lambda_statements
     # when gpu is asked without the onnx labeler, or the onnx labeler without its model
     for wrong, says in (
-        (["-var", "gpu=true"], "gpu = true runs the onnx labeler"),
+        (["-var", "gpu=true"], "gpu = true runs your models on GPUs"),
         (
             ["-var", "labeler=onnx", "-var", "features=labels", "-var", "enable_schedule=false"],
             "needs model_uri and model_labels_uri",

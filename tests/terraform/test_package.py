@@ -21,6 +21,8 @@ from tests.terraform.tf_helpers import REPO, TERRAFORM_DIR
 
 SCRIPT = TERRAFORM_DIR / "modules" / "submitter" / "package.py"
 REQUIREMENTS = REPO / "lambda_submitter" / "requirements.txt"
+# the zip with the user's models on the fast path (labeler onnx or clip, or embedding_model)
+MODELS_REQUIREMENTS = REPO / "lambda_submitter" / "requirements-models.txt"
 # AWS Lambda quotas: a zip uploaded directly is at most 50 MB, and unzipped code at most 250 MB
 MAX_ZIPPED = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
@@ -37,9 +39,9 @@ def _files() -> str:
     return ",".join(sorted(str(p.relative_to(REPO)) for p in paths))
 
 
-def _build(out: Path, architecture: str) -> Path:
+def _build(out: Path, architecture: str, requirements: Path = REQUIREMENTS) -> Path:
     command = [sys.executable, str(SCRIPT), "--root", str(REPO), "--out", str(out)]
-    command += ["--requirements", str(REQUIREMENTS), "--python-version", PYTHON]
+    command += ["--requirements", str(requirements), "--python-version", PYTHON]
     command += ["--architecture", architecture, _files()]
     subprocess.run(command, check=True, timeout=600)
     return out
@@ -110,15 +112,54 @@ class _Event:
         return {"Records": [record]}
 
 
-def test_the_handler_labels_an_upload_from_the_unpacked_zip_alone(moto_server: str, tmp_path: Path) -> None:
-    # given the zip for this machine unpacked as Lambda does, the tables `job setup` makes, an upload
+def test_the_models_zip_is_within_lambdas_unzipped_limit_and_deployed_from_s3(tmp_path: Path) -> None:
+    # given the zip with onnxruntime built for arm64 (the default architecture)
+    built = _build(tmp_path / "models.zip", "arm64", MODELS_REQUIREMENTS)
+    archive = zipfile.ZipFile(built)
+    # then unzipped it is within Lambda's 250 MB, and onnxruntime's native library is an aarch64 ELF
+    assert sum(i.file_size for i in archive.infolist()) <= MAX_UNZIPPED
+    runtime = [
+        n for n in archive.namelist() if n.startswith("onnxruntime/") and ".so" in n.rsplit("/", 1)[-1]
+    ]
+    assert runtime and all(_elf_machine(archive.read(n)) == ELF_MACHINE["arm64"] for n in runtime)
+    # and above the 50 MB of a direct upload, it reaches the function through S3, where that limit does not
+    # apply (the function's s3_bucket and s3_key, not its filename)
+    module = (TERRAFORM_DIR / "modules" / "submitter" / "main.tf").read_text()
+    assert "s3_key            = aws_s3_object.package.key" in module and "filename" not in module
+
+
+def test_the_handler_runs_your_model_from_the_unpacked_models_zip(moto_server: str, tmp_path: Path) -> None:
+    # given the models zip for this machine unpacked as Lambda does, the onnx labeler's colour model in S3
+    from tests.onnx_models import COLOURS, red_blue
+
     task = tmp_path / "task"
-    zipfile.ZipFile(_build(tmp_path / "z.zip", HOST)).extractall(task)
+    zipfile.ZipFile(_build(tmp_path / "z.zip", HOST, MODELS_REQUIREMENTS)).extractall(task)
     s3, ddb = clients.client("s3"), clients.client("dynamodb")
     provision.setup(ddb, s3, "bl-results", ["bl-images", "bl-manifests"], "us-east-1")
+    s3.put_object(Bucket="bl-manifests", Key="models/colours.onnx", Body=red_blue())
+    s3.put_object(Bucket="bl-manifests", Key="models/colours.txt", Body="\n".join(COLOURS).encode())
     event = _Event.build(s3, "bl-images")
     env = {
-        "PYTHONPATH": str(task),
+        **_environment(moto_server),
+        "BUCKETLENS_LABELER": "onnx",
+        "BUCKETLENS_MODEL_URI": "s3://bl-manifests/models/colours.onnx",
+        "BUCKETLENS_MODEL_LABELS_URI": "s3://bl-manifests/models/colours.txt",
+    }
+    # when the handler runs on an SQS batch in a Python without site-packages
+    done = _handle(event, env, task)
+    # then the upload is labelled by the model in the Lambda (red), with no job and no manifest
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"batchItemFailures": []}
+    (item,) = ddb.scan(TableName="bl-results")["Items"]
+    assert item["status"]["S"] == "done" and item["labels"]["L"][0]["M"]["name"]["S"] == "red"
+    assert item["features"]["S"].startswith("labels@onnx:")
+    stored = [o["Key"] for o in s3.list_objects_v2(Bucket="bl-manifests").get("Contents", [])]
+    assert sorted(stored) == ["models/colours.onnx", "models/colours.txt"]
+
+
+def _environment(moto_server: str) -> dict[str, str]:
+    """What Terraform gives the function, pointed at the emulator."""
+    return {
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -129,6 +170,10 @@ def test_the_handler_labels_an_upload_from_the_unpacked_zip_alone(moto_server: s
         "BUCKETLENS_TABLE": "bl-results",
         "BUCKETLENS_TPS_QUOTA": "50",
     }
+
+
+def _handle(event: dict, env: dict[str, str], task: Path) -> subprocess.CompletedProcess:
+    """The handler on one SQS batch, from the unpacked zip alone (no site-packages)."""
     probe = """
 import json, sys
 from lambda_submitter import handler
@@ -138,16 +183,26 @@ class Context:
         return 300_000
 print(json.dumps(handler.handler(json.loads(sys.stdin.read()), Context())))
 """
-    # when the handler runs on an SQS batch in a Python without site-packages
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-S", "-c", probe],
         input=json.dumps(event),
-        env=env,
+        env={**env, "PYTHONPATH": str(task)},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_the_handler_labels_an_upload_from_the_unpacked_zip_alone(moto_server: str, tmp_path: Path) -> None:
+    # given the zip for this machine unpacked as Lambda does, the tables `job setup` makes, an upload
+    task = tmp_path / "task"
+    zipfile.ZipFile(_build(tmp_path / "z.zip", HOST)).extractall(task)
+    s3, ddb = clients.client("s3"), clients.client("dynamodb")
+    provision.setup(ddb, s3, "bl-results", ["bl-images", "bl-manifests"], "us-east-1")
+    event = _Event.build(s3, "bl-images")
+    # when the handler runs on an SQS batch in a Python without site-packages
+    done = _handle(event, _environment(moto_server), task)
     # then the message is acknowledged and the image is labelled, with no job and no manifest
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"batchItemFailures": []}

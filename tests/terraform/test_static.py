@@ -262,18 +262,19 @@ def test_the_embedding_grants_are_exactly_the_vector_calls_of_each_role() -> Non
         return {action for action in calls if action.startswith("s3vectors:")}
 
     # (the job role runs `run` and `relabel`; ListVectors with returnData needs GetVectors as well)
-    worker = vector_calls(
-        [REPO / "job" / "worker" / "run.py", REPO / "job" / "commands" / "relabel.py"], ("job",)
-    )
+    writer = vector_calls([REPO / "job" / "worker" / "run.py"], ("job",))
+    worker = writer | vector_calls([REPO / "job" / "commands" / "relabel.py"], ("job",))
     submitter = vector_calls([REPO / "lambda_submitter" / "handler.py"], ("job", "lambda_submitter"))
     # then the jobs' statement grants exactly the writer's and the relabeller's calls, and reads no query
     batch = (TERRAFORM_DIR / "modules" / "batch" / "main.tf").read_text()
     assert "s3vectors:ListVectors" in worker and "s3vectors:QueryVectors" not in worker
     assert _granted(batch, "StoreImageVectors") == worker | {"s3vectors:GetVectors"}
-    # and the submitter's exactly its deletes: the writer's calls reach it only through the fast path,
-    # which Terraform turns off with an embedding model
-    removal = (TERRAFORM_DIR / "modules" / "submitter" / "main.tf").read_text()
-    assert _granted(removal, "RemoveDeletedImagesVectors") == submitter - worker
-    assert submitter - worker == {"s3vectors:DeleteVectors", "s3vectors:ListIndexes"}
-    root = (TERRAFORM_DIR / "main.tf").read_text()
-    assert re.search(r"fast_path\s*=.*!local\.embeds", root)
+    # and the submitter's exactly its deletes, plus, for the fast path with the user's models, the writer's
+    # calls and no listing
+    lambda_tf = (TERRAFORM_DIR / "modules" / "submitter" / "main.tf").read_text()
+    assert _granted(lambda_tf, "RemoveDeletedImagesVectors") == {
+        "s3vectors:DeleteVectors",
+        "s3vectors:ListIndexes",
+    }
+    assert _granted(lambda_tf, "StoreImageVectors") == writer
+    assert submitter == writer | {"s3vectors:DeleteVectors", "s3vectors:ListIndexes"}

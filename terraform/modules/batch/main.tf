@@ -496,12 +496,16 @@ resource "aws_batch_job_definition" "this" {
       error_message = "labeler = \"onnx\" needs model_uri and model_labels_uri (s3://bucket/key of the model and of its class names)."
     }
     precondition {
-      condition     = lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") != "onnx" || lookup(var.job_parameters, "features", "labels") == "labels"
-      error_message = "labeler = \"onnx\" labels only: set features = \"labels\" (text and custom-labels are Rekognition's)."
+      condition     = lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") != "clip" || contains(keys(var.environment), "BUCKETLENS_PROMPTS_URI")
+      error_message = "labeler = \"clip\" needs embedding_model, with its prompts_uri (the prompt list)."
     }
     precondition {
-      condition     = !var.gpu || lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") == "onnx"
-      error_message = "gpu = true runs the onnx labeler on GPUs: set labeler = \"onnx\" with model_uri and model_labels_uri."
+      condition     = lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") == "rekognition" || lookup(var.job_parameters, "features", "labels") == "labels"
+      error_message = "labeler = \"onnx\" or \"clip\" labels only: set features = \"labels\" (text and custom-labels are Rekognition's)."
+    }
+    precondition {
+      condition     = !var.gpu || lookup(var.environment, "BUCKETLENS_LABELER", "rekognition") != "rekognition" || contains(keys(var.environment), "BUCKETLENS_EMBED_IMAGE_URI")
+      error_message = "gpu = true runs your models on GPUs: set labeler = \"onnx\" (model_uri, model_labels_uri) or \"clip\", or an embedding_model."
     }
   }
 }

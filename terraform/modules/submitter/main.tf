@@ -16,7 +16,7 @@ locals {
     tolist(fileset(var.source_dir, "job/exif/*.py")),
     tolist(fileset(var.source_dir, "job/worker/*.py")),
   ))
-  requirements   = "${var.source_dir}/lambda_submitter/requirements.txt"
+  requirements   = "${var.source_dir}/lambda_submitter/${var.with_models ? "requirements-models.txt" : "requirements.txt"}"
   python_version = trimprefix(var.runtime, "python")
   source_hash = sha256(join("\n", concat(
     [for f in local.package_files : "${f} ${filesha256("${var.source_dir}/${f}")}"],
@@ -212,7 +212,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
-    for_each = var.fast_path ? [var.limiter_table_arn] : []
+    for_each = var.fast_path && var.uses_rekognition ? [var.limiter_table_arn] : []
     content {
       sid       = "ShareRekognitionQuota" # job/core/quota.py, with the Batch children
       actions   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"]
@@ -221,11 +221,34 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
-    for_each = var.fast_path ? [1] : []
+    for_each = var.fast_path && var.uses_rekognition ? [1] : []
     content {
       sid       = "DetectLabelsAndText"
       actions   = ["rekognition:DetectLabels", "rekognition:DetectText"]
       resources = ["*"] # DetectLabels and DetectText have no resource-level permissions.
+    }
+  }
+
+  # job/worker/model_source.py: the user's models, read once per Lambda environment (a HEAD each batch)
+  dynamic "statement" {
+    for_each = var.fast_path && length(var.model_object_arns) > 0 ? [var.model_object_arns] : []
+    content {
+      sid       = "ReadModels"
+      actions   = ["s3:GetObject"]
+      resources = statement.value
+    }
+  }
+
+  # job/core/vectors.py, as the jobs: the vector bucket and the model's index where missing, each image's vector
+  dynamic "statement" {
+    for_each = var.fast_path && var.with_models && var.vector_bucket_arn != null ? [var.vector_bucket_arn] : []
+    content {
+      sid = "StoreImageVectors"
+      actions = [
+        "s3vectors:CreateIndex", "s3vectors:CreateVectorBucket", "s3vectors:GetIndex", "s3vectors:GetVectorBucket",
+        "s3vectors:PutVectors",
+      ]
+      resources = [statement.value, "${statement.value}/index/*"]
     }
   }
 

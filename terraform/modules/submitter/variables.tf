@@ -241,3 +241,21 @@ variable "vector_bucket_arn" {
   type        = string
   default     = null
 }
+
+variable "with_models" {
+  description = "Whether the fast path runs the user's ONNX models (labeler onnx or clip, or an embedding model): the zip then carries onnxruntime, numpy and tokenizers (lambda_submitter/requirements-models.txt)."
+  type        = bool
+  default     = false
+}
+
+variable "model_object_arns" {
+  description = "S3 object ARNs of the models and files the fast path loads (the onnx labeler's model and classes, the embedding model's three files, the prompt list). Empty: none."
+  type        = list(string)
+  default     = []
+}
+
+variable "uses_rekognition" {
+  description = "Whether the fast path calls Rekognition (labeler = rekognition); the user's own labelers do not."
+  type        = bool
+  default     = true
+}
