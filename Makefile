@@ -15,7 +15,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_REQUIREMENT := checkov>=3.2,<4
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test browser lint bench figures clean lock lambda-lock pin-base tf-check checkov tf-init plan deploy eventbridge build push destroy backfill relabel status logs demo
+.PHONY: help venv test browser lint bench figures clean lock lambda-lock pin-base tf-check checkov tf-init plan deploy eventbridge build push destroy backfill relabel search status logs demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -163,8 +163,8 @@ deploy: ## Everything, in order: init, ECR repository, build and push IMAGE_TAG 
 	$(MAKE) eventbridge
 
 $(RUN_STAMP): pyproject.toml
-	@echo "setting up $(RUN_VENV) (once): bucketlens and its runtime dependencies, for the operator commands"
-	@$(PYTHON) -m venv --clear $(RUN_VENV) && $(call install,$(RUN_VENV),-e .)
+	@echo "setting up $(RUN_VENV) (once): bucketlens and its runtime dependencies, for the operator commands (onnxruntime too: search by meaning runs the text encoder here)"
+	@$(PYTHON) -m venv --clear $(RUN_VENV) && $(call install,$(RUN_VENV),-e '.[onnx]')
 	touch $@
 
 eventbridge: $(RUN_DEPS) ## Turn on the images bucket's EventBridge delivery when the deployment asks for it (keeps its other notifications)
@@ -206,6 +206,11 @@ relabel: $(RUN_DEPS) ## Apply the prompt list to every stored embedding as a Bat
 	prompts=$(or $(PROMPTS),$$($(DEPLOYED) prompts_uri)) && region=$(REGION_SH) && \
 	AWS_DEFAULT_REGION=$$region $(RUN_PY) -m job relabel --prompts "$$prompts" --submit $(or $(CHILDREN),4) \
 		--job-queue "$$queue" --job-definition "$$definition"
+
+search: $(RUN_DEPS) ## Images by meaning with the deployed model: make search MEANING="a red car at night" (or LIKE=s3://bucket/key) [LIMIT=20]
+	@test -n "$(MEANING)$(LIKE)" || { echo 'usage: make search MEANING="<description>" | LIKE=s3://<bucket>/<key> [LIMIT=20]'; exit 2; }
+	@environment=$$($(DEPLOYED) search_environment --format env) && region=$(REGION_SH) && \
+	env AWS_DEFAULT_REGION=$$region $$environment $(RUN_PY) -m job search --format table --limit $(or $(LIMIT),20) $(if $(MEANING),--meaning "$(MEANING)") $(if $(LIKE),--like "$(LIKE)")
 
 status: $(RUN_DEPS) ## Children, images, rate, ETA and failed children of a job: make status JOB=<job id> [WATCH=1]
 	@test -n "$(JOB)" || { echo "usage: make status JOB=<job id> [WATCH=1]"; exit 2; }

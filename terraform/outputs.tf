@@ -137,3 +137,11 @@ output "prompts_uri" {
   description = "The prompt list of labeler = clip and of make relabel (embedding_model.prompts_uri): the jobs may read it; upload a changed list there, then make relabel. null without one."
   value       = try(var.embedding_model.prompts_uri, null)
 }
+
+output "search_environment" {
+  description = "What search and report need to find images by meaning with the deployed model (BUCKETLENS_TABLE, BUCKETLENS_LABEL_TABLE, the embedding model's files, its vector bucket and transform), so `make search` runs with them. Only the tables without embedding_model."
+  value = merge(
+    { BUCKETLENS_TABLE = module.results.table_name, BUCKETLENS_LABEL_TABLE = module.results.label_table_name },
+    { for k, v in local.embedding_environment : k => v if k != "BUCKETLENS_PROMPTS_URI" && k != "BUCKETLENS_VECTOR_KMS_KEY_ARN" },
+  )
+}

@@ -66,7 +66,8 @@ def test_deploying_and_pushing_set_up_no_virtualenv_and_the_operator_commands_no
     setup = dry_run("eventbridge")
     assert any("-m venv --clear .venv-run" in line for line in setup)
     assert any(
-        ".venv-run/bin/uv pip install" in line and "-e ." in line and "[test]" not in line for line in setup
+        ".venv-run/bin/uv pip install" in line and "-e '.[onnx]'" in line and "[test]" not in line
+        for line in setup
     )
     # and a Python given as RUN_PY is used as it is, with no virtualenv made
     assert not [line for line in dry_run("status", "JOB=j", "RUN_PY=/usr/bin/python3") if "-m venv" in line]
@@ -296,3 +297,16 @@ def test_relabel_submits_the_deployed_prompt_list_as_a_batch_job(moto_server, tm
         "--segments",
         "3",
     ]
+
+
+def test_search_needs_a_description_or_an_image_and_runs_with_the_deployed_model():
+    result = subprocess.run(["make", RUN_PY, "search"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "usage: make search MEANING=" in result.stdout
+    lines = dry_run("search", "MEANING=a red car at night", "LIMIT=5")
+    assert any(
+        "deployed --dir terraform" in line and "search_environment --format env" in line for line in lines
+    )
+    command = next(line for line in lines if "-m job search" in line)
+    assert '--limit 5 --meaning "a red car at night"' in command and "--format table" in command
+    like = next(line for line in dry_run("search", "LIKE=s3://photos/a.jpg") if "-m job search" in line)
+    assert '--like "s3://photos/a.jpg"' in like and "--meaning" not in like
