@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from job.commands import export, options, vector_listing
@@ -27,6 +28,7 @@ from job.core.manifest import split_s3_uri
 log = logging.getLogger(__name__)
 
 SEGMENTS_MAX = 16  # ListVectors' segmentCount
+WRITERS = 10  # images of a page written at once: the clients' connection pool (job/core/clients.py)
 
 
 def add_parser(sub: Any, help_text: str) -> None:
@@ -154,36 +156,35 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
     embedded = f"embed@{model.digest}"
     counts: Counter[str] = Counter()
     started = time.monotonic()
-    for page in vector_listing.pages(s3vectors, args.vector_bucket, index, args.segment, args.segments):
-        refs = [split_s3_uri(str((v.get("metadata") or {}).get("uri") or "s3://-/-")) for v in page]
-        items = export.fetch_items(ddb, table, refs)
-        answers = prompts.labels_for(prompt_set, [v["data"]["float32"] for v in page])
-        counts["vectors"] += len(page)
-        rewritten = []
-        for vector, ref, found in zip(page, refs, answers, strict=True):
-            item = items.get(ref)
-            if not item or item.get("status") != "done" or embedded not in str(item.get("features")):
-                counts["skipped_not_current"] += 1  # deleted, changed or re-embedded: its event does it
-                continue
-            labels = prompts.merged(item.get("labels") or (), found)
-            if _same(item.get("labels") or [], labels):
-                counts["unchanged"] += 1
-                continue
-            new = {**item, "labels": labels}
-            if str(item.get("features", "")).startswith("labels@clip"):
-                new["label_model_version"] = prompt_set.source
-            if not store.replace_labels(ddb, table, new, labels):
-                counts["skipped_not_current"] += 1
-                continue
-            label_index.update(ddb, label_table, new)
-            rewritten.append(
-                vectors.VectorRecord(
-                    vector["key"], tuple(vector["data"]["float32"]), vectors.metadata_for(new)
-                )
-            )
-            counts["relabelled"] += 1
-        if rewritten:  # the store's label filter sees the new names
-            vectors.put(s3vectors, args.vector_bucket, index, rewritten)
+
+    def one(vector: Mapping[str, Any], item: dict[str, Any] | None, found: Any) -> tuple[str, Any]:
+        """What happened to one stored vector's image, and its vector's new record when relabelled."""
+        if not item or item.get("status") != "done" or embedded not in str(item.get("features")):
+            return "skipped_not_current", None  # deleted, changed or re-embedded: its event does it
+        labels = prompts.merged(item.get("labels") or (), found)
+        if _same(item.get("labels") or [], labels):
+            return "unchanged", None
+        new = {**item, "labels": labels}
+        if str(item.get("features", "")).startswith("labels@clip"):
+            new["label_model_version"] = prompt_set.source
+        if not store.replace_labels(ddb, table, new, labels):
+            return "skipped_not_current", None
+        label_index.update(ddb, label_table, new)
+        data = tuple(vector["data"]["float32"])
+        return "relabelled", vectors.VectorRecord(vector["key"], data, vectors.metadata_for(new))
+
+    # each image's writes wait on DynamoDB's round trips, not on this CPU: a page's images are written at once
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for page in vector_listing.pages(s3vectors, args.vector_bucket, index, args.segment, args.segments):
+            refs = [split_s3_uri(str((v.get("metadata") or {}).get("uri") or "s3://-/-")) for v in page]
+            items = export.fetch_items(ddb, table, refs)
+            answers = prompts.labels_for(prompt_set, [v["data"]["float32"] for v in page])
+            counts["vectors"] += len(page)
+            done = list(pool.map(one, page, [items.get(r) for r in refs], answers))
+            counts.update(outcome for outcome, _ in done)
+            rewritten = [record for _, record in done if record is not None]
+            if rewritten:  # the store's label filter sees the new names
+                vectors.put(s3vectors, args.vector_bucket, index, rewritten)
     return {
         "segment": args.segment,
         "segments": args.segments,
