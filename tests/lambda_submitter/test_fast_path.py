@@ -224,10 +224,31 @@ def test_an_upload_throttled_for_hours_stays_on_the_queue_until_the_stated_patie
     assert THROTTLED_KEY not in _results(uploads["dynamodb"])
 
 
+def _as_eventbridge(event: dict) -> dict:
+    """The same uploads as S3's published EventBridge "Object Created" sample (tests/events/SOURCES.md)
+    carries them, each in the SQS record the rule's target delivers."""
+    records = []
+    for n, record in enumerate(event["Records"]):
+        notified = json.loads(record["body"])["Records"][0]["s3"]["object"]
+        body = load_event("eventbridge_object_created.json")
+        body["detail"]["bucket"]["name"] = IMAGES
+        body["detail"]["object"].update(
+            key=unquote_plus(notified["key"]),
+            etag=notified["eTag"],
+            size=notified["size"],
+            sequencer=f"{n + 1:016X}",
+        )
+        del body["detail"]["object"]["version-id"]  # the images bucket here keeps no versions: S3 sends none
+        records.append({**record, "messageId": f"eb-{n}", "body": json.dumps(body)})
+    return {"Records": records}
+
+
+@pytest.mark.parametrize("route", ["notification", "eventbridge"])
 def test_with_your_models_a_small_batch_is_embedded_and_labelled_from_prompts_in_the_lambda(
-    uploads: dict, monkeypatch: pytest.MonkeyPatch
+    uploads: dict, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
-    # given the clip labeler deployed (the colour model and a prompt list in S3), and the same uploads
+    # given the clip labeler deployed (the colour model and a prompt list in S3), and the same uploads, as S3
+    # notifications or as EventBridge events (both routes Terraform offers, in AWS's published shapes)
     from job.commands import vector_query
     from job.core import vectors
     from job.demo import tiny_model, vector_search
@@ -252,8 +273,9 @@ def test_with_your_models_a_small_batch_is_embedded_and_labelled_from_prompts_in
         monkeypatch.setenv(f"BUCKETLENS_{option}", f"s3://{MANIFESTS}/models/{name}")
     monkeypatch.setenv("BUCKETLENS_LABELER", "clip")
     monkeypatch.setenv("BUCKETLENS_VECTOR_BUCKET", "bl-vectors")
+    event = uploads["event"] if route == "notification" else _as_eventbridge(uploads["event"])
     # when the handler runs
-    response = handler.handler(uploads["event"], LambdaContext(DEPLOYED_TIMEOUT_S))
+    response = handler.handler(event, LambdaContext(DEPLOYED_TIMEOUT_S))
     # then every image was labelled from the prompts in the Lambda, with no Batch job and no Rekognition call
     assert response == {"batchItemFailures": []}
     assert [key for key in _manifests(uploads["s3"]) if not key.startswith("models/")] == []
