@@ -59,14 +59,19 @@ def write_tombstone(dynamodb: Any, table: str, event: S3Event) -> bool:
     return True
 
 
-def remove_vectors(s3vectors: Any, bucket: str, key: str) -> int:
-    """Remove a deleted object's vector from every model's index in the vector bucket; returns how many
-    indexes were asked (a key an index does not hold is no error)."""
-    names = [
+def index_names(s3vectors: Any, bucket: str) -> list[str]:
+    """Every model's index in the vector bucket (one a model: job/core/vectors.py)."""
+    return [
         index["indexName"]
         for page in s3vectors.get_paginator("list_indexes").paginate(vectorBucketName=bucket)
         for index in page.get("indexes", [])
     ]
+
+
+def remove_vectors(s3vectors: Any, bucket: str, key: str) -> int:
+    """Remove a deleted object's vector from every model's index in the vector bucket; returns how many
+    indexes were asked (a key an index does not hold is no error)."""
+    names = index_names(s3vectors, bucket)
     for name in names:
         s3vectors.delete_vectors(vectorBucketName=bucket, indexName=name, keys=[key])
     return len(names)

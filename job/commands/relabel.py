@@ -167,7 +167,7 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
         new = {**item, "labels": labels}
         if str(item.get("features", "")).startswith("labels@clip"):
             new["label_model_version"] = prompt_set.source
-        if not store.replace_labels(ddb, table, new, labels):
+        if not store.replace_labels(ddb, table, new):
             return "skipped_not_current", None
         label_index.update(ddb, label_table, new)
         data = tuple(vector["data"]["float32"])

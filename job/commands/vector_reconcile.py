@@ -25,6 +25,7 @@ from job.commands import export, vector_listing
 from job.core import vectors
 from job.core.manifest import split_s3_uri
 from job.core.ordering import iso_time
+from lambda_submitter.deletions import index_names
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +55,10 @@ def classify(item: Mapping[str, Any] | None, cutoff: str) -> str | None:
     return None
 
 
-def indexes(client: Any, bucket: str) -> list[str]:
-    return [
-        index["indexName"]
-        for page in client.get_paginator("list_indexes").paginate(vectorBucketName=bucket)
-        for index in page.get("indexes", [])
-    ]
-
-
 def stored(client: Any, ddb: Any, table: str, bucket: str, grace_s: float) -> Iterator[VectorFinding]:
     """Vectors whose image is deleted (orphaned) or has no result (unknown), in every index."""
     cutoff = iso_time(datetime.now(UTC) - timedelta(seconds=grace_s))
-    for index in indexes(client, bucket):
+    for index in index_names(client, bucket):
         for page in vector_listing.pages(client, bucket, index, data=False):
             uris = [str((v.get("metadata") or {}).get("uri") or "") for v in page]
             refs = [split_s3_uri(uri) if uri.startswith("s3://") else ("", "") for uri in uris]
@@ -78,7 +71,7 @@ def stored(client: Any, ddb: Any, table: str, bucket: str, grace_s: float) -> It
 
 def missing(client: Any, ddb: Any, table: str, bucket: str) -> Iterator[VectorFinding]:
     """Done results of a model whose index has no vector for them."""
-    known = set(indexes(client, bucket))
+    known = set(index_names(client, bucket))
     waiting: dict[str, list[tuple[str, str]]] = {}
     for item in export.scan(ddb, table):
         digest = _model(str(item.get("features") or ""))

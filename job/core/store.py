@@ -312,15 +312,13 @@ def put_result(ddb: Any, table: str, item: Mapping[str, Any]) -> bool:
     )
 
 
-def replace_labels(
-    ddb: Any, table: str, item: Mapping[str, Any], labels: Iterable[Mapping[str, Any]]
-) -> bool:
-    """Another labeler's answer for an image already done (`relabel`): its labels replaced, and its label
-    model's name where `model_version` is given, only while the item is still this done object version with
+def replace_labels(ddb: Any, table: str, item: Mapping[str, Any]) -> bool:
+    """Another labeler's answer for an image already done (`relabel`): the item's labels written, and its
+    label model's name where it has one, only while the stored item is still this done object version with
     these features; False when the image changed or went meanwhile (its own event labels it)."""
     names = {"#labels": "labels", "#st": "status", "#etag": "etag", "#feat": "features"}
     values = {
-        ":labels": to_dynamo(list(labels)),
+        ":labels": to_dynamo(list(item["labels"])),
         ":done": "done",
         ":etag": item["etag"],
         ":feat": item["features"],

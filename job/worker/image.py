@@ -531,9 +531,9 @@ class Worker:
         embedding model share one read and one decode per object version, each prepared its own way."""
         from job.worker import onnx_labels
 
-        wanted = [b.settings for b in (self.classifier, self.embedder) if b is not None]
         key = ("pixels", ref.etag, ref.version_id)
         if key not in memo:
+            wanted = [b.settings for b in (self.classifier, self.embedder) if b is not None]
             with self._converting:  # decoded photos are large: as many at once as CPUs and memory allow
                 data = s3.get_bytes(self.b.s3, ref, convert.MAX_DOWNLOAD)
                 self.stats.call("s3.GetObject")
