@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from job.core import clients, inventory, label_index, model_status, store, vectors
 from job.core.manifest import ObjectRef
+from job.core.opensearch import vectors_index
 from job.core.ordering import is_newer
 from lambda_submitter import backfill, deletions, events, fast_path, search_delete, submit
 from lambda_submitter.config import SubmitterConfig
@@ -276,20 +277,25 @@ def unindex(c: Clients, cfg: SubmitterConfig, event: events.S3Event) -> None:
             "label index rows not removed", extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"}
         )
     if cfg.opensearch_endpoint:
-        try:
-            session = boto3.session.Session()
-            search_delete.delete(
-                cfg.opensearch_endpoint,
-                cfg.opensearch_index,
-                search_delete.doc_id(event.bucket, event.key),
-                session.get_credentials(),
-                session.region_name or "us-east-1",
-            )
-        except Exception as exc:  # noqa: BLE001 - searches return results (status done) only: docs/search-and-reports.md
-            log.warning(
-                "search document not removed",
-                extra={"key": event.key, "error": f"{type(exc).__name__}: {exc}"},
-            )
+        # with embeddings, the image's vector has a document in the k-NN index beside the document index
+        indexes = [cfg.opensearch_index] + (
+            [vectors_index(cfg.opensearch_index)] if cfg.vector_bucket else []
+        )
+        session = boto3.session.Session()
+        for index in indexes:
+            try:
+                search_delete.delete(
+                    cfg.opensearch_endpoint,
+                    index,
+                    search_delete.doc_id(event.bucket, event.key),
+                    session.get_credentials(),
+                    session.region_name or "us-east-1",
+                )
+            except Exception as exc:  # noqa: BLE001 - searches return results (status done) only: docs/search-and-reports.md
+                log.warning(
+                    "search document not removed",
+                    extra={"key": event.key, "index": index, "error": f"{type(exc).__name__}: {exc}"},
+                )
     if cfg.vector_bucket:
         try:
             deletions.remove_vectors(

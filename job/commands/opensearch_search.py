@@ -1,8 +1,9 @@
-"""Search through OpenSearch: every filter (label + confidence, text, camera, time, place) in one query."""
+"""Search through OpenSearch: every filter (label + confidence, text, camera, time, place) in one query, and
+by meaning: the k-NN index's closest vectors that pass the same filters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from job.commands.filters import Filters
@@ -59,3 +60,34 @@ def search(client: Any, index: str, f: Filters, limit: int) -> Iterator[dict]:
     for hit in answer.get("hits", {}).get("hits", ()):
         source = hit.get("_source") or {}
         yield source.get("result") or source
+
+
+def nearest(
+    client: Any, index: str, field: str, vector: Sequence[float], f: Filters, k: int
+) -> list[dict[str, Any]]:
+    """The k-NN index's documents closest to `vector` among those passing every filter, closest first, each
+    with `score`, its cosine similarity (Lucene filters during the search: k hits whenever k match)."""
+    from job.core.opensearch import similarity
+
+    body = {
+        "size": k,
+        "_source": {"excludes": [field]},
+        "query": {"knn": {field: {"vector": [float(x) for x in vector], "k": k, "filter": query(f)}}},
+    }
+    answer = client.search(index=index, body=body)
+    return [
+        {**(hit.get("_source") or {}), "score": similarity(hit["_score"])}
+        for hit in answer.get("hits", {}).get("hits", ())
+    ]
+
+
+def stored_vector(client: Any, index: str, field: str, bucket: str, key: str) -> list[float] | None:
+    """One image's vector in the k-NN index, or None (a search by id: the reader's POST, no GET needed)."""
+    from job.core.opensearch import doc_id
+
+    body = {"size": 1, "_source": [field], "query": {"ids": {"values": [doc_id(bucket, key)]}}}
+    for hit in client.search(index=index, body=body).get("hits", {}).get("hits", ()):
+        vector = (hit.get("_source") or {}).get(field)
+        if vector:
+            return [float(x) for x in vector]
+    return None

@@ -4,8 +4,9 @@ without reading one image.
 The vectors are listed from the model's index (ListVectors, data and metadata) in up to 16 segments, one a
 process, so a Batch array job (`--submit N`) splits them; each page's images are read from the results
 table in one batch, scored against the prompts, and an image whose prompt labels changed gets them in its
-item (other labelers' labels kept), the label index and its vector's metadata. An image changed or deleted
-since its vector was stored is left to its own event; a rerun with the same list writes nothing.
+item (other labelers' labels kept), the label index and its vector's metadata, and with OpenSearch its
+documents in the document and k-NN indexes. An image changed or deleted since its vector was stored is left
+to its own event; a rerun with the same list writes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from job.commands import export, options, vector_listing
-from job.core import errors, label_index, store, vectors
+from job.core import errors, label_index, opensearch, store, vectors
 from job.core.manifest import split_s3_uri
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def add_parser(sub: Any, help_text: str) -> None:
     )
     options.add_tables(p)
     options.add_embedding(p)
+    opensearch.add_arguments(p)
     p.add_argument(
         "--segment",
         type=int,
@@ -154,6 +156,15 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
     table = args.table
     label_table = label_index.table_name(table, args.label_table)
     embedded = f"embed@{model.digest}"
+    settings = opensearch.settings_from(args)
+    search = None
+    if (
+        settings is not None
+    ):  # the relabelled images' documents, with their vectors, as the worker writes them
+        from job.worker.opensearch_sink import OpenSearchSink
+
+        search = OpenSearchSink.from_settings(settings)
+        search.use_vectors(opensearch.vector_field(model.digest), model.dimension)
     counts: Counter[str] = Counter()
     started = time.monotonic()
 
@@ -171,6 +182,8 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
             return "skipped_not_current", None
         label_index.update(ddb, label_table, new)
         data = tuple(vector["data"]["float32"])
+        if search is not None:
+            search.add(new, None, data)
         return "relabelled", vectors.VectorRecord(vector["key"], data, vectors.metadata_for(new))
 
     # each image's writes wait on DynamoDB's round trips, not on this CPU: a page's images are written at once
@@ -185,10 +198,14 @@ def relabel(s3: Any, ddb: Any, s3vectors: Any, args: argparse.Namespace, listed:
             rewritten = [record for _, record in done if record is not None]
             if rewritten:  # the store's label filter sees the new names
                 vectors.put(s3vectors, args.vector_bucket, index, rewritten)
+    if search is not None:
+        search.flush()
+        counts["search_errors"] = search.errors
     return {
         "segment": args.segment,
         "segments": args.segments,
         "prompts": prompt_set.source,
         "seconds": round(time.monotonic() - started, 2),  # listing, scoring and writing, after the model
         **{name: counts[name] for name in ("vectors", "relabelled", "unchanged", "skipped_not_current")},
+        **({"search_errors": counts["search_errors"]} if search is not None else {}),
     }

@@ -140,14 +140,16 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
             found = similar.search(
                 clients.client("s3"),
                 clients.client("dynamodb"),
-                clients.client("s3vectors"),
+                None if settings else clients.client("s3vectors"),
                 args.table,
                 args,
                 f,
                 args.limit,
+                (opensearch.connect(settings), settings.index) if settings else None,
             )
             count = similar.write(found, out, args.format)
-            log.info("search done", extra={"images": count, "backend": "s3vectors"})
+            backend = "opensearch" if settings else "s3vectors"
+            log.info("search done", extra={"images": count, "backend": backend})
             return errors.EXIT_OK
         if settings is not None:  # every filter, no scan
             hits = opensearch_search.search(opensearch.connect(settings), settings.index, f, args.limit)

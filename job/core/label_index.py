@@ -212,7 +212,7 @@ class LabelIndexSink:
         self.errors = 0
         self._missing = False
 
-    def add(self, item: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
+    def add(self, item: dict[str, Any], previous: dict[str, Any] | None = None, vector: Any = None) -> None:
         if self._missing:
             return
         try:

@@ -1,10 +1,16 @@
 """OpenSearch, the pieces the worker's sink and the operator's search share: settings, client, mapping and
-the document that stands for one image (id from bucket + key).
+the document that stands for one image (id from bucket + key), and the k-NN index of image embeddings.
 
 Optional: on when an endpoint is configured (`--opensearch-endpoint` / BUCKETLENS_OPENSEARCH_ENDPOINT).
 Amazon OpenSearch Service is reached with SigV4 (`AWSV4SignerAuth`); a self-managed cluster with basic
 auth whose user and password live in a Secrets Manager secret (`--opensearch-secret-arn`, JSON with
 `username` and `password`), never in the environment. TLS is always verified.
+
+With an embedding model, each image's vector is also written to `<index>-vectors`, a k-NN index (`index.knn`
+is fixed when an index is made, so the document index of an existing deployment cannot take vectors). Its
+documents are the searchable fields of the document index plus one `knn_vector` field per model
+(`embedding_<digest>`, Lucene HNSW, cosine), so a search by meaning applies every filter during the k-NN
+search itself (Lucene's efficient filtering: k results whenever k match).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEFAULT_INDEX = "bucketlens"
+VECTORS_SUFFIX = "-vectors"
+KNN_K_MAX = 10_000  # the k-NN query's largest k (OpenSearch k-NN query reference)
 
 MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -159,6 +167,52 @@ def ensure_index(client: Any, index: str) -> bool:
     return True
 
 
+def vectors_index(index: str) -> str:
+    """The k-NN index beside a document index."""
+    return index + VECTORS_SUFFIX
+
+
+def vector_field(model_digest: str) -> str:
+    """One field per model: vectors of two models are never compared (as job.core.vectors.index_name)."""
+    return f"embedding_{model_digest[:16]}"
+
+
+def vector_mapping(dimension: int) -> dict[str, Any]:
+    """A model's vector field: Lucene's HNSW, which filters during the search, with cosine similarity."""
+    return {
+        "type": "knn_vector",
+        "dimension": dimension,
+        "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"},
+    }
+
+
+def ensure_vector_field(client: Any, index: str, field: str, dimension: int) -> bool:
+    """The k-NN index with the model's field: made with it when missing (True), else the field added, a
+    no-op when it is there already. A field of another dimension cannot be: its name carries the model."""
+    if not client.indices.exists(index=index):
+        body = {
+            "settings": {"index": {"knn": True}, **SETTINGS},
+            "mappings": {
+                **MAPPING,
+                "properties": {**MAPPING["properties"], field: vector_mapping(dimension)},
+            },
+        }
+        try:
+            client.indices.create(index=index, body=body)
+            return True
+        except Exception as exc:  # noqa: BLE001 - another writer may have won: add the field as below
+            if "resource_already_exists_exception" not in str(exc):
+                raise
+    client.indices.put_mapping(index=index, body={"properties": {field: vector_mapping(dimension)}})
+    return False
+
+
+def similarity(score: float) -> float:
+    """The cosine similarity behind a `cosinesimil` hit's score, which OpenSearch gives as (2 - d) / 2 with
+    d = 1 - cosine ("Spaces" in the k-NN documentation): the same score S3 Vectors' results carry."""
+    return 2.0 * float(score) - 1.0
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -204,3 +258,11 @@ def document(item: Mapping[str, Any]) -> dict[str, Any]:
         "result": plain,  # not indexed (dynamic: false): what a search hands back
     }
     return {k: v for k, v in doc.items() if v is not None}
+
+
+def vector_document(item: Mapping[str, Any], field: str, vector: Any) -> dict[str, Any]:
+    """The k-NN index's document: the searchable fields (no copy of the result) and the model's vector."""
+    doc = document(item)
+    doc.pop("result", None)
+    doc[field] = [float(x) for x in vector]
+    return doc

@@ -23,16 +23,20 @@ WRITER, DELETER, READER = "bucketlens_writer", "bucketlens_deleter", "bucketlens
 
 def roles(index: str) -> dict[str, dict[str, Any]]:
     """Exactly what each caller sends (job/worker/opensearch_sink.py, lambda_submitter/search_delete.py,
-    job/commands/opensearch_search.py), on bucketlens' index only."""
+    job/commands/opensearch_search.py), on bucketlens' index and its k-NN index only."""
+    from job.core.opensearch import vectors_index
 
     def on_index(*actions: str) -> list[dict[str, Any]]:
-        return [{"index_patterns": [index], "allowed_actions": list(actions)}]
+        return [{"index_patterns": [index, vectors_index(index)], "allowed_actions": list(actions)}]
 
     return {
-        # bulk is a cluster-level action; HEAD /index (does it exist?) is indices:admin/get
+        # bulk is a cluster-level action; HEAD /index (does it exist?) is indices:admin/get; a new
+        # embedding model's field is added with PUT _mapping
         WRITER: {
             "cluster_permissions": ["cluster_composite_ops"],
-            "index_permissions": on_index("crud", "create_index", "indices:admin/get"),
+            "index_permissions": on_index(
+                "crud", "create_index", "indices:admin/get", "indices:admin/mapping/put"
+            ),
         },
         DELETER: {"cluster_permissions": [], "index_permissions": on_index("indices:data/write/delete")},
         READER: {"cluster_permissions": ["cluster_composite_ops_ro"], "index_permissions": on_index("read")},

@@ -183,6 +183,12 @@ class Worker:
                 self.config.vector_kms_key_arn,
             )
             self.features = embeddings.feature_key(self.features, self.encoders)
+            from job.core import opensearch
+            from job.worker.opensearch_sink import OpenSearchSink
+
+            for sink in self.sinks:
+                if isinstance(sink, OpenSearchSink):  # the vectors go to its k-NN index as well
+                    sink.use_vectors(opensearch.vector_field(self.encoders.digest), self.encoders.dimension)
 
     def close(self) -> None:
         for batcher in (self.classifier, self.embedder):
@@ -393,8 +399,9 @@ class Worker:
         self.stats.call("dynamodb.PutItem")
         if not written:
             return "skipped_duplicate"
+        vector = memo.get(("embed", ref.etag, ref.version_id)) if self.encoders is not None else None
         for sink in self.sinks:
-            sink.add(item, None)
+            sink.add(item, None, vector)
         if item["status"] == "error":
             return "error:" + str(item.get("error_class"))
         return "done"

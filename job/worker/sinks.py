@@ -6,6 +6,7 @@ run summary), never fails the image, and searches re-read every hit from the res
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -14,8 +15,11 @@ class Sink(Protocol):
 
     name: str
 
-    def add(self, item: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        """After a write won: `item` is the stored result, `previous` the item it replaced when known."""
+    def add(
+        self, item: dict[str, Any], previous: dict[str, Any] | None, vector: Sequence[float] | None = None
+    ) -> None:
+        """After a write won: `item` is the stored result, `previous` the item it replaced when known, and
+        `vector` the image's embedding when the run has an embedding model."""
 
     def remove(self, previous: dict[str, Any]) -> None:
         """After a result was deleted or tombstoned by job-side code (reconcile --fix)."""

@@ -357,21 +357,24 @@ def test_a_deleted_image_leaves_the_label_index(stack: dict) -> None:
     assert label_index.indexed_labels(stack["dynamodb"], table, f"{IMAGES}/photos/red flower.jpg") == set()
 
 
-def test_a_deleted_image_leaves_opensearch_when_configured(stack: dict, monkeypatch) -> None:
-    # given an OpenSearch endpoint in the submitter's environment
+@pytest.mark.parametrize("embeddings", [False, True], ids=["documents", "with-vectors"])
+def test_a_deleted_image_leaves_opensearch_when_configured(stack: dict, monkeypatch, embeddings) -> None:
+    # given an OpenSearch endpoint in the submitter's environment, and with embeddings a vector bucket
     from lambda_submitter import search_delete
 
     monkeypatch.setenv("BUCKETLENS_OPENSEARCH_ENDPOINT", "https://search-bl.example.com")
+    if embeddings:
+        monkeypatch.setenv("BUCKETLENS_VECTOR_BUCKET", "bl-vectors")
     deleted = []
     monkeypatch.setattr(
         search_delete, "delete", lambda endpoint, index, doc, *a, **k: deleted.append((endpoint, index, doc))
     )
     # when a delete event is handled
     assert handler.handler(load_event("sqs_object_removed.json"), None) == {"batchItemFailures": []}
-    # then the image's document was deleted from the configured index
-    assert deleted == [
-        ("https://search-bl.example.com", "bucketlens", search_delete.doc_id(IMAGES, "photos/red flower.jpg"))
-    ]
+    # then the image's document was deleted from the configured index, and its vector's from the k-NN index
+    doc = search_delete.doc_id(IMAGES, "photos/red flower.jpg")
+    indexes = ["bucketlens", "bucketlens-vectors"] if embeddings else ["bucketlens"]
+    assert deleted == [("https://search-bl.example.com", index, doc) for index in indexes]
 
 
 def _eventbridge(sample: str, key: str, sequencer: str, **detail: str) -> dict:

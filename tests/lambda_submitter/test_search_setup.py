@@ -5,19 +5,24 @@ fine-grained access control as Amazon OpenSearch Service does. The methods are d
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from botocore.credentials import Credentials
 
+from job import cli
 from job.commands import opensearch_search
 from job.commands.filters import Filters
-from job.core import errors, opensearch_access
+from job.core import errors, opensearch, opensearch_access
+from job.demo import vector_search
 from job.worker import opensearch_sink, run
 from job.worker.config import from_args
 from lambda_submitter import search_delete, search_setup
 from tests import search_standin
+from tests.job.commands.test_similar import MODEL
+from tests.job.worker import test_embedding_run as embedding
 from tests.job.worker_helpers import BUCKET, TABLE, image_bytes, world
 from tests.search_standin import BotocoreSession, Domain, Principal
 
@@ -58,6 +63,20 @@ def _worker_run(domain: Domain, worker: Principal, monkeypatch: pytest.MonkeyPat
     return run.run(cfg)
 
 
+GRANTS = {
+    opensearch_access.WRITER: [WORKER],
+    opensearch_access.DELETER: [SUBMITTER],
+    opensearch_access.READER: [READER],
+}
+
+
+def _set_up(domain: Domain, admin: Principal, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The setup function run as Terraform invokes it, as the master user; its answer."""
+    monkeypatch.setenv("BUCKETLENS_OPENSEARCH_ENDPOINT", ENDPOINT)
+    monkeypatch.setattr(search_setup, "URLLib3Session", lambda timeout: BotocoreSession(domain, admin))
+    return search_setup.handler({"index": "bucketlens", "grants": GRANTS})
+
+
 def test_the_setup_maps_every_caller_and_each_works_with_exactly_its_policy(aws, principals, monkeypatch):
     # given a domain whose master user is the setup function's role, and two images in the bucket
     domain = Domain(master_arn=ADMIN)
@@ -76,16 +95,8 @@ def test_the_setup_maps_every_caller_and_each_works_with_exactly_its_policy(aws,
             send=BotocoreSession(domain, principals["submitter"]).send,
         )
     # when the setup function runs as Terraform invokes it, as the master user
-    monkeypatch.setenv("BUCKETLENS_OPENSEARCH_ENDPOINT", ENDPOINT)
-    monkeypatch.setattr(
-        search_setup, "URLLib3Session", lambda timeout: BotocoreSession(domain, principals["admin"])
-    )
-    grants = {
-        opensearch_access.WRITER: [WORKER],
-        opensearch_access.DELETER: [SUBMITTER],
-        opensearch_access.READER: [READER],
-    }
-    answer = search_setup.handler({"index": "bucketlens", "grants": grants})
+    answer = _set_up(domain, principals["admin"], monkeypatch)
+    grants = GRANTS
     # then the three roles exist on the index, each mapped to its caller, and audit logging is on
     assert {(c["kind"], c["name"]) for c in answer["changes"]} >= {
         ("role", opensearch_access.WRITER),
@@ -119,3 +130,57 @@ def test_the_setup_maps_every_caller_and_each_works_with_exactly_its_policy(aws,
     assert domain.methods(READER) == {"POST"}
     described = (TERRAFORM / "variables.tf").read_text().split('variable "search_reader_arns"')[1][:600]
     assert "es:ESHttpPost" in described
+
+
+def test_with_an_embedding_model_each_vector_reaches_the_knn_index_and_each_caller_keeps_its_policy(
+    aws, principals, monkeypatch, capsys
+):
+    # given a domain the setup function mapped, red and blue photos, and an embedding model in S3
+    domain = Domain(master_arn=ADMIN)
+    _set_up(domain, principals["admin"], monkeypatch)
+    vector_search.install()
+    world(embedding.IMAGES)
+    embedding._upload_model()
+    # when a worker child runs with the model and OpenSearch
+    monkeypatch.setattr(
+        opensearch_sink, "connect", lambda settings: search_standin.client(domain, principals["worker"])
+    )
+    assert run.run(embedding._config(opensearch_endpoint=ENDPOINT)) == errors.EXIT_OK
+    capsys.readouterr()  # the run's metrics
+    # then the k-NN index (made with index.knn) holds each image's vector in the model's field
+    field = opensearch.vector_field(embedding._encoders().digest)
+    assert domain.settings["bucketlens-vectors"]["index"]["knn"] is True
+    assert domain.properties["bucketlens-vectors"][field] == opensearch.vector_mapping(3)
+    knn = domain.indices["bucketlens-vectors"]
+    assert sorted(d["key"] for d in knn.values()) == sorted(embedding.IMAGES)
+    assert all(len(d[field]) == 3 and "result" not in d for d in knn.values())
+
+    def search(*args: str) -> list[dict]:
+        code = cli.main(["search", "--table", TABLE, "--opensearch-endpoint", ENDPOINT, *MODEL, *args])
+        assert code == errors.EXIT_OK
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    # when a reader searches by meaning through OpenSearch
+    reader = search_standin.client(domain, principals["reader"])
+    monkeypatch.setattr(opensearch, "connect", lambda settings: reader)
+    red = search("--meaning", "a red photo", "--limit", "2")
+    # then the red photos come first, scored as cosine similarities, each with its link
+    assert {r["uri"] for r in red} == {f"s3://{BUCKET}/in/red.jpg", f"s3://{BUCKET}/in/red.heic"}
+    assert red[0]["score"] >= red[1]["score"] > 0.9 and all("X-Amz-Expires" in r["preview"] for r in red)
+    # and --like finds the image first, its near copy next
+    like = search("--like", f"s3://{BUCKET}/in/blue.png", "--limit", "2")
+    assert [r["uri"] for r in like] == [f"s3://{BUCKET}/in/blue.png", f"s3://{BUCKET}/in/blue.webp"]
+    assert like[0]["score"] == pytest.approx(1.0, abs=1e-4)
+    # and the filters apply in the k-NN search itself: a label no image has finds nothing
+    assert search("--meaning", "red", "--label", "Unicorn") == []
+    # when the submitter deletes red.jpg's documents (its delete event) / then it leaves the k-NN index too
+    submitter = BotocoreSession(domain, principals["submitter"])
+    for index in ("bucketlens", "bucketlens-vectors"):
+        doc = search_delete.doc_id(BUCKET, "in/red.jpg")
+        assert search_delete.delete(ENDPOINT, index, doc, CREDENTIALS, "us-east-1", send=submitter.send)
+    assert [r["uri"] for r in search("--meaning", "red", "--limit", "1")] == [f"s3://{BUCKET}/in/red.heic"]
+    # and each caller used only the HTTP methods its Terraform policy allows
+    for name in ("worker", "submitter"):
+        sent = {f"es:ESHttp{m.title()}" for m in domain.methods(principals[name].arn)}
+        assert sent == principals[name].actions, name
+    assert domain.methods(READER) == {"POST"}

@@ -68,6 +68,40 @@ def test_a_new_prompt_list_labels_every_embedded_image_without_reading_one(embed
     assert {h["uri"] for h in hits} == {f"s3://{BUCKET}/in/blue.png", f"s3://{BUCKET}/in/blue.webp"}
 
 
+def test_with_opensearch_the_new_labels_reach_both_indexes_and_a_search_by_meaning_filters_on_them(
+    embedded, capsys, monkeypatch
+):
+    # given embedded images and an OpenSearch domain (the stand-in), the deployment's environment naming it
+    from job.core import opensearch
+    from job.worker import opensearch_sink
+    from tests import search_standin
+    from tests.job.commands.test_opensearch_search import ADMIN
+
+    domain = search_standin.Domain(master_arn=ADMIN)
+    every = frozenset(f"es:ESHttp{m}" for m in ("Delete", "Get", "Head", "Post", "Put"))
+    client = search_standin.client(domain, search_standin.Principal(ADMIN, every))
+    monkeypatch.setattr(opensearch_sink, "connect", lambda settings: client)
+    monkeypatch.setattr(opensearch, "connect", lambda settings: client)
+    monkeypatch.setenv("BUCKETLENS_OPENSEARCH_ENDPOINT", "https://search.example")
+    # when relabel runs with a new prompt list
+    code, counts, _ = _relabel("--prompts", _prompts(SOLAR), capsys=capsys)
+    # then every relabelled image's documents carry its new label, its vector in the model's field
+    assert code == errors.EXIT_OK and counts["relabelled"] == len(IMAGES) and counts["search_errors"] == 0
+    field = opensearch.vector_field(_encoders().digest)
+    for name in ("bucketlens", "bucketlens-vectors"):
+        docs = {d["key"]: d for d in domain.indices[name].values()}
+        assert set(docs) == set(IMAGES)
+        assert all(
+            ("Red thing" if "red" in k else "Blue thing") in {lb["name"] for lb in d["labels"]}
+            for k, d in docs.items()
+        )
+    assert all(len(d[field]) == 3 for d in domain.indices["bucketlens-vectors"].values())
+    # and a search by meaning through OpenSearch filters on the new label
+    code, hits, _ = _search("--meaning", "red", "--label", "Blue thing", *MODEL, capsys=capsys)
+    assert code == errors.EXIT_OK
+    assert {h["uri"] for h in hits} == {f"s3://{BUCKET}/in/blue.png", f"s3://{BUCKET}/in/blue.webp"}
+
+
 def test_a_rerun_writes_nothing_and_a_changed_list_replaces_only_prompt_labels(embedded, capsys):
     # given a relabelled bucket
     uri = _prompts(SOLAR)

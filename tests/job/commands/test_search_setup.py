@@ -55,7 +55,10 @@ def test_the_deployments_roles_are_read_from_terraform_and_mapped(tmp_path, monk
     assert {"kind": "mapping", "name": opensearch_access.DELETER, "added": [SUBMITTER]} in printed
     assert args.opensearch_endpoint == ENDPOINT
     # and the roles hold the deployment's index (search_index), not the default one
-    assert {r["index_permissions"][0]["index_patterns"][0] for r in plugin.roles.values()} == {"photos"}
+    assert {p for r in plugin.roles.values() for p in r["index_permissions"][0]["index_patterns"]} == {
+        "photos",
+        "photos-vectors",
+    }
     # when it runs again / then it says there is nothing to do
     out = io.StringIO()
     search_setup.command(args, out, client=Client(plugin))

@@ -22,7 +22,7 @@ def test_roles_and_mappings_are_made_once_then_only_read():
     grants = {access.WRITER: [WORKER], access.DELETER: [SUBMITTER]}
     # when access is ensured
     changes = access.ensure(Client(plugin), "bucketlens", grants)
-    # then both roles exist on the index only, each mapped to its IAM role
+    # then both roles exist on the index and its k-NN index only, each mapped to its IAM role
     assert [(c.kind, c.name) for c in changes] == [
         ("role", access.WRITER),
         ("mapping", access.WRITER),
@@ -30,7 +30,10 @@ def test_roles_and_mappings_are_made_once_then_only_read():
         ("mapping", access.DELETER),
     ]
     assert plugin.roles[access.DELETER]["index_permissions"] == [
-        {"index_patterns": ["bucketlens"], "allowed_actions": ["indices:data/write/delete"]}
+        {
+            "index_patterns": ["bucketlens", "bucketlens-vectors"],
+            "allowed_actions": ["indices:data/write/delete"],
+        }
     ]
     assert "cluster_composite_ops" in plugin.roles[access.WRITER]["cluster_permissions"]  # bulk
     assert plugin.mappings[access.WRITER]["backend_roles"] == [WORKER]
@@ -60,7 +63,10 @@ def test_a_mapping_keeps_what_others_added_and_a_changed_role_is_put_back():
         "hosts": [],
         "users": ["alice"],
     }
-    assert plugin.roles[access.WRITER]["index_permissions"][0]["index_patterns"] == ["photos"]
+    assert plugin.roles[access.WRITER]["index_permissions"][0]["index_patterns"] == [
+        "photos",
+        "photos-vectors",
+    ]
 
 
 def test_a_caller_that_is_not_the_master_user_is_refused():
